@@ -1,0 +1,1 @@
+"""Users and their roles: researcher, annotator; admins are superusers."""

@@ -1,0 +1,1 @@
+"""Images and pools, and annotators' work."""

@@ -1,0 +1,38 @@
+"""Admin for projects, members, images and imports."""
+from django.contrib import admin
+
+from annotation.models import Image, ImportBatch, Membership, Project
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_by", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("project", "user", "role", "added_at")
+    list_filter = ("role", "project")
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ("id", "original_name", "project", "format", "width", "height", "source_dataset", "mos_normalised")
+    list_filter = ("project", "format", "authenticity", "source_dataset")
+    search_fields = ("original_name", "content_hash")
+    raw_id_fields = ("reference", "import_batch")
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "source", "status", "imported_count", "duplicate_count", "error_count", "created_at")
+    list_filter = ("status", "source", "project")

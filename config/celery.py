@@ -1,0 +1,16 @@
+"""The Celery app: two queues (`default`, `gpu`) and task defaults that make every task safe to run twice."""
+import os
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+
+from config.queues import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("loupe")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [KombuQueue(q.value, routing_key=q.value) for q in Queue]
+app.conf.task_default_queue = Queue.DEFAULT.value
+app.conf.task_default_routing_key = Queue.DEFAULT.value
+app.autodiscover_tasks()

@@ -1,0 +1,1 @@
+"""Scaling, metrics, side-by-side studies, benchmarks, agreement and screening."""

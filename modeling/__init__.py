@@ -1,0 +1,1 @@
+"""The critic, conversation builders, active pair selection, the LLM client, and their Celery tasks."""

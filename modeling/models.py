@@ -1,0 +1,19 @@
+"""What the GPU workers report about themselves."""
+from django.db import models
+
+
+class DeviceReport(models.Model):
+    """A `gpu`-queue worker's answer to "what can you run on?", so researchers see before retraining."""
+
+    hostname = models.CharField(max_length=255)
+    torch_version = models.CharField(max_length=64)
+    cuda_available = models.BooleanField()
+    device_name = models.CharField(max_length=255, help_text="The GPU's name, or 'cpu'.")
+    device_memory_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    reported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname}: {self.device_name}"
