@@ -107,6 +107,8 @@ class ImportBatch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     source = models.CharField(max_length=16, choices=Source.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Batch-wide defaults for rows that do not say: {"mos_scale": [min, max], "source_dataset": "..."}.
+    options = models.JSONField(default=dict, blank=True)
     # Where uploaded files wait for the worker (deleted once the batch is done).
     staging_dir = models.CharField(max_length=500, blank=True)
     # One entry per file or manifest row: {"name", "status": imported|duplicate|error, "message", "image_id"}.

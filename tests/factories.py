@@ -1,0 +1,67 @@
+"""factory_boy factories shared by all tests."""
+import io
+
+import factory
+from PIL import Image as PILImage
+
+from accounts.models import Role, User
+from annotation.models import Membership, Project
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    role = Role.ANNOTATOR
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class ResearcherFactory(UserFactory):
+    role = Role.RESEARCHER
+
+
+class AnnotatorFactory(UserFactory):
+    role = Role.ANNOTATOR
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    slug = factory.Sequence(lambda n: f"project-{n}")
+    created_by = factory.SubFactory(ResearcherFactory)
+
+    @factory.post_generation
+    def owner_membership(obj, create, extracted, **kwargs):
+        if create:
+            Membership.objects.get_or_create(project=obj, user=obj.created_by, defaults={"role": Membership.Role.RESEARCHER})
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    project = factory.SubFactory(ProjectFactory)
+    user = factory.SubFactory(AnnotatorFactory)
+    role = Membership.Role.ANNOTATOR
+
+
+def image_bytes(*, size=(64, 48), color=(200, 100, 50), fmt="PNG", seed: int | None = None) -> bytes:
+    """Encode a small real image; `seed` varies the pixels so that hashes differ."""
+    img = PILImage.new("RGB", size, color)
+    if seed is not None:
+        img.putpixel((seed % size[0], (seed // size[0]) % size[1]), ((seed * 37) % 256, (seed * 11) % 256, 7))
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
