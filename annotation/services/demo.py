@@ -1,0 +1,303 @@
+"""The demo project: scikit-image's bundled photographs, distorted with imagecorruptions, and demo accounts.
+
+Everything is made offline and reproducibly: the same checkout and library versions give the same pixels,
+the same PNG bytes and so the same content hashes, so a second run finds every image already there.
+"""
+import hashlib
+import io
+import threading
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from accounts.models import Role
+from annotation.models import Authenticity, Image, ImportBatch, Membership, Project
+from annotation.services.imports import DUPLICATE, ERROR, IMPORTED, ImageMetadata, ImportResult, image_import
+
+DEMO_PROJECT_SLUG = "demo"
+DEMO_PROJECT_NAME = "Demo: distorted photographs"
+DEMO_PASSWORD = "loupe-demo"
+DEMO_SOURCE_DATASET = "skimage-demo"
+# (username, role in the app and in the demo project)
+DEMO_ACCOUNTS = (("researcher", Role.RESEARCHER), ("annotator1", Role.ANNOTATOR), ("annotator2", Role.ANNOTATOR))
+
+# Colour photographs that ship inside scikit-image (its `data/` folder): the loaders read the local file
+# and only fall back to pooch (a download) if the file is missing, which it is not in a normal install.
+DEMO_SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
+# imagecorruptions 1.1.2 distortions that run with numpy 2 / scikit-image 0.26 AND are reproducible from
+# numpy's global random state. Left out: glass_blur and gaussian_blur (pass `multichannel=`, gone from
+# skimage), fog (uses `np.float_`, gone from numpy 2), impulse_noise (skimage's random_noise now draws
+# from its own fresh Generator, so seeding cannot make it reproducible).
+DEMO_DISTORTIONS = ("gaussian_noise", "defocus_blur", "motion_blur", "jpeg_compression", "brightness", "contrast", "pixelate")
+DEMO_SEVERITIES = (1, 2, 3, 4, 5)
+SMALL_SOURCES = DEMO_SOURCES[:2]
+SMALL_DISTORTIONS = ("gaussian_noise", "defocus_blur", "jpeg_compression")
+LONG_SIDE = 384
+PRISTINE = "none"
+
+# Serialises our own use of numpy's global random state (see demo_distorted_pixels).
+_GLOBAL_RANDOM_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DemoImageSpec:
+    """One demo image to make: a source photograph, a distortion (or "none") and its severity (0 for none)."""
+
+    source: str
+    distortion: str
+    severity: int
+    with_reference: bool
+
+    @property
+    def name(self) -> str:
+        # Opaque but stable: the file name is shown in places where the distortion and severity (the hidden
+        # ground truth) must not be, so it carries only the source and a digest.
+        return f"{self.source}_{_digest(f'name/{self.source}/{self.distortion}/{self.severity}')[:8]}.png"
+
+    @property
+    def ground_truth(self) -> dict:
+        return {"distortion": self.distortion, "severity": self.severity}
+
+
+@dataclass
+class DemoAccount:
+    username: str
+    role: str
+    created: bool
+
+
+@dataclass
+class DemoSummary:
+    """What demo_seed did: created or found the project, accounts and images."""
+
+    project: Project
+    project_created: bool
+    accounts: list[DemoAccount]
+    memberships_created: int
+    batch: ImportBatch | None  # None when every image was already there
+    imported: int = 0
+    already_present: int = 0
+    errors: list[str] = field(default_factory=list)
+    password: str = DEMO_PASSWORD
+
+
+def demo_plan(*, small: bool = False) -> list[DemoImageSpec]:
+    """Every demo image in import order: each source's pristine image first, then its distorted versions.
+
+    Sources alternate: the distorted versions of the 1st, 3rd, ... source get the pristine image as their
+    reference (full-reference), those of the 2nd, 4th, ... get none (no-reference).
+    """
+    sources, distortions = (SMALL_SOURCES, SMALL_DISTORTIONS) if small else (DEMO_SOURCES, DEMO_DISTORTIONS)
+    plan = []
+    for index, source in enumerate(sources):
+        with_reference = index % 2 == 0
+        plan.append(DemoImageSpec(source=source, distortion=PRISTINE, severity=0, with_reference=False))
+        for distortion in distortions:
+            for severity in DEMO_SEVERITIES:
+                plan.append(DemoImageSpec(source=source, distortion=distortion, severity=severity, with_reference=with_reference))
+    return plan
+
+
+def demo_source_pixels(*, source: str) -> np.ndarray:
+    """The source photograph, centre-cropped to 3:2, 2:3 or 1:1 and resized to LONG_SIDE: uint8 [h, w, 3]."""
+    if source not in DEMO_SOURCES:
+        raise ValueError(f"unknown demo source {source!r}; choose from {', '.join(DEMO_SOURCES)}")
+    import skimage.data
+
+    if source == "motorcycle_left":
+        pixels = skimage.data.stereo_motorcycle()[0]
+    else:
+        pixels = getattr(skimage.data, source)()
+    image = PILImage.fromarray(np.ascontiguousarray(pixels[..., :3])).convert("RGB")
+    width, height = image.size
+    ratio = width / height
+    aspect = 1.5 if ratio >= 1.25 else (2 / 3 if ratio <= 0.8 else 1.0)  # target width / height
+    crop_w, crop_h = (round(height * aspect), height) if ratio > aspect else (width, round(width / aspect))
+    left, top = (width - crop_w) // 2, (height - crop_h) // 2
+    image = image.crop((left, top, left + crop_w, top + crop_h))
+    size = (LONG_SIDE, round(LONG_SIDE / aspect)) if aspect >= 1 else (round(LONG_SIDE * aspect), LONG_SIDE)
+    return np.asarray(image.resize(size, PILImage.Resampling.LANCZOS), dtype=np.uint8)
+
+
+def demo_distorted_pixels(*, source: str, distortion: str, severity: int, pixels: np.ndarray | None = None) -> np.ndarray:
+    """The source photograph with one imagecorruptions distortion at severity 1..5: uint8 [h, w, 3].
+
+    The same (source, distortion, severity) always gives the same pixels, and numpy's global random state is
+    the same after the call as before it. `pixels` saves reloading the source when the caller has it.
+    """
+    if distortion not in DEMO_DISTORTIONS:
+        raise ValueError(f"unsupported demo distortion {distortion!r}; choose from {', '.join(DEMO_DISTORTIONS)}")
+    if severity not in DEMO_SEVERITIES:
+        raise ValueError("severity must be an integer from 1 to 5")
+    if pixels is None:
+        pixels = demo_source_pixels(source=source)
+    corrupt = _imagecorruptions_corrupt()
+    seed = int.from_bytes(hashlib.sha256(f"seed/{source}/{distortion}/{severity}".encode()).digest()[:4], "big")
+    # imagecorruptions draws from numpy's GLOBAL random state (np.random.normal, np.random.uniform) and has
+    # no seed or Generator argument. House style is never to reseed global state; since this library
+    # gives us no other way, we contain it instead: save the state, seed from (source, distortion,
+    # severity), call, and put the caller's state back even if the call fails. The lock stops two of our
+    # own threads from interleaving here; a foreign thread drawing from np.random meanwhile would still
+    # disturb both, which is why this runs in a command, not in a web request.
+    with _GLOBAL_RANDOM_LOCK:
+        saved_state = np.random.get_state()
+        try:
+            np.random.seed(seed)
+            distorted = corrupt(np.ascontiguousarray(pixels), severity=severity, corruption_name=distortion)
+        finally:
+            np.random.set_state(saved_state)
+    return np.asarray(distorted, dtype=np.uint8)
+
+
+def demo_png_bytes(*, pixels: np.ndarray) -> bytes:
+    """Encode uint8 RGB pixels as PNG with fixed settings and no metadata, so equal pixels give equal bytes."""
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels, mode="RGB").save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def demo_seed(*, small: bool = False, password: str = DEMO_PASSWORD) -> DemoSummary:
+    """Create (or complete) the demo project, its accounts and its images; a second run changes nothing.
+
+    Existing accounts and memberships are left as they are (their passwords are not reset). Images whose
+    bytes are already in the project are skipped; the new ones go into one ImportBatch (source DEMO)
+    through image_import, the same validation and storage path as any other import.
+    """
+    from django.conf import settings
+
+    if not password:
+        raise ValueError("the demo password must not be empty")
+    if settings.PRODUCTION and password == DEMO_PASSWORD:
+        raise ValueError("refusing to create demo accounts with the published default password in production; choose another")
+
+    with transaction.atomic():
+        users, accounts = _demo_accounts_ensure(password=password)
+        project, project_created = Project.objects.get_or_create(
+            slug=DEMO_PROJECT_SLUG,
+            defaults={
+                "name": DEMO_PROJECT_NAME,
+                "created_by": users["researcher"],
+                "description": (
+                    "Photographs bundled with scikit-image, with distortions from imagecorruptions at "
+                    "severities 1-5. Some have their pristine image as a reference, some do not."
+                ),
+            },
+        )
+        memberships_created = 0
+        for username, role in DEMO_ACCOUNTS:
+            _, created = Membership.objects.get_or_create(project=project, user=users[username], defaults={"role": role})
+            memberships_created += created
+
+    summary = DemoSummary(
+        project=project,
+        project_created=project_created,
+        accounts=accounts,
+        memberships_created=memberships_created,
+        batch=None,
+        password=password,
+    )
+    _demo_images_import(summary=summary, small=small, created_by=users["researcher"])
+    return summary
+
+
+def _demo_accounts_ensure(*, password: str) -> tuple[dict, list[DemoAccount]]:
+    user_model = get_user_model()
+    users, accounts = {}, []
+    for username, role in DEMO_ACCOUNTS:
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"role": role, "email": f"{username}@demo.invalid"}
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        users[username] = user
+        accounts.append(DemoAccount(username=username, role=role, created=created))
+    return users, accounts
+
+
+def _demo_images_import(*, summary: DemoSummary, small: bool, created_by) -> None:
+    """Import the planned images not yet in the project, recording them in one batch made on first need."""
+    project = summary.project
+    pristine_images: dict[str, Image | None] = {}
+    source_pixels: dict[str, np.ndarray] = {}
+    batch = None
+    try:
+        for spec in demo_plan(small=small):
+            if spec.source not in source_pixels:
+                source_pixels = {spec.source: demo_source_pixels(source=spec.source)}  # one source at a time
+            pixels = source_pixels[spec.source]
+            if spec.distortion != PRISTINE:
+                pixels = demo_distorted_pixels(source=spec.source, distortion=spec.distortion, severity=spec.severity, pixels=pixels)
+            data = demo_png_bytes(pixels=pixels)
+            # image_import stores content_hash as the SHA-256 of the bytes; checking first keeps a re-run
+            # from opening an import batch full of duplicates.
+            existing = Image.objects.filter(project=project, content_hash=hashlib.sha256(data).hexdigest()).first()
+            if existing is not None:
+                summary.already_present += 1
+                if spec.distortion == PRISTINE:
+                    pristine_images[spec.source] = existing
+                continue
+            if batch is None:
+                batch = ImportBatch.objects.create(
+                    project=project,
+                    created_by=created_by,
+                    source=ImportBatch.Source.DEMO,
+                    status=ImportBatch.Status.RUNNING,
+                    options={"source_dataset": DEMO_SOURCE_DATASET, "small": small},
+                )
+                summary.batch = batch
+            reference = pristine_images.get(spec.source) if spec.with_reference else None
+            metadata = ImageMetadata(
+                source_dataset=DEMO_SOURCE_DATASET,
+                reference=reference,
+                authenticity=Authenticity.PHOTOGRAPHIC,
+                hidden_ground_truth=spec.ground_truth,
+            )
+            result = image_import(project=project, name=spec.name, data=data, batch=batch, metadata=metadata)
+            _batch_record(batch=batch, result=result)
+            if result.status == ERROR:
+                summary.errors.append(f"{spec.name}: {result.message}")
+            elif result.status == DUPLICATE:
+                summary.already_present += 1
+            else:
+                summary.imported += 1
+            if spec.distortion == PRISTINE:
+                pristine_images[spec.source] = result.image
+    except BaseException as exc:
+        if batch is not None:
+            batch.status = ImportBatch.Status.FAILED
+            batch.error_message = f"The demo seed stopped: {exc!r}"
+            batch.finished_at = timezone.now()
+            batch.save(update_fields=["status", "error_message", "finished_at"])
+        raise
+    if batch is not None:
+        batch.status = ImportBatch.Status.DONE
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "finished_at"])
+
+
+def _batch_record(*, batch: ImportBatch, result: ImportResult) -> None:
+    """Append one report entry and bump its counter, saved at once so the batch page shows progress."""
+    batch.report.append(result.as_report_entry())
+    counter = {IMPORTED: "imported_count", DUPLICATE: "duplicate_count", ERROR: "error_count"}[result.status]
+    setattr(batch, counter, getattr(batch, counter) + 1)
+    batch.save(update_fields=["report", counter])
+
+
+def _imagecorruptions_corrupt():
+    """imagecorruptions' `corrupt`, imported on first use (it pulls in scipy, skimage and pkg_resources)."""
+    with warnings.catch_warnings():
+        # It imports pkg_resources, which warns that it is deprecated; nothing for us to act on.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from imagecorruptions import corrupt
+    return corrupt
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Server-rendered pages of the annotation app, one module per concept."""
