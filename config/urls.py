@@ -1,8 +1,20 @@
 """URL routes of Loupe."""
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from accounts.views import home
+from annotation.urls import api_urlpatterns
+from modeling.views import WorkersView
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
+    path("workers/", WorkersView.as_view(), name="workers"),
+    path("api/auth/token/", obtain_auth_token, name="api_token"),
+    path("api/", include((api_urlpatterns, "api"))),
+    path("", include("annotation.urls")),
 ]

@@ -79,7 +79,9 @@ def _keep_one_researcher(*, project: Project, leaving: Membership) -> None:
         return
     # Lock the researcher rows so that two researchers removing each other cannot both succeed.
     researchers = list(
-        Membership.objects.select_for_update().filter(project=project, role=Membership.Role.RESEARCHER).values_list("pk", flat=True)
+        Membership.objects.select_for_update()
+        .filter(project=project, role=Membership.Role.RESEARCHER)
+        .values_list("pk", flat=True)
     )
     if researchers == [leaving.pk]:
         raise ValidationError(f"{leaving.user.username} is the project's only researcher; add another researcher first.")

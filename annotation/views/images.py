@@ -3,6 +3,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.views import View
 
+from annotation import selectors
 from annotation.models import Image
 from annotation.permissions import can_view_project_images
 from annotation.views.access import ProjectResearcherMixin, RuleRequiredMixin
@@ -22,14 +23,15 @@ class ImageDetailView(ProjectResearcherMixin, View):
     """Everything known about one image, hidden ground truth included (researchers only)."""
 
     def get_project(self):
-        self.image = get_object_or_404(Image.objects.select_related("project", "reference", "import_batch"), pk=self.kwargs["image_id"])
+        images = Image.objects.select_related("project", "reference", "import_batch")
+        self.image = get_object_or_404(images, pk=self.kwargs["image_id"])
         return self.image.project
 
     def get(self, request, image_id):
         context = {
             "project": self.project,
             "image": self.image,
-            "distorted_versions": self.image.distorted_versions.order_by("id")[:50],
+            "distorted_versions": selectors.image_distorted_versions(image=self.image),
         }
         return render(request, "annotation/image_detail.html", context)
 

@@ -1,0 +1,194 @@
+"""Every route is classified, and each class of route turns away whoever it must: built from the URL patterns."""
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from annotation.models import ImportBatch, Membership
+from annotation.permissions import can_view_project_images
+from annotation.services.imports import image_import
+from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes
+
+# Researchers (and admins) only; those with a project in the URL only for researchers who manage it.
+RESEARCHER_ONLY = {
+    "annotation:project_list",
+    "annotation:project_create",
+    "annotation:project_detail",
+    "annotation:project_members",
+    "annotation:membership_remove",
+    "annotation:import_create",
+    "annotation:import_detail",
+    "annotation:image_detail",
+    "workers",
+    "api:project_list",
+    "api:project_detail",
+    "api:project_images",
+    "api:import_create",
+    "api:import_detail",
+}
+# Annotators may open these (each still checks who: signed in, or a member of the image's project).
+ANNOTATOR_ALLOWED = {
+    "home",
+    "annotation:annotator_home",
+    "annotation:image_file",
+    "annotation:image_thumbnail",
+}
+# Open to anonymous users: signing in and out, and trading a password for an API token.
+PUBLIC = {"login", "logout", "api_token"}
+# Django's admin site, which lets in staff only; its routes are classified by their prefix.
+ADMIN_PREFIX = "admin/"
+
+API_PREFIX = "api/"
+
+
+def _routes(resolver=None, prefix: str = "", namespace: str | None = None):
+    """Yield (name, route, pattern) for every URL pattern, with namespaced names."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = entry.namespace
+            joined = f"{namespace}:{inner}" if namespace and inner else (inner or namespace)
+            yield from _routes(entry, prefix + str(entry.pattern), joined)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            yield name, prefix + str(entry.pattern), entry
+
+
+def _route_by_name(name: str):
+    for route_name, route, pattern in _routes():
+        if route_name == name:
+            return route, pattern
+    raise AssertionError(f"no route named {name}")
+
+
+def test_every_route_is_classified():
+    """A new route fails this test until it is put in one of the classes above (and so gets tested)."""
+    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PUBLIC
+    unclassified = []
+    for name, route, _ in _routes():
+        if route.startswith(ADMIN_PREFIX):
+            continue
+        if name is None or name not in classified:
+            unclassified.append(f"{route} (name={name})")
+    assert not unclassified, "Routes missing from the permission classes in test_permissions.py: " + ", ".join(unclassified)
+
+
+def test_classification_has_no_stale_names():
+    """Every classified name is a real route, so a renamed route cannot silently drop out of the tests."""
+    names = {name for name, _, _ in _routes()}
+    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PUBLIC) - names == set()
+
+
+def test_no_public_media_route():
+    """Media is only reachable through the permission-checked image views, never as a static route."""
+    routes = [route for _, route, _ in _routes()]
+    assert not any(route.startswith("media") for route in routes)
+
+
+@pytest.fixture
+def world(project, researcher, annotator_member):
+    """A project with one image, one import and an annotator member: an id for every URL kwarg."""
+    image = image_import(project=project, name="cat.png", data=image_bytes(seed=1)).image
+    batch = ImportBatch.objects.create(project=project, created_by=researcher, source=ImportBatch.Source.UPLOAD)
+    membership = Membership.objects.get(project=project, user=annotator_member)
+    return {"project_id": project.pk, "image_id": image.pk, "batch_id": batch.pk, "membership_id": membership.pk}
+
+
+def _url(name: str, world: dict) -> str:
+    _, pattern = _route_by_name(name)
+    kwargs_needed = set(pattern.pattern.converters)
+    missing = kwargs_needed - set(world)
+    assert not missing, f"the `world` fixture has no id for URL kwargs {missing} of {name}"
+    return reverse(name, kwargs={key: world[key] for key in kwargs_needed})
+
+
+def _is_api(name: str) -> bool:
+    route, _ = _route_by_name(name)
+    return route.startswith(API_PREFIX)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", sorted(RESEARCHER_ONLY))
+def test_annotator_member_gets_403_on_researcher_routes(client, world, annotator_member, name, method):
+    """An annotator gets 403 from every researcher page and endpoint, even on a project they annotate."""
+    client.force_login(annotator_member)
+    response = getattr(client, method)(_url(name, world))
+    assert response.status_code == 403, (name, method, response.status_code)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", sorted(RESEARCHER_ONLY))
+def test_anonymous_is_sent_to_login_or_refused_on_researcher_routes(client, world, name, method):
+    """Anonymous users are redirected to the login page (pages) or refused with 401/403 (API)."""
+    url = _url(name, world)
+    response = getattr(client, method)(url)
+    if _is_api(name):
+        assert response.status_code in (401, 403), (name, method, response.status_code)
+    else:
+        assert response.status_code == 302, (name, method, response.status_code)
+        assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+PROJECT_SCOPED = sorted(
+    name for name in RESEARCHER_ONLY if set(_route_by_name(name)[1].pattern.converters) & {"project_id", "image_id", "batch_id"}
+)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", PROJECT_SCOPED)
+def test_researcher_who_does_not_manage_the_project_gets_403(client, world, name, method):
+    """A researcher of another project gets 403 from every page and endpoint about this one."""
+    client.force_login(ResearcherFactory())
+    response = getattr(client, method)(_url(name, world))
+    assert response.status_code == 403, (name, method, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(RESEARCHER_ONLY))
+def test_admin_reaches_every_researcher_route(client, world, name):
+    """A superuser (whatever their role) may open every researcher page and read every endpoint."""
+    admin = AnnotatorFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    response = client.get(_url(name, world))
+    # 405: a POST-only route, reached past its permission check.
+    assert response.status_code in (200, 405), (name, response.status_code)
+
+
+@pytest.mark.parametrize("name", ["annotation:image_file", "annotation:image_thumbnail"])
+def test_annotator_who_is_not_a_member_cannot_fetch_another_projects_image(client, world, annotator_member, name):
+    """An annotator of one project gets 403 for the image files of another project, and 200 for their own."""
+    other_project = ProjectFactory()
+    other_image = image_import(project=other_project, name="dog.png", data=image_bytes(seed=2)).image
+    MembershipFactory(project=other_project, user=AnnotatorFactory())
+    client.force_login(annotator_member)
+    assert not can_view_project_images(annotator_member, other_project)
+    assert client.get(reverse(name, kwargs={"image_id": other_image.pk})).status_code == 403
+    assert client.get(reverse(name, kwargs={"image_id": world["image_id"]})).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["annotation:image_file", "annotation:image_thumbnail"])
+def test_anonymous_cannot_fetch_image_files(client, world, name):
+    """Image files need a signed-in member: anonymous users are sent to the login page."""
+    response = client.get(reverse(name, kwargs={"image_id": world["image_id"]}))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_annotator_allowed_routes_open_for_a_member(client, world, annotator_member):
+    """Every annotator-allowed route answers an annotator member with a page, a file or a redirect to one."""
+    client.force_login(annotator_member)
+    for name in sorted(ANNOTATOR_ALLOWED):
+        response = client.get(_url(name, world))
+        assert response.status_code in (200, 302), (name, response.status_code)
+
+
+def test_annotator_is_kept_out_of_the_admin(client, annotator):
+    """Annotators are not staff: the admin site sends them to its login page."""
+    client.force_login(annotator)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_public_routes_need_no_login(client, db):
+    """The login page opens for anonymous users; logout and the token endpoint accept them without a redirect."""
+    assert client.get(reverse("login")).status_code == 200
+    assert client.post(reverse("logout")).status_code == 302  # back to the login page
+    assert client.post(reverse("api_token"), {"username": "nobody", "password": "x"}).status_code == 400
