@@ -1,7 +1,17 @@
-"""Fixtures shared by all tests: users, a project, an isolated media root."""
+"""Fixtures shared by all tests: users, a project, an isolated media root, a real Celery worker, a headless browser."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
 import pytest
 
-from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory
+from tests.factories import PASSWORD, AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +39,219 @@ def project(db, researcher):
 def annotator_member(project, annotator):
     MembershipFactory(project=project, user=annotator)
     return annotator
+
+
+# --- A real Celery worker -------------------------------------------------------------------
+# Integration tests talk to a worker process through the real broker (never eager mode). The
+# worker is started once per session, after pytest-django has created the test database, and
+# is pointed at that database, at the test process's broker and at a media root both share.
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKER_READY_TIMEOUT_S = 90
+_worker_key = pytest.StashKey["CeleryWorker"]()
+
+
+@dataclass
+class CeleryWorker:
+    """A running `celery worker` subprocess and where its log goes."""
+
+    process: subprocess.Popen
+    nodename: str
+    log_path: Path
+    env: dict
+
+    def log_tail(self, lines: int = 200) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _database_url(settings_dict: dict) -> str:
+    """The DATABASE_URL that opens the database `settings_dict` describes (the test one after setup)."""
+    engine = settings_dict["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        name = str(settings_dict["NAME"])
+        if name == ":memory:" or name.startswith("file:"):
+            raise RuntimeError("A worker process cannot open an in-memory SQLite test database; set TEST NAME to a file.")
+        return f"sqlite:///{Path(name).resolve()}"
+    if engine == "django.db.backends.postgresql":
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = quote(settings_dict.get("PASSWORD") or "", safe="")
+        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = settings_dict.get("HOST") or "localhost"
+        port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+        options = {key: value for key, value in (settings_dict.get("OPTIONS") or {}).items() if isinstance(value, str)}
+        query = f"?{urlencode(options)}" if options else ""  # sslmode and the like
+        return f"postgres://{credentials}{host}{port}/{quote(settings_dict['NAME'], safe='')}{query}"
+    raise RuntimeError(f"The worker fixture does not know how to pass on a {engine} database.")
+
+
+def _celery_command(*args: str) -> list[str]:
+    celery = Path(sys.executable).with_name("celery")
+    return [str(celery) if celery.exists() else shutil.which("celery") or "celery", "-A", "config", *args]
+
+
+@pytest.fixture(scope="session")
+def worker_media_dir(tmp_path_factory) -> Path:
+    """The media root that the worker process and the worker tests share (session-wide)."""
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture
+def worker_media_root(settings, worker_media_dir) -> Path:
+    """Point this test's MEDIA_ROOT at the worker's (overrides the per-test `_media_root`)."""
+    settings.MEDIA_ROOT = worker_media_dir
+    return worker_media_dir
+
+
+@pytest.fixture(scope="session")
+def celery_worker(request, django_db_setup, django_db_blocker, worker_media_dir, tmp_path_factory) -> CeleryWorker:
+    """Start a real `celery -A config worker -Q default,gpu -c 1` on the test database; stop it at session end.
+
+    Use it with `@pytest.mark.worker` and `@pytest.mark.django_db(transaction=True)`: the worker
+    is another process, so it only sees rows the test has committed.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        database_url = _database_url(connection.settings_dict)
+    env = {
+        **os.environ,
+        "LOUPE_ENV": "test",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "LOUPE_VAR_DIR": str(settings.VAR_DIR),
+        "MEDIA_ROOT": str(worker_media_dir),
+        "LOG_LEVEL": "INFO",  # the fixture waits for the worker's "ready." line
+        "PYTHONUNBUFFERED": "1",
+    }
+    nodename = f"loupe-test-{os.getpid()}@%h"
+    log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
+
+    # Messages left by an earlier, interrupted run would be executed against this database.
+    purge = subprocess.run(
+        _celery_command("purge", "-f"), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    if purge.returncode != 0:
+        pytest.fail(f"celery purge failed ({purge.returncode}):\n{purge.stdout}\n{purge.stderr}")
+
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        _celery_command(
+            "worker", "-Q", "default,gpu", "-c", "1", "--without-gossip", "--without-mingle", "-l", "info", "-n", nodename
+        ),
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so that stopping it reaches the pool child too
+    )
+    worker = CeleryWorker(process=process, nodename=nodename, log_path=log_path, env=env)
+    request.config.stash[_worker_key] = worker
+    try:
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+        ready_line = f"{nodename.replace('%h', '')}"  # the hostname part is filled in by celery
+        while True:
+            text = log_path.read_text(errors="replace")
+            if any(ready_line in line and line.rstrip().endswith("ready.") for line in text.splitlines()):
+                break
+            if process.poll() is not None:
+                pytest.fail(f"The Celery worker exited with {process.returncode} before it was ready:\n{worker.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"The Celery worker was not ready after {WORKER_READY_TIMEOUT_S}s:\n{worker.log_tail()}")
+            time.sleep(0.2)
+        yield worker
+    finally:
+        _stop_worker(process)
+        log_file.close()
+        request.config.stash[_worker_key] = None
+
+
+def _stop_worker(process: subprocess.Popen) -> None:
+    """Warm shutdown first (TERM to the main process), then kill the whole group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the pool child, if the main process left it behind
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(timeout=10)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failing test that used the worker, attach the worker's log to the report."""
+    report = yield
+    if report.failed and "celery_worker" in getattr(item, "fixturenames", ()):
+        worker = item.config.stash.get(_worker_key, None)
+        if worker is not None:
+            report.sections.append(("celery worker log (last 200 lines)", worker.log_tail()))
+    return report
+
+
+# --- A headless browser ---------------------------------------------------------------------
+# Playwright's sync API drives Debian's chromium; downloading a browser build is impossible here.
+
+CHROMIUM_PATH = os.environ.get("LOUPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium for the session. Playwright gives each launch a fresh, temporary user-data dir."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.fail(f"No Chromium at {CHROMIUM_PATH}: `make test` installs Debian's package (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a new browser context: no cookies or storage shared with other tests."""
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def login():
+    """`login(page, live_server, user)`: sign `user` in through the real login form at /accounts/login/.
+
+    Factory users have the password `tests.factories.PASSWORD`; pass `password=` for others and
+    `path=` for another form with the same fields (the admin's, say). Returns the page, signed in.
+    """
+
+    def _login(page, live_server, user, *, password: str = PASSWORD, path: str = "/accounts/login/"):
+        page.goto(f"{live_server.url}{path}")
+        page.fill("input[name='username']", user.get_username())
+        page.fill("input[name='password']", password)
+        with page.expect_navigation():
+            page.locator("form:has(input[name='password'])").locator("[type='submit']").first.click()
+        if not any(cookie["name"] == "sessionid" for cookie in page.context.cookies()):
+            raise AssertionError(f"Logging in {user.get_username()!r} at {path} failed; the page says:\n{page.inner_text('body')[:2000]}")
+        return page
+
+    return _login

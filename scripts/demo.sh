@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make demo`: install, migrate, seed demo data, then run a Celery worker (queues default and
+# gpu) and the web app. Stopping the demo (Ctrl-C, or a TERM to this script) stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export LOUPE_ENV="${LOUPE_ENV:-local}"
+port="${PORT:-8000}"
+var_dir="${LOUPE_VAR_DIR:-var}"
+
+bash scripts/venv.sh requirements.txt
+
+.venv/bin/python manage.py migrate --noinput
+# seed_demo prints the accounts and their password; show it now and again beside the URL.
+seed_output="$(.venv/bin/python manage.py seed_demo | tee /dev/stderr)"
+
+worker_pid=""
+server_pid=""
+stop_all() {
+    for pid in $server_pid $worker_pid; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    # A warm shutdown lets a running task finish its step; the message is redelivered otherwise.
+    [ -z "$server_pid" ] || wait "$server_pid" 2>/dev/null || true
+    [ -z "$worker_pid" ] || wait "$worker_pid" 2>/dev/null || true
+    echo "==> demo stopped (web app and Celery worker)"
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$var_dir"
+worker_log="$var_dir/demo-worker.log"
+echo "==> starting a Celery worker on queues default,gpu (log: $worker_log)"
+.venv/bin/celery -A config worker -Q default,gpu -c 1 -n "loupe-demo@%h" -l info >"$worker_log" 2>&1 &
+worker_pid=$!
+
+logins="$(sed -n '/^Logins:/,$p' <<< "$seed_output")"
+cat <<MSG
+
+==> Loupe demo: http://127.0.0.1:${port}/
+$(sed 's/^/    /' <<< "${logins:-$seed_output}")
+    Stop with Ctrl-C; the worker stops with the web app.
+
+MSG
+# In the background so that a TERM or INT to this script is handled at once (bash runs traps
+# only between commands); the trap above then stops the server and the worker together.
+.venv/bin/python manage.py runserver --noreload "127.0.0.1:${port}" &
+server_pid=$!
+wait "$server_pid"
