@@ -13,4 +13,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [KombuQueue(q.value, routing_key=q.value) for q in Queue]
 app.conf.task_default_queue = Queue.DEFAULT.value
 app.conf.task_default_routing_key = Queue.DEFAULT.value
+# Tasks go to `default` unless routed here; every GPU task is named in one place.
+app.conf.task_routes = {name: {"queue": Queue.GPU.value} for name in ("modeling.device_report",)}
 app.autodiscover_tasks()

@@ -3,7 +3,6 @@ from dataclasses import asdict
 
 from django.db import transaction
 
-from config.queues import Queue
 from modeling.devices import device_info
 from modeling.models import DeviceReport
 
@@ -17,4 +16,4 @@ def device_report_request() -> None:
     """Ask a `gpu`-queue worker to report its device, once the current transaction commits."""
     from modeling.tasks import device_report
 
-    transaction.on_commit(lambda: device_report.apply_async(queue=Queue.GPU))
+    transaction.on_commit(device_report.delay)  # routed to the `gpu` queue by config/celery.py

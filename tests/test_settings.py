@@ -99,3 +99,11 @@ def test_expected_services_are_in_use_and_reachable():
     assert redis.Redis.from_url(broker_url, socket_connect_timeout=5).ping()
     with app.connection_for_write() as broker:
         broker.ensure_connection(max_retries=2)
+
+
+def test_gpu_tasks_are_routed_to_the_gpu_queue():
+    """GPU work is routed to `gpu` by name; every other task lands on `default`."""
+    from config.celery import app
+
+    assert app.amqp.router.route({}, "modeling.device_report")["queue"].name == "gpu"
+    assert app.amqp.router.route({}, "annotation.import_batch_process")["queue"].name == "default"

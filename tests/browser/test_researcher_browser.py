@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from annotation.models import ImportBatch, Membership, Project
-from annotation.services.imports import image_import, import_batch_process_staged
+from annotation.services.imports import image_import
 from tests.factories import ResearcherFactory, image_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,8 +78,9 @@ def test_project_page_shows_thumbnails_and_a_finished_import(page, live_server, 
     screenshot("researcher-import-report")
 
 
-def test_import_page_uploads_and_the_report_polls_until_done(page, live_server, login, tmp_path):
-    """Uploading through the import form opens the report page, which polls while the batch is queued."""
+@pytest.mark.worker
+def test_import_page_uploads_and_the_report_polls_until_done(page, live_server, login, tmp_path, celery_worker, worker_media_root):
+    """Uploading through the import form opens the report page, which polls until the real worker is done."""
     researcher = ResearcherFactory()
     project = Project.objects.create(name="Uploads", slug="uploads", created_by=researcher)
     Membership.objects.create(project=project, user=researcher, role=Membership.Role.RESEARCHER)
@@ -88,6 +89,8 @@ def test_import_page_uploads_and_the_report_polls_until_done(page, live_server, 
         path = tmp_path / f"up_{seed}.png"
         path.write_bytes(image_bytes(seed=seed))
         files.append(str(path))
+    (tmp_path / "notes.txt").write_text("not an image")
+    files.append(str(tmp_path / "notes.txt"))
 
     login(page, live_server, researcher)
     page.goto(f"{live_server.url}/projects/{project.pk}/imports/new/")
@@ -99,8 +102,8 @@ def test_import_page_uploads_and_the_report_polls_until_done(page, live_server, 
 
     batch = ImportBatch.objects.get(project=project)
     assert page.url == f"{live_server.url}/imports/{batch.pk}/"
-    assert page.get_by_test_id("import-status").inner_text() == "Queued"
-    # No worker runs in this test: finish the batch behind the page's back and let htmx's polling notice.
-    import_batch_process_staged(batch_id=batch.pk)
-    page.wait_for_function("() => document.querySelector('#import-status').dataset.status === 'done'", timeout=10_000)
+    # The worker imports the batch; htmx's polling shows the finished report without a reload.
+    page.wait_for_function("() => document.querySelector('#import-status').dataset.status === 'done'", timeout=60_000)
     assert page.get_by_test_id("imported-count").inner_text() == "2"
+    assert page.get_by_test_id("error-count").inner_text() == "1"
+    assert "not an image" in page.get_by_test_id("import-report").inner_text()
