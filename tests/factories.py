@@ -1,5 +1,6 @@
 """factory_boy factories shared by all tests."""
 import io
+import zipfile
 
 import factory
 from PIL import Image as PILImage
@@ -66,3 +67,12 @@ def image_bytes(*, size=(64, 48), color=(200, 100, 50), fmt="PNG", seed: int | N
     buf = io.BytesIO()
     img.save(buf, format=fmt)
     return buf.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip archive holding `members` (name -> bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

@@ -1,7 +1,6 @@
 """Importing images: every kind of bad file is reported per file, the good ones still land, nothing half-written."""
 import io
 import struct
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from annotation.services.imports import (
     import_batch_run,
     import_options_clean,
 )
-from tests.factories import image_bytes
+from tests.factories import image_bytes, zip_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -34,14 +33,6 @@ def png_header_only(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-
-
-def make_zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def items(files: dict[str, bytes]) -> list[ImportItem]:
@@ -158,7 +149,7 @@ def test_failed_database_write_leaves_no_file_behind(project, monkeypatch):
 def test_zip_with_good_and_bad_files_imports_the_good_and_reports_the_bad(project):
     """A zip's valid images are imported; each bad member has its own error; macOS metadata is ignored."""
     good = image_bytes(seed=20)
-    archive = make_zip(
+    archive = zip_bytes(
         {
             "set/good.png": good,
             "set/also-good.jpg": image_bytes(seed=21, fmt="JPEG"),
@@ -166,7 +157,7 @@ def test_zip_with_good_and_bad_files_imports_the_good_and_reports_the_bad(projec
             "set/cut.png": image_bytes(size=(300, 300), seed=22)[:-100],
             "set/copy-of-good.png": good,
             "../outside.png": image_bytes(seed=23),
-            "inner.zip": make_zip({"x.png": image_bytes(seed=24)}),
+            "inner.zip": zip_bytes({"x.png": image_bytes(seed=24)}),
             "__MACOSX/set/._good.png": b"resource fork",
         }
     )
@@ -198,7 +189,7 @@ def test_corrupt_zip_is_one_error_and_other_files_still_import(project):
 def test_zip_member_that_lies_about_its_size_is_refused(project, settings):
     """A member bigger than the limit is refused even when read, not only by its declared size."""
     settings.LOUPE_MAX_IMAGE_BYTES = 2000
-    archive = make_zip({"big.bmp": image_bytes(size=(100, 100), fmt="BMP")})
+    archive = zip_bytes({"big.bmp": image_bytes(size=(100, 100), fmt="BMP")})
     batch = import_batch_run(batch=new_batch(project), items=items({"a.zip": archive}))
     assert "file too large" in by_name(batch)["big.bmp"]["message"]
 
@@ -328,7 +319,7 @@ def test_staged_upload_is_processed_and_the_staging_area_removed(project, resear
     """Uploads are staged with numbered names, processed into a report, and the staging folder is deleted."""
     uploads = [
         SimpleUploadedFile("../../a.png", image_bytes(seed=100)),
-        SimpleUploadedFile("b.zip", make_zip({"c.png": image_bytes(seed=101), "d.txt": b"x"})),
+        SimpleUploadedFile("b.zip", zip_bytes({"c.png": image_bytes(seed=101), "d.txt": b"x"})),
     ]
     # Capture (do not run) the on-commit enqueue: this test runs the task's body itself.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

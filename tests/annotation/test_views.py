@@ -1,6 +1,4 @@
 """Researcher and annotator pages: login, landing, projects, members, images, imports, workers."""
-import io
-import zipfile
 
 import pytest
 from django.urls import reverse
@@ -8,21 +6,21 @@ from django.urls import reverse
 from annotation.models import Image, ImportBatch, Membership, Project
 from annotation.services.imports import image_import, import_batch_process_staged
 from modeling.models import DeviceReport
-from tests.factories import PASSWORD, AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes
+from tests.factories import (
+    PASSWORD,
+    AnnotatorFactory,
+    MembershipFactory,
+    ProjectFactory,
+    ResearcherFactory,
+    image_bytes,
+    zip_bytes,
+)
 
 
 def _upload(name: str, data: bytes, content_type: str = "image/png"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data, content_type=content_type)
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------------------- login, landing
@@ -291,7 +289,7 @@ def test_import_report_after_the_worker_ran(client, researcher, project):
     client.force_login(researcher)
     files = [
         _upload("a.png", image_bytes(seed=1)),
-        _upload("more.zip", _zip({"b.png": image_bytes(seed=2), "c.png": image_bytes(seed=3)}), "application/zip"),
+        _upload("more.zip", zip_bytes({"b.png": image_bytes(seed=2), "c.png": image_bytes(seed=3)}), "application/zip"),
         _upload("again.png", image_bytes(seed=9)),
         _upload("broken.png", b"not an image at all"),
     ]

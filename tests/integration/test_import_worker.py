@@ -6,8 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation.models import Image, ImportBatch
 from annotation.services.imports import import_batch_create
-from tests.annotation.test_imports import make_zip
-from tests.factories import image_bytes
+from tests.factories import image_bytes, zip_bytes
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -16,7 +15,7 @@ def test_staged_upload_is_imported_by_the_worker(celery_worker, worker_media_roo
     """The on-commit enqueue reaches the worker, which imports the good files and reports the bad ones."""
     uploads = [
         SimpleUploadedFile("a.png", image_bytes(seed=1)),
-        SimpleUploadedFile("set.zip", make_zip({"b.png": image_bytes(seed=2), "c.txt": b"not an image"})),
+        SimpleUploadedFile("set.zip", zip_bytes({"b.png": image_bytes(seed=2), "c.txt": b"not an image"})),
     ]
     batch = import_batch_create(project=project, user=researcher, source=ImportBatch.Source.UPLOAD, files=uploads)
 
