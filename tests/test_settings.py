@@ -1,4 +1,5 @@
 """The settings Loupe relies on exist, are spelled right, and hold up in production."""
+
 import os
 import secrets
 import subprocess
@@ -13,17 +14,35 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _manage(*args: str, env: dict, timeout_s: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )
 
 
 # The test run's own knobs (tests/env.py sets DJANGO_ALLOW_ASYNC_UNSAFE for Playwright) are not production's.
-_NOT_PASSED_ON = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "LOUPE_VAR_DIR", "MEDIA_ROOT"}
+_NOT_PASSED_ON = {
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "LOUPE_VAR_DIR",
+    "MEDIA_ROOT",
+}
 
 
 def _production_env(tmp_path, **overrides) -> dict:
     env = {key: value for key, value in os.environ.items() if key not in _NOT_PASSED_ON}
-    env.update({"LOUPE_ENV": "production", "LOUPE_VAR_DIR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "config.settings"})
+    env.update(
+        {
+            "LOUPE_ENV": "production",
+            "LOUPE_VAR_DIR": str(tmp_path / "var"),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
     env.update(overrides)
     return env
 
@@ -45,7 +64,11 @@ def test_celery_app_has_the_default_and_gpu_queues():
     from config.celery import app
     from config.queues import Queue
 
-    assert {queue.name for queue in app.conf.task_queues} == {"default", "gpu"} == {q.value for q in Queue}
+    assert (
+        {queue.name for queue in app.conf.task_queues}
+        == {"default", "gpu"}
+        == {q.value for q in Queue}
+    )
     assert app.conf.task_default_queue == Queue.DEFAULT
 
 
@@ -54,14 +77,20 @@ def test_django_settings_we_rely_on():
     assert django_settings.AUTH_USER_MODEL == "accounts.User"
     assert django_settings.MEDIA_ROOT
     assert "django.middleware.csrf.CsrfViewMiddleware" in django_settings.MIDDLEWARE
-    assert django_settings.REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] == ["rest_framework.permissions.IsAuthenticated"]
+    assert django_settings.REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] == [
+        "rest_framework.permissions.IsAuthenticated"
+    ]
     assert django_settings.LOUPE_MAX_IMAGE_BYTES > 0
     assert django_settings.LOUPE_MAX_IMAGE_PIXELS > 0
 
 
 def test_production_passes_the_deploy_check(tmp_path):
     """With LOUPE_ENV=production, a real key and a host name, `manage.py check --deploy` reports no warning."""
-    env = _production_env(tmp_path, SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="loupe.example.org")
+    env = _production_env(
+        tmp_path,
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="loupe.example.org",
+    )
 
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
@@ -80,7 +109,10 @@ def test_production_without_secret_key_refuses_to_start(tmp_path):
     assert "Set the SECRET_KEY environment variable" in result.stderr
 
 
-@pytest.mark.skipif(os.environ.get("LOUPE_EXPECT_SERVICES") != "1", reason="LOUPE_EXPECT_SERVICES=1 is not set (CI sets it)")
+@pytest.mark.skipif(
+    os.environ.get("LOUPE_EXPECT_SERVICES") != "1",
+    reason="LOUPE_EXPECT_SERVICES=1 is not set (CI sets it)",
+)
 @pytest.mark.django_db
 def test_expected_services_are_in_use_and_reachable():
     """When CI says PostgreSQL and Redis are there, the suite really runs on them (fails, never skips, without)."""
@@ -89,13 +121,17 @@ def test_expected_services_are_in_use_and_reachable():
 
     from config.celery import app
 
-    assert connection.vendor == "postgresql", f"the suite runs on {connection.vendor}; set DATABASE_URL=postgres://..."
+    assert connection.vendor == "postgresql", (
+        f"the suite runs on {connection.vendor}; set DATABASE_URL=postgres://..."
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
 
     broker_url = django_settings.CELERY_BROKER_URL
-    assert broker_url.startswith("redis://"), f"the broker is {broker_url!r}; set CELERY_BROKER_URL=redis://..."
+    assert broker_url.startswith("redis://"), (
+        f"the broker is {broker_url!r}; set CELERY_BROKER_URL=redis://..."
+    )
     assert redis.Redis.from_url(broker_url, socket_connect_timeout=5).ping()
     with app.connection_for_write() as broker:
         broker.ensure_connection(max_retries=2)
@@ -106,4 +142,31 @@ def test_gpu_tasks_are_routed_to_the_gpu_queue():
     from config.celery import app
 
     assert app.amqp.router.route({}, "modeling.device_report")["queue"].name == "gpu"
-    assert app.amqp.router.route({}, "annotation.import_batch_process")["queue"].name == "default"
+    assert (
+        app.amqp.router.route({}, "annotation.import_batch_process")["queue"].name
+        == "default"
+    )
+
+
+def test_redis_visibility_timeout_outlasts_the_longest_task():
+    """On Redis an unacknowledged task is not handed to a second worker while the first may still run it."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], s.CELERY_TASK_TIME_LIMIT)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOUPE_ENV": "test",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    visibility_timeout, time_limit = map(int, out.stdout.split())
+    assert visibility_timeout > time_limit
