@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from evaluation.ratings import MOSResult, mos_from_ratings, mos_prior_mean
 from evaluation.scaling import (
-    MOSResult,
     ScalingConvergenceError,
     aggregate_pairwise,
     log_posterior,
     log_posterior_grad,
     log_posterior_hessian,
-    mos_from_ratings,
-    mos_prior_mean,
     thurstone_map_pairwise,
 )
 
