@@ -25,9 +25,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from evaluation.scaling import thurstone_map_pairwise
+from evaluation.simulation import thurstone_judgements
 from modeling.active import SelectionConfig, select_pairs_batch
 from modeling.critic_prior import calibrate_critic_prior
 
@@ -61,10 +62,10 @@ def comparisons_to_target(true, strategy, prior_mean, prior_var, seed, batch=50)
     mean, var = prior_mean.copy(), prior_var.copy()
     config = SelectionConfig(strategy=strategy)
     while len(winners) < MAX_COMPARISONS:
-        for pair in select_pairs_batch(mean, var, batch, rng=rng, config=config):
-            i_wins = rng.random() < special.ndtr(true[pair.i] - true[pair.j])
-            winners.append(pair.i if i_wins else pair.j)
-            losers.append(pair.j if i_wins else pair.i)
+        pairs = select_pairs_batch(mean, var, batch, rng=rng, config=config)
+        won, lost = thurstone_judgements(true, [p.i for p in pairs], [p.j for p in pairs], rng=rng)
+        winners.extend(won.tolist())
+        losers.extend(lost.tolist())
         fit = thurstone_map_pairwise(
             n, winners, losers, prior_mean=prior_mean, prior_var=prior_var
         )

@@ -18,7 +18,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from PIL import Image as PILImage
 
 from annotation.models import Image, ImportBatch, Project
 from annotation.services.manifest import ManifestError, ManifestRow, manifest_parse
@@ -122,7 +121,7 @@ def _image_store(*, project, name, data, checked: ValidatedImage, batch, metadat
     stem = f"{project.pk}/{checked.content_hash[:2]}/{checked.content_hash}"
     file_path = f"images/{stem}.{checked.extension}"
     thumb_path = f"thumbnails/{stem}.jpg"
-    thumbnail = _thumbnail_bytes(data)
+    thumbnail = checked.thumbnail_jpeg
     written: list[str] = []
     try:
         with transaction.atomic():
@@ -156,15 +155,6 @@ def _image_store(*, project, name, data, checked: ValidatedImage, batch, metadat
         for path in written:
             default_storage.delete(path)
         raise
-
-
-def _thumbnail_bytes(data: bytes) -> bytes:
-    size = settings.LOUPE_THUMBNAIL_SIZE
-    with PILImage.open(io.BytesIO(data)) as img:
-        img.thumbnail((size, size))
-        buffer = io.BytesIO()
-        img.convert("RGB").save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------- items

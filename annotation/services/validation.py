@@ -1,4 +1,7 @@
-"""Checks that an uploaded file is a safe, whole, reasonably sized image, before anything is stored."""
+"""Checks that an uploaded file is a safe, whole, reasonably sized image, before anything is stored.
+
+The one full decode that proves the file whole also yields its thumbnail, so an import decodes once.
+"""
 import hashlib
 import io
 import re
@@ -28,6 +31,7 @@ class ValidatedImage:
     width: int
     height: int
     file_size: int
+    thumbnail_jpeg: bytes  # longest side LOUPE_THUMBNAIL_SIZE
 
 
 def safe_name(name: str) -> str:
@@ -78,6 +82,7 @@ def validate_image(data: bytes) -> ValidatedImage:
                 if fmt not in ALLOWED_FORMATS:
                     raise FileRejected(f"unsupported image format {fmt or 'unknown'}: use JPEG, PNG, WebP, BMP or TIFF")
                 img.load()  # decodes every byte: a truncated or corrupt file fails here
+                thumbnail = _thumbnail_jpeg(img)
     except FileRejected:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
@@ -95,7 +100,17 @@ def validate_image(data: bytes) -> ValidatedImage:
         width=width,
         height=height,
         file_size=len(data),
+        thumbnail_jpeg=thumbnail,
     )
+
+
+def _thumbnail_jpeg(img: PILImage.Image) -> bytes:
+    size = settings.LOUPE_THUMBNAIL_SIZE
+    small = img.copy()
+    small.thumbnail((size, size))
+    buffer = io.BytesIO()
+    small.convert("RGB").save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def _megabytes(n: int) -> str:

@@ -10,6 +10,7 @@ import pytest
 from scipy import special, stats
 
 from evaluation.scaling import thurstone_map_pairwise
+from evaluation.simulation import thurstone_judgements
 from modeling.active import (
     ProposedPair,
     SelectionConfig,
@@ -413,10 +414,10 @@ def _run_loop(true, strategy, budget, batch, seed):
     mean, var = np.zeros(n), np.ones(n)
     config = SelectionConfig(strategy=strategy)
     while len(winners) < budget:
-        for pair in select_pairs_batch(mean, var, batch, rng=rng, config=config):
-            i_wins = rng.random() < special.ndtr(true[pair.i] - true[pair.j])
-            winners.append(pair.i if i_wins else pair.j)
-            losers.append(pair.j if i_wins else pair.i)
+        pairs = select_pairs_batch(mean, var, batch, rng=rng, config=config)
+        won, lost = thurstone_judgements(true, [p.i for p in pairs], [p.j for p in pairs], rng=rng)
+        winners.extend(won.tolist())
+        losers.extend(lost.tolist())
         fit = thurstone_map_pairwise(n, winners, losers)
         mean, var = fit.scores, fit.variances
     return stats.spearmanr(mean, true).statistic
