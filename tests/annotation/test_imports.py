@@ -373,3 +373,18 @@ def test_import_images_command_errors(project, tmp_path):
     bad.write_text("something\nx\n")
     with pytest.raises(CommandError, match="no file-name column"):
         call_command("import_images", project.slug, str(tmp_path), "--manifest", str(bad))
+
+
+def test_staged_batch_whose_files_are_gone_fails_with_a_clear_message(project, researcher, django_capture_on_commit_callbacks):
+    """If the staging folder vanished (disk cleaned, wrong MEDIA_ROOT on the worker), the batch fails and says why."""
+    import shutil
+
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = import_batch_create(
+            project=project, user=researcher, source=ImportBatch.Source.UPLOAD, files=[SimpleUploadedFile("a.png", image_bytes(seed=120))]
+        )
+    shutil.rmtree(batch.staging_dir)
+    import_batch_process_staged(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "gone from the staging area" in batch.error_message and "upload them again" in batch.error_message
