@@ -1,10 +1,33 @@
-"""Projects (labelling campaigns), their members, their images, and image imports."""
+"""Projects (labelling campaigns), their members and images, image imports, and the annotators' work:
+work items, leases and judgements."""
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+
+from annotation.vocabulary import PairChoice, TaskKind
+
+
+class PairSource(models.TextChoices):
+    """How a project's comparison pairs are chosen."""
+
+    RANDOM = "random", "Random pairs"
+    SAME_REFERENCE = "same_reference", "Pairs sharing a reference image"
+    SAME_SOURCE = "same_source", "Pairs from the same source dataset"
+    PROPOSED = "proposed", "Proposed by the active selector"
+
+
+class SelectionStrategy(models.TextChoices):
+    """How the active selector proposes pairs (used when the pair source is `proposed`)."""
+
+    RANDOM = "random", "Random"
+    EIG = "eig", "Expected information gain"
+    EIG_PRIOR = "eig_prior", "Expected information gain, critic as prior"
+    CRITIC_DISAGREEMENT = "critic_disagreement", "Where the critic disagrees with people"
 
 
 class Project(models.Model):
-    """A labelling campaign: a pool of images and the people who work on it."""
+    """A labelling campaign: a pool of images, the people who work on it, and how the work is handed out."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -12,6 +35,47 @@ class Project(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+
+    # What annotators do, and how much of it (see annotation/services/queue.py).
+    task_kinds = models.JSONField(default=list, blank=True, help_text="Enabled TaskKind values.")
+    overlap = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Distinct annotators per item or pair.",
+    )
+    pair_source = models.CharField(max_length=20, choices=PairSource.choices, default=PairSource.RANDOM)
+    pair_reasoning = models.BooleanField(
+        default=False, help_text="Follow each comparison with the comparison-reasoning questionnaire (DepictQA Task-3).",
+    )
+    pair_allow_tie = models.BooleanField(default=True, help_text='Offer "hard to decide" on comparisons.')
+    selection_strategy = models.CharField(
+        max_length=24, choices=SelectionStrategy.choices, default=SelectionStrategy.EIG_PRIOR,
+    )
+    pair_batch_size = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text="Pairs proposed per refill of the queue (k).",
+    )
+    gold_rate = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of served items that are hidden gold items.",
+    )
+    repeat_rate = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of served items that repeat an annotator's earlier item, as a consistency check.",
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(30), MaxValueValidator(24 * 3600)],
+        help_text="How long an annotator holds an item before it returns to the queue.",
+    )
+    fatigue_warn_after = models.PositiveSmallIntegerField(default=30, help_text="Warn after this many consecutive items.")
+    fatigue_pause_after = models.PositiveSmallIntegerField(default=50, help_text="Pause after this many consecutive items.")
+    fatigue_break_minutes = models.PositiveSmallIntegerField(
+        default=10, help_text="A gap this long between submissions ends a run of consecutive items; the pause lasts this long.",
+    )
+    training_required = models.BooleanField(default=True, help_text="Annotators pass a training round before real work.")
+    training_pass_mark = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of training items answered right to pass.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -31,6 +95,14 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     added_at = models.DateTimeField(auto_now_add=True)
+
+    # An annotator's standing in the project: training and fatigue. The row is locked while a
+    # judgement is submitted, which also serialises one annotator's submissions.
+    training_attempt = models.PositiveSmallIntegerField(default=0, help_text="Current training round (0: not started).")
+    training_passed_at = models.DateTimeField(null=True, blank=True)
+    training_score = models.FloatField(null=True, blank=True, help_text="Share right in the last finished round.")
+    run_count = models.PositiveIntegerField(default=0, help_text="Consecutive items without a break.")
+    last_submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
@@ -126,3 +198,139 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Import #{self.pk} into {self.project} ({self.status})"
+
+
+class WorkItem(models.Model):
+    """One thing to judge: an image (pathway, description, rating) or a pair of images A and B.
+
+    `purpose` says how it is served: `work` items go to `project.overlap` distinct annotators; `gold`
+    items have a known answer and are mixed in, hidden, at the project's gold rate; `training` items
+    have a known answer and an explanation and make up the training round.
+    """
+
+    class Purpose(models.TextChoices):
+        WORK = "work", "Work"
+        GOLD = "gold", "Gold"
+        TRAINING = "training", "Training"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="work_items")
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.WORK)
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="work_items", help_text="The image, or A.")
+    image_b = models.ForeignKey(Image, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Gold and training: {"level": 1-5} (rating, pathway), {"choice": "a"|"b"|"tie"} (pair),
+    # {"overall": "nearly_undistorted"|"mild"|"severe"} (description).
+    gold_answer = models.JSONField(default=dict, blank=True)
+    feedback = models.TextField(blank=True, help_text="Training: the explanation shown after an answer.")
+    # Pairs proposed by the active selector (modeling fills these; annotation only serves them).
+    strategy = models.CharField(max_length=24, blank=True)
+    expected_gain = models.FloatField(null=True, blank=True, help_text="Expected information gain, bits.")
+    critic_version_id = models.PositiveIntegerField(null=True, blank=True, help_text="Critic used as prior, if any.")
+    priority = models.FloatField(default=0.0, help_text="Higher is served first.")
+    judgement_count = models.PositiveIntegerField(default=0, help_text="Judgements so far, repeats not counted.")
+    retired = models.BooleanField(default=False, help_text="No longer served (e.g. a superseded proposal).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "kind", "purpose", "image"],
+                condition=Q(image_b__isnull=True),
+                name="unique_single_image_item",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "kind", "purpose", "image", "image_b"],
+                condition=Q(image_b__isnull=False),
+                name="unique_pair_item",
+            ),
+            models.CheckConstraint(
+                condition=Q(image_b__isnull=True) | Q(image__lt=models.F("image_b")),
+                name="pair_images_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "purpose", "kind", "retired", "judgement_count"])]
+
+    def __str__(self) -> str:
+        images = f"{self.image_id}" if self.image_b_id is None else f"{self.image_id} vs {self.image_b_id}"
+        return f"{self.get_kind_display()} #{self.pk} ({images}, {self.purpose})"
+
+
+class Lease(models.Model):
+    """An item handed to one annotator until `expires_at`; each submitted lease has one judgement.
+
+    `swap` records the screen position of a pair: False shows A on the left, True shows B there.
+    Pages and the API call the left image "A"; answers are stored in the item's own A/B terms.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    is_repeat = models.BooleanField(default=False, help_text="A consistency-check repeat of an earlier item.")
+    training_attempt = models.PositiveSmallIntegerField(null=True, blank=True)
+    swap = models.BooleanField(default=False)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "annotator"], condition=Q(status="active"), name="one_active_lease_per_item_and_annotator",
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "status", "expires_at"]), models.Index(fields=["annotator", "status"])]
+
+    def __str__(self) -> str:
+        return f"Lease #{self.pk} of item {self.item_id} to {self.annotator_id} ({self.status})"
+
+
+class Judgement(models.Model):
+    """One annotator's answer to one leased item, written once (idempotent by `client_id`)."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="judgements")
+    lease = models.OneToOneField(Lease, on_delete=models.CASCADE, related_name="judgement")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgements")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgements")
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    purpose = models.CharField(max_length=16, choices=WorkItem.Purpose.choices)
+    is_repeat = models.BooleanField(default=False)
+    training_attempt = models.PositiveSmallIntegerField(null=True, blank=True)
+    client_id = models.UUIDField(help_text="Made by the client once per answer; a resubmission carries the same id.")
+    # The validated answer in the item's A/B terms (see annotation/services/answers.py for the shapes).
+    answer = models.JSONField()
+    level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1-5 (rating, optional for pathway).")
+    choice = models.CharField(max_length=4, choices=PairChoice.choices, blank=True, help_text="Pairs: the better image.")
+    swap = models.BooleanField(default=False, help_text="Pairs: B was shown on the left.")
+    gold_correct = models.BooleanField(null=True, blank=True, help_text="Gold and training items: right or wrong.")
+    issued_at = models.DateTimeField(help_text="When the lease was issued (server clock).")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time on the item, as the client measured it.")
+    excluded = models.BooleanField(default=False, help_text="Excluded by quality control: never used for scores or training.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "client_id"], name="unique_client_id_per_annotator"),
+            models.UniqueConstraint(
+                fields=["item", "annotator"],
+                condition=Q(is_repeat=False, training_attempt__isnull=True),
+                name="one_judgement_per_item_and_annotator",
+            ),
+            models.UniqueConstraint(
+                fields=["item", "annotator", "training_attempt"],
+                condition=Q(training_attempt__isnull=False),
+                name="one_training_judgement_per_attempt",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "kind", "purpose"]), models.Index(fields=["project", "annotator"])]
+
+    def __str__(self) -> str:
+        return f"Judgement #{self.pk} on item {self.item_id} by {self.annotator_id}"

@@ -1,7 +1,6 @@
-"""Routes of the annotation app: pages (namespace `annotation`) and the REST API (`api_urlpatterns`, namespace `api`)."""
+"""Page routes of the annotation app (namespace `annotation`); its API routes are in annotation/api_urls.py."""
 from django.urls import path
 
-from annotation import api
 from annotation.views.images import ImageDetailView, ImageFileView, ImageThumbnailView
 from annotation.views.imports import ImportCreateView, ImportDetailView
 from annotation.views.projects import (
@@ -31,16 +30,4 @@ urlpatterns = [
     path("images/<int:image_id>/", ImageDetailView.as_view(), name="image_detail"),
     path("images/<int:image_id>/file", ImageFileView.as_view(), name="image_file"),
     path("images/<int:image_id>/thumbnail", ImageThumbnailView.as_view(), name="image_thumbnail"),
-]
-
-api_urlpatterns = [
-    path(
-        "projects/",
-        api.by_method(GET=api.ProjectListApi.as_view(), POST=api.ProjectCreateApi.as_view()),
-        name="project_list",
-    ),
-    path("projects/<int:project_id>/", api.ProjectDetailApi.as_view(), name="project_detail"),
-    path("projects/<int:project_id>/images/", api.ProjectImageListApi.as_view(), name="project_images"),
-    path("projects/<int:project_id>/imports/", api.ImportCreateApi.as_view(), name="import_create"),
-    path("imports/<int:batch_id>/", api.ImportDetailApi.as_view(), name="import_detail"),
 ]

@@ -5,7 +5,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from accounts.views import home
-from annotation.urls import api_urlpatterns
+from annotation.api_urls import api_urlpatterns
 from modeling.views import WorkersView
 
 urlpatterns = [
