@@ -7,6 +7,8 @@ References
 ----------
 .. [2] Paper 004 (``/work/shared/papers/004_*``), Sec. 3.3, eqs. 3-5:
    difficult-sample selection by variance-normalised error plus diversity.
+.. [3] T. Minka, "Expectation Propagation for approximate Bayesian
+   inference", UAI 2001 (cavity distributions).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
 
 from modeling.active import _check_rng, _float_vector, _require_finite
 
@@ -55,20 +58,31 @@ def calibrate_critic_prior(
     has_human,
     *,
     min_residual_var: float = 1e-3,
+    human_prior_mean=None,
+    human_prior_var=None,
 ) -> CalibratedPrior:
     """Gaussian prior on every item's human score from a linear map of the critic.
 
-    Fits ``human_k = a + b critic_k + e_k`` by weighted least squares with
-    weights ``1 / human_var_k`` on the items with human data, then estimates
-    the residual variance by moments, removing the part explained by
-    measurement noise::
+    Fits the random-effects regression ``human_k = a + b critic_k + e_k``,
+    ``e_k ~ N(0, tau^2)``, observed with noise ``human_var_k + b^2
+    critic_var_k``, on the items with human data: ``tau^2`` maximises the
+    restricted likelihood (REML) and ``a, b`` are the weighted least squares
+    fit with weights ``1 / (human_var_k + b^2 critic_var_k + tau^2)``.  It
+    returns ``prior_mean = a + b critic`` and ``prior_var = b^2 critic_var +
+    tau^2`` for all items (items with human data too: their comparisons enter
+    through the likelihood).
 
-        tau^2 = max(sum_k (r_k^2 - human_var_k - b^2 critic_var_k) / (n - 2),
-                    min_residual_var)
+    Human scores from a MAP fit are shrunk towards that fit's own prior
+    ``N(m_0, v_0)``; pass it as ``human_prior_mean``/``human_prior_var`` and it
+    is divided out first (the cavity of expectation propagation [3])::
 
-    and returns ``prior_mean = a + b critic`` and ``prior_var = b^2 critic_var
-    + tau^2`` for all items (items with human data too: their comparisons
-    enter through the likelihood).
+        precision_k = 1 / human_var_k - 1 / v_0k,
+        human_k <- (human_k / human_var_k - m_0k / v_0k) / precision_k
+
+    so the regression sees likelihood-only estimates with variance ``1 /
+    precision_k``; items the comparisons barely inform (``precision_k <= 0``)
+    drop out.  Without this, shrunk scores make ``tau^2`` collapse to its floor
+    and the prior pins every item to the critic (docs/benchmarks.md).
 
     Parameters
     ----------
@@ -81,6 +95,10 @@ def calibrate_critic_prior(
     min_residual_var : float
         Floor on ``tau^2`` (``> 0``), so a perfect fit never yields a
         zero-variance (immovable) prior.
+    human_prior_mean, human_prior_var : float or array_like, shape [n_items], optional
+        The prior of the fit that produced ``human_scores`` (for
+        :func:`evaluation.scaling.thurstone_map_pairwise`'s default, ``0`` and
+        ``1``).  Both or neither.
 
     Returns
     -------
@@ -92,6 +110,8 @@ def calibrate_critic_prior(
         Fewer than 3 calibration items (the line and ``tau^2`` need
         ``n - 2 >= 1`` degrees of freedom), constant critic scores on them,
         mismatched shapes or invalid values.
+    RuntimeError
+        If the REML search for ``tau^2`` does not converge.
     """
     critic = _float_vector("critic_scores", critic_scores)
     n = critic.size
@@ -107,27 +127,61 @@ def calibrate_critic_prior(
         raise ValueError("critic_var must be >= 0")
     if not (np.isfinite(min_residual_var) and min_residual_var > 0):
         raise ValueError("min_residual_var must be > 0")
+    if (human_prior_mean is None) != (human_prior_var is None):
+        raise ValueError("give both human_prior_mean and human_prior_var, or neither")
+    mask = mask.copy()
+    y, hv = human.copy(), h_var.copy()
+    _require_finite("human_scores (where has_human)", y[mask])
+    _require_finite("human_var (where has_human)", hv[mask])
+    if np.any(hv[mask] <= 0):
+        raise ValueError("human_var must be > 0 where has_human")
+    if human_prior_var is not None:
+        m0 = np.broadcast_to(np.asarray(human_prior_mean, dtype=np.float64), (n,))
+        v0 = np.broadcast_to(np.asarray(human_prior_var, dtype=np.float64), (n,))
+        if not (np.all(np.isfinite(m0)) and np.all(np.isfinite(v0)) and np.all(v0 > 0)):
+            raise ValueError("human_prior_mean must be finite and human_prior_var > 0")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = 1.0 / hv - 1.0 / v0
+            mask &= precision > 1e-6 / v0
+            y = np.where(mask, (y / hv - m0 / v0) / precision, np.nan)
+            hv = np.where(mask, 1.0 / precision, np.nan)
     n_cal = int(mask.sum())
     if n_cal < 3:
         raise ValueError(
             f"need at least 3 items with human scores to calibrate the critic, got {n_cal}"
         )
-    x, y, hv, cv = critic[mask], human[mask], h_var[mask], c_var[mask]
-    _require_finite("human_scores (where has_human)", y)
-    _require_finite("human_var (where has_human)", hv)
-    if np.any(hv <= 0):
-        raise ValueError("human_var must be > 0 where has_human")
-    w = 1.0 / hv
-    x_bar = np.sum(w * x) / np.sum(w)
-    y_bar = np.sum(w * y) / np.sum(w)
-    sxx = np.sum(w * (x - x_bar) ** 2)
-    if sxx <= 1e-12 * max(np.sum(w * x**2), 1e-300):
+    x, y, hv, cv = critic[mask], y[mask], hv[mask], c_var[mask]
+    if np.ptp(x) <= 1e-12 * max(np.max(np.abs(x)), 1e-300):
         raise ValueError("critic scores are constant on the calibration items")
-    slope = float(np.sum(w * (x - x_bar) * (y - y_bar)) / sxx)
-    intercept = float(y_bar - slope * x_bar)
-    resid = y - (intercept + slope * x)
-    tau2 = float(np.sum(resid**2 - hv - slope**2 * cv) / (n_cal - 2))
-    tau2 = max(tau2, float(min_residual_var))
+    design = np.column_stack([np.ones(n_cal), x])
+
+    def wls(tau2: float):
+        slope = 0.0
+        for _ in range(3 if np.any(cv > 0) else 1):  # noise depends on the slope
+            total = hv + slope**2 * cv + tau2
+            xtw = design.T / total
+            info = xtw @ design
+            intercept, slope = np.linalg.solve(info, xtw @ y)
+        resid = y - intercept - slope * x
+        neg_reml = 0.5 * (
+            np.sum(np.log(total)) + np.sum(resid**2 / total) + np.linalg.slogdet(info)[1]
+        )
+        return float(intercept), float(slope), neg_reml
+
+    floor = float(min_residual_var)
+    top = max(10.0 * float(np.var(y)), 10.0 * floor)
+    search = optimize.minimize_scalar(
+        lambda log_tau2: wls(np.exp(log_tau2))[2],
+        bounds=(np.log(floor), np.log(top)),
+        method="bounded",
+        options={"xatol": 1e-6, "maxiter": 200},
+    )
+    if not search.success:
+        raise RuntimeError(f"REML search for the residual variance failed: {search.message}")
+    tau2 = max(float(np.exp(search.x)), floor)
+    if wls(floor)[2] <= search.fun:  # the bounded search never quite reaches its edge
+        tau2 = floor
+    intercept, slope, _ = wls(tau2)
     return CalibratedPrior(
         prior_mean=intercept + slope * critic,
         prior_var=slope**2 * c_var + tau2,

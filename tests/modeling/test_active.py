@@ -15,7 +15,9 @@ from modeling.active import (
     ProposedPair,
     SelectionConfig,
     bald_pairwise,
+    expected_rank_variance_reduction,
     expected_variance_after_comparison,
+    rank_density,
     select_pairs_batch,
 )
 from modeling.critic_prior import calibrate_critic_prior, critic_disagreement_scores
@@ -164,6 +166,7 @@ def test_pruning_caps_candidate_count(monkeypatch):
     monkeypatch.setattr(active, "_candidate_keys", spy)
     mean, var = _posterior(3000)
     config = SelectionConfig(max_candidates_per_item=6, n_random_partners=2)
+    assert 3000 * 2999 // 2 > config.exhaustive_max_pairs
     select_pairs_batch(mean, var, 10, rng=np.random.default_rng(0), config=config)
     assert 0 < seen["count"] <= 3000 * 6
 
@@ -217,6 +220,8 @@ def test_random_strategy_sparse_sampling_for_large_n():
     "kwargs, message",
     [
         ({"strategy": "greedy"}, "strategy"),
+        ({"objective": "kendall"}, "objective"),
+        ({"exhaustive_max_pairs": -1}, "exhaustive_max_pairs"),
         ({"max_candidates_per_item": 0}, "max_candidates_per_item"),
         ({"n_random_partners": 10}, "n_random_partners"),
         ({"n_random_partners": -1}, "n_random_partners"),
@@ -251,6 +256,90 @@ def test_select_pairs_rejects_bad_input():
         select_pairs_batch([0.0, 1.0], [1.0, 1.0], 1, rng=rng, candidates=[0, 1])
     with pytest.raises(TypeError, match="Generator"):
         select_pairs_batch([0.0, 1.0], [1.0, 1.0], 1, rng=0)
+
+
+ALL_MODES = [
+    SelectionConfig(strategy=s, objective=o)
+    for s in ("eig", "mst")
+    for o in ("ranking", "scores")
+]
+
+
+@pytest.mark.parametrize("config", ALL_MODES + [SelectionConfig(exhaustive_max_pairs=0)])
+def test_every_mode_gives_distinct_pairs_and_respects_exclude(config):
+    """Every strategy/objective (exhaustive or pruned) proposes no pair twice and nothing excluded."""
+    mean, var = _posterior(120, seed=5)
+    exclude = {(a, a + 1) for a in range(0, 119, 2)} | {(a + 7, a) for a in range(0, 110, 3)}
+    batch = select_pairs_batch(
+        mean, var, 40, rng=np.random.default_rng(0), exclude=exclude, config=config
+    )
+    keys = [(p.i, p.j) for p in batch]
+    assert len(batch) == 40 and len(set(keys)) == 40
+    assert all(p.i < p.j for p in batch)
+    assert not set(keys) & {(min(a, b), max(a, b)) for a, b in exclude}
+
+
+@pytest.mark.parametrize("config", ALL_MODES)
+def test_every_mode_spreads_the_batch_over_items(config):
+    """With k = n/2 no item exceeds max_pairs_per_item and most items are used."""
+    mean, var = _posterior(100)
+    var[:5] = 50.0
+    batch = select_pairs_batch(mean, var, 50, rng=np.random.default_rng(0), config=config)
+    uses = Counter([p.i for p in batch] + [p.j for p in batch])
+    assert len(batch) == 50
+    assert max(uses.values()) <= config.max_pairs_per_item
+    assert len(uses) >= (60 if config.strategy == "eig" else 50)
+
+
+def test_mst_batch_without_cap_is_a_forest():
+    """With no per-item cap, an MST batch of n - 1 pairs has no cycle (it spans the items)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    mean, var = _posterior(30)
+    config = SelectionConfig(strategy="mst", max_pairs_per_item=30)
+    batch = select_pairs_batch(mean, var, 29, rng=np.random.default_rng(0), config=config)
+    assert len(batch) == 29
+    graph = coo_matrix((np.ones(29), ([p.i for p in batch], [p.j for p in batch])), (30, 30))
+    assert connected_components(graph, directed=False)[0] == 1  # 29 edges, connected: a tree
+
+
+def test_small_problems_score_every_pair(monkeypatch):
+    """Up to exhaustive_max_pairs every pair is a candidate; above it, candidates are pruned."""
+    from modeling import active
+
+    seen = []
+    real = active._candidate_keys
+
+    def spy(*args, **kwargs):
+        keys = real(*args, **kwargs)
+        seen.append(keys.size)
+        return keys
+
+    monkeypatch.setattr(active, "_candidate_keys", spy)
+    mean, var = _posterior(40)
+    for limit in (780, 779):
+        config = SelectionConfig(exhaustive_max_pairs=limit)
+        select_pairs_batch(mean, var, 5, rng=np.random.default_rng(0), config=config)
+    assert seen[0] == 40 * 39 // 2
+    assert seen[1] <= 40 * SelectionConfig().max_candidates_per_item
+
+
+def test_rank_density_counts_nearby_items():
+    """Items in a dense cluster get a higher rank density than an isolated item."""
+    mean = np.concatenate([np.linspace(0, 0.5, 20), [5.0]])
+    rho = rank_density(mean, np.full(21, 0.04))
+    assert rho[:20].min() > 5 * rho[20]
+    assert rho[20] == 0.0
+
+
+def test_rank_variance_reduction_prefers_crowded_uncertain_items():
+    """The ranking gain grows with the items' variance and density and falls with the gap."""
+    base = expected_rank_variance_reduction(0.0, 1.0, 0.2, 1.0, 5.0, 5.0)
+    assert expected_rank_variance_reduction(0.0, 2.0, 0.2, 2.0, 5.0, 5.0) > base
+    assert expected_rank_variance_reduction(0.0, 1.0, 0.2, 1.0, 10.0, 10.0) > base
+    assert expected_rank_variance_reduction(0.0, 1.0, 3.0, 1.0, 5.0, 5.0) < base
+    assert expected_rank_variance_reduction(0.0, 1.0, 0.2, 1.0, 0.0, 0.0) == 0.0
 
 
 # ------------------------------------------------------------ critic prior
@@ -310,6 +399,36 @@ def test_calibrated_prior_rejects_bad_input():
         calibrate_critic_prior(np.arange(5.0), ones, ones, ones, np.ones(n))
     with pytest.raises(ValueError, match="critic_var must be >= 0"):
         calibrate_critic_prior(np.arange(5.0), -ones, ones, ones, np.ones(n, bool))
+
+
+def test_calibrated_prior_divides_out_the_fit_prior():
+    """Scores shrunk by a known N(0, v0) prior give back the unshrunk line and residual variance."""
+    rng = np.random.default_rng(6)
+    n = 3000
+    critic = rng.normal(size=n)
+    true = 2.0 * critic + rng.normal(0, 0.5, n)
+    lik_var = np.full(n, 0.3)
+    raw = true + rng.normal(0, np.sqrt(lik_var))
+    post_var = 1.0 / (1.0 / lik_var + 1.0)  # prior N(0, 1)
+    shrunk = post_var * raw / lik_var
+    has_human = np.ones(n, dtype=bool)
+    naive = calibrate_critic_prior(critic, np.zeros(n), shrunk, post_var, has_human)
+    prior = calibrate_critic_prior(
+        critic, np.zeros(n), shrunk, post_var, has_human,
+        human_prior_mean=0.0, human_prior_var=1.0,
+    )
+    assert prior.slope == pytest.approx(2.0, abs=0.05)
+    assert prior.residual_var == pytest.approx(0.25, rel=0.2)
+    assert naive.slope < 1.8  # shrinkage biases the naive fit
+
+
+def test_calibrated_prior_needs_both_prior_arguments():
+    """human_prior_mean without human_prior_var is rejected."""
+    ones = np.ones(5)
+    with pytest.raises(ValueError, match="both"):
+        calibrate_critic_prior(
+            np.arange(5.0), ones, ones, ones, np.ones(5, bool), human_prior_mean=0.0
+        )
 
 
 # ------------------------------------------------- critic disagreement (004)

@@ -1,0 +1,23 @@
+"""Celery tasks of the evaluation app."""
+from celery import shared_task
+
+from annotation.models import Project
+from evaluation import services
+from evaluation.models import ScalingRun
+
+
+# Safe to run twice: the run row is locked and its status checked first, so a finished run is skipped;
+# a run whose worker died mid-way (acks_late + reject_on_worker_lost hand the message back) is redone
+# from the start, its partial scores deleted in the same transaction that writes the new ones.
+# Never retried: a failure here is bad data or a fit that does not converge, and the run row shows it.
+@shared_task(name="evaluation.project_scale", soft_time_limit=600, time_limit=660)
+def project_scale(project_id: int, run_id: int | None = None) -> None:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return  # deleted since: nothing to scale
+    run = None
+    if run_id is not None:
+        run = ScalingRun.objects.filter(pk=run_id, project=project).first()
+        if run is None:
+            return
+    services.project_scale(project, run=run, trigger=ScalingRun.Trigger.COMMAND)

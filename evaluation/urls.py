@@ -1,0 +1,18 @@
+"""Page routes of the evaluation app (namespace `evaluation`); its API routes are `api_urlpatterns` below, under /api/."""
+from django.urls import path
+
+from evaluation import api, views
+
+app_name = "evaluation"
+
+urlpatterns = [
+    path("projects/<int:project_id>/scores/", views.ScoresView.as_view(), name="project_scores"),
+    path("projects/<int:project_id>/scores.csv", views.ScoresCsvView.as_view(), name="project_scores_csv"),
+    path("projects/<int:project_id>/pair-queue/", views.PairQueueView.as_view(), name="pair_queue"),
+]
+
+#: Joined into the `api` namespace by config/urls.py, beside annotation's API routes.
+api_urlpatterns = [
+    path("projects/<int:project_id>/scores/", api.ScoresApi.as_view(), name="project_scores"),
+    path("projects/<int:project_id>/scores/recompute/", api.ScoresRecomputeApi.as_view(), name="project_scores_recompute"),
+]
