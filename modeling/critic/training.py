@@ -1,0 +1,337 @@
+"""Train a critic on conversations: loss on answer tokens only, AdamW, checksummed artifacts.
+
+Plain torch loop (paper 000, eq. 1: next-token cross-entropy on the answer, the
+image and question tokens masked out). Progress and cancellation go through two
+callbacks so a Celery task can write progress to the run's row and stop on request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from modeling.conversations import Conversation
+from modeling.critic.loading import Critic
+from modeling.critic.lora import save_adapter
+from modeling.critic.scoring import as_rgb_image, score_images
+
+__all__ = [
+    "IGNORE_INDEX",
+    "TrainingCancelled",
+    "TrainingConfig",
+    "TrainingResult",
+    "artifact_sha256",
+    "conversation_batch",
+    "heldout_metrics",
+    "train_critic",
+]
+
+IGNORE_INDEX = -100
+
+ProgressCallback = Callable[[int, int, float, float], None]
+
+
+class TrainingCancelled(RuntimeError):
+    """``should_cancel`` returned True; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings (paper 000, Table 8: AdamW, linear warm-up, cosine decay).
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the conversations (ignored when ``max_steps`` is set).
+    max_steps : int or None
+        Stop after this many optimiser steps, cycling through the data.
+    batch_size : int
+    learning_rate, weight_decay : float
+    warmup_fraction : float
+        Share of the steps with a linear warm-up from 0.
+    schedule : str
+        ``"cosine"`` (decay to ``min_lr_ratio * learning_rate``) or ``"constant"``.
+    min_lr_ratio : float
+    max_grad_norm : float or None
+        Gradient-norm clip; None disables.
+    shuffle : bool
+        Shuffle within each epoch; turn off to keep a curriculum's order.
+    seed : int
+        Seeds shuffling, dropout and any random init, without touching global state.
+    """
+
+    epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 4
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_fraction: float = 0.05
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.1
+    max_grad_norm: float | None = 1.0
+    shuffle: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.epochs <= 0:
+            raise ValueError("epochs must be > 0")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ValueError("max_steps must be > 0")
+        if self.batch_size <= 0:
+            raise ValueError("batch_size must be > 0")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be > 0")
+        if self.weight_decay < 0:
+            raise ValueError("weight_decay must be >= 0")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError("warmup_fraction must be in [0, 1)")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError("schedule must be 'cosine' or 'constant'")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError("min_lr_ratio must be in [0, 1]")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError("max_grad_norm must be > 0 or None")
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    steps : int
+    losses : list of float
+        Mean answer-token loss of each step.
+    artifact_dir : Path
+    files : dict
+        Relative path -> SHA-256 of each artifact file.
+    sha256 : str
+        One checksum over all files (:func:`artifact_sha256`).
+    heldout : dict or None
+        :func:`heldout_metrics` after training, when a held-out set was given.
+    seconds : float
+        Wall time of the optimisation loop.
+    """
+
+    steps: int
+    losses: list[float]
+    artifact_dir: Path
+    files: dict[str, str]
+    sha256: str
+    heldout: dict | None = None
+    seconds: float = 0.0
+
+
+def _render_pair(critic: Critic, conversation: Conversation) -> tuple[str, str, str]:
+    """(full text, prompt text, answer text) of a conversation whose last turn is the answer."""
+    messages = list(conversation.messages)
+    if messages[-1]["role"] != "assistant":
+        raise ValueError("a training conversation must end with the assistant's answer")
+    full = critic.render(messages)
+    prompt = critic.render(messages[:-1], add_generation_prompt=True)
+    if not full.startswith(prompt):
+        raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
+    return full, prompt, full[len(prompt) :]
+
+
+def conversation_batch(critic: Critic, conversations: Sequence[Conversation], image_loader: Callable):
+    """Model inputs with ``labels`` that keep only the answer tokens (the last assistant turn).
+
+    Rows are left-padded, so each answer sits at the end of its row: its tokens
+    are found by tokenising the answer text alone, and, if the tokenizer merges
+    across the prompt/answer boundary, from the length of the prompt encoded alone.
+
+    Returns
+    -------
+    transformers.BatchFeature
+        Processor outputs plus ``labels`` (``IGNORE_INDEX`` outside answers).
+    """
+    rendered = [_render_pair(critic, c) for c in conversations]
+    rows = [[image_loader(key) for key in c.images] for c in conversations]
+    batch = critic.encode([full for full, _, _ in rendered], rows)
+    input_ids = batch["input_ids"]
+    labels = torch.full_like(input_ids, IGNORE_INDEX)
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    answer_lengths = []
+    for i, (_, _, answer) in enumerate(rendered):
+        ids = critic.tokenizer.encode(answer, add_special_tokens=False)
+        n = len(ids)
+        answer_lengths.append(n if 0 < n < lengths[i] and input_ids[i, -n:].tolist() == ids else None)
+    if any(n is None for n in answer_lengths):
+        prompts = critic.encode([prompt for _, prompt, _ in rendered], rows)
+        prompt_lengths = prompts["attention_mask"].sum(dim=1).tolist()
+        answer_lengths = [full - prompt for full, prompt in zip(lengths, prompt_lengths)]
+    for i, n in enumerate(answer_lengths):
+        if n <= 0:
+            raise ValueError("a conversation has an empty answer")
+        labels[i, -n:] = input_ids[i, -n:]
+    batch["labels"] = labels
+    return batch
+
+
+def _lr_lambda(config: TrainingConfig, total_steps: int):
+    warmup = int(config.warmup_fraction * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.schedule == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine
+
+    return factor
+
+
+def _batches(n_items: int, config: TrainingConfig, rng: np.random.Generator):
+    """Index batches: epochs of (optionally shuffled) order, cut to ``max_steps`` if set."""
+    steps_per_epoch = math.ceil(n_items / config.batch_size)
+    total = config.max_steps if config.max_steps is not None else config.epochs * steps_per_epoch
+    out: list[np.ndarray] = []
+    while len(out) < total:
+        order = rng.permutation(n_items) if config.shuffle else np.arange(n_items)
+        out += [order[k : k + config.batch_size] for k in range(0, n_items, config.batch_size)]
+    return out[:total]
+
+
+def artifact_sha256(directory) -> tuple[str, dict[str, str]]:
+    """SHA-256 of every file under ``directory`` and one digest over (path, digest) pairs in order.
+
+    Returns
+    -------
+    (str, dict)
+        The overall hex digest, and relative path -> hex digest per file.
+    """
+    directory = Path(directory)
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        files[path.relative_to(directory).as_posix()] = digest.hexdigest()
+    overall = hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in files.items()).encode())
+    return overall.hexdigest(), files
+
+
+def heldout_metrics(critic: Critic, images: Sequence, targets, *, batch_size: int = 8) -> dict:
+    """Agreement of the critic's level scores with held-out human scores.
+
+    Returns
+    -------
+    dict
+        ``srcc`` (Spearman, :func:`evaluation.metrics.srcc`; NaN when the critic's
+        scores are all equal, where rank correlation is undefined), ``n``, and the
+        mean predicted ``variance``.
+    """
+    from evaluation.metrics import srcc
+
+    predicted = score_images(critic, images, batch_size=batch_size)
+    targets = np.asarray(targets, dtype=float)
+    try:
+        rho = srcc(predicted.scores, targets)
+    except ValueError:
+        # Constant predictions (an untrained model can give them): no ranking at all.
+        rho = float("nan")
+    return {"srcc": rho, "n": int(targets.size), "mean_variance": float(predicted.variances.mean())}
+
+
+def train_critic(
+    critic: Critic,
+    conversations: Sequence[Conversation],
+    *,
+    output_dir,
+    config: TrainingConfig = TrainingConfig(),
+    image_loader: Callable = as_rgb_image,
+    progress: ProgressCallback | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    heldout: tuple[Sequence, Sequence[float]] | None = None,
+) -> TrainingResult:
+    """Train the critic's trainable parameters on conversations and save the artifact.
+
+    Call :func:`modeling.critic.lora.apply_training_settings` first to choose what
+    trains. The loss is the mean cross-entropy over answer tokens (paper 000, eq. 1).
+
+    Parameters
+    ----------
+    critic : Critic
+    conversations : sequence of Conversation
+        Each ends with the answer to learn.
+    output_dir : path-like
+        Receives the adapter (or full weights) and its settings.
+    config : TrainingConfig
+    image_loader : callable
+        Image key -> PIL image; default opens the key as a path.
+    progress : callable, optional
+        ``progress(step, total_steps, loss, eta_seconds)`` after every step.
+    should_cancel : callable, optional
+        Checked before every step; when it returns True the run stops with
+        :class:`TrainingCancelled` and saves nothing.
+    heldout : (images, targets), optional
+        Scored after training with :func:`heldout_metrics`.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    ValueError
+        No conversations, or no trainable parameters.
+    TrainingCancelled
+    """
+    if not conversations:
+        raise ValueError("no conversations to train on")
+    parameters = [p for p in critic.model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError("the critic has no trainable parameters; call apply_training_settings first")
+    rng = np.random.default_rng(config.seed)
+    batches = _batches(len(conversations), config, rng)
+    total = len(batches)
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total))
+    losses: list[float] = []
+    started = time.perf_counter()
+    # Dropout draws from torch's global generator: fork it so the seed stays local.
+    with torch.random.fork_rng(devices=[critic.device] if critic.device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        critic.model.train()
+        try:
+            for step, indices in enumerate(batches, start=1):
+                if should_cancel is not None and should_cancel():
+                    raise TrainingCancelled(f"cancelled before step {step} of {total}")
+                batch = conversation_batch(critic, [conversations[i] for i in indices], image_loader)
+                loss = critic.model(**batch).loss
+                loss.backward()
+                if config.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(float(loss.detach()))
+                if progress is not None:
+                    elapsed = time.perf_counter() - started
+                    progress(step, total, losses[-1], elapsed / step * (total - step))
+        finally:
+            critic.model.eval()
+    seconds = time.perf_counter() - started
+    save_adapter(critic, output_dir)
+    digest, files = artifact_sha256(output_dir)
+    metrics = heldout_metrics(critic, heldout[0], heldout[1]) if heldout is not None else None
+    return TrainingResult(
+        steps=total,
+        losses=losses,
+        artifact_dir=Path(output_dir),
+        files=files,
+        sha256=digest,
+        heldout=metrics,
+        seconds=seconds,
+    )

@@ -1,0 +1,128 @@
+"""Tests for the training loop: answer-only loss, progress, cancellation, artifacts, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modeling import conversations as conv
+from modeling.critic.loading import load_critic
+from modeling.critic.lora import CriticTrainingSettings, apply_training_settings
+from modeling.critic.scoring import score_images
+from modeling.critic.synthetic import distorted_images
+from modeling.critic.training import (
+    IGNORE_INDEX,
+    TrainingCancelled,
+    TrainingConfig,
+    artifact_sha256,
+    conversation_batch,
+    train_critic,
+)
+
+
+@pytest.fixture(scope="module")
+def scoring_data():
+    """Scoring conversations on blurred/noised crops of two sample images, and their lookup."""
+    rng = np.random.default_rng(0)
+    images = distorted_images(sources=("coffee", "camera"), crops_per_source=1, rng=rng)
+    lookup = {im.key: im.image() for im in images}
+    conversations = conv.scoring_conversations([conv.ScoredImage(im.key, im.quality) for im in images], rng=rng)
+    return conversations, lookup
+
+
+def test_labels_cover_only_the_answer(tiny_dirs, scoring_data):
+    """Labels keep exactly the answer tokens (and the turn's end), everything else is ignored."""
+    critic = load_critic(tiny_dirs["qwen2_vl"])
+    conversations, lookup = scoring_data
+    batch = conversation_batch(critic, conversations[:3], lookup.__getitem__)
+    for row, c in zip(batch["labels"], conversations[:3]):
+        kept = row[row != IGNORE_INDEX]
+        text = critic.tokenizer.decode(kept)
+        assert text.startswith(c.answer) and "<IQA_QUANT>" not in text
+        assert text.replace(c.answer, "").strip() == "<|im_end|>"
+
+
+@pytest.mark.parametrize(
+    "training_settings, learning_rate, ratio",
+    [(CriticTrainingSettings.tiny(vision_feature_layer=None), 3e-3, 0.85), (CriticTrainingSettings(r=8, alpha=16), 1e-2, 0.97)],
+    ids=["full", "lora"],
+)
+def test_training_lowers_loss_and_artifact_reloads(
+    tiny_dirs, scoring_data, tmp_path, training_settings, learning_rate, ratio
+):
+    """Training lowers the answer loss; the saved artifact reloads to identical scores; checksums match."""
+    conversations, lookup = scoring_data
+    critic = apply_training_settings(load_critic(tiny_dirs["qwen2_vl"]), training_settings)
+    calls = []
+    result = train_critic(
+        critic,
+        conversations,
+        output_dir=tmp_path / "artifact",
+        config=TrainingConfig(max_steps=12, batch_size=4, learning_rate=learning_rate, seed=1),
+        image_loader=lookup.__getitem__,
+        progress=lambda step, total, loss, eta: calls.append((step, total, loss, eta)),
+    )
+    assert np.mean(result.losses[-3:]) < ratio * np.mean(result.losses[:3])
+    assert [c[0] for c in calls] == list(range(1, 13)) and all(c[1] == 12 for c in calls)
+    assert calls[-1][3] == 0.0
+    assert (result.sha256, result.files) == artifact_sha256(tmp_path / "artifact")
+    images = [lookup[c.images[0]] for c in conversations[:5]]
+    reloaded = load_critic(tiny_dirs["qwen2_vl"], adapter_directory=tmp_path / "artifact")
+    np.testing.assert_allclose(score_images(reloaded, images).scores, score_images(critic, images).scores, atol=1e-9)
+
+
+def test_training_is_deterministic(tiny_dirs, scoring_data, tmp_path):
+    """The same seed gives the same losses and the same artifact checksum."""
+    conversations, lookup = scoring_data
+    digests = []
+    for run in range(2):
+        critic = apply_training_settings(load_critic(tiny_dirs["qwen2_vl"]), CriticTrainingSettings(r=4, alpha=8))
+        result = train_critic(
+            critic, conversations, output_dir=tmp_path / str(run),
+            config=TrainingConfig(max_steps=3, batch_size=2, seed=5), image_loader=lookup.__getitem__,
+        )
+        digests.append((result.losses, result.files["adapter_model.safetensors"]))
+    assert digests[0] == digests[1]
+
+
+def test_cancel_stops_without_saving(tiny_dirs, scoring_data, tmp_path):
+    """When should_cancel turns True the run raises TrainingCancelled and writes no artifact."""
+    conversations, lookup = scoring_data
+    critic = apply_training_settings(load_critic(tiny_dirs["qwen2_vl"]), CriticTrainingSettings(r=4, alpha=8))
+    steps = []
+    with pytest.raises(TrainingCancelled):
+        train_critic(
+            critic, conversations, output_dir=tmp_path / "never",
+            config=TrainingConfig(max_steps=10, batch_size=2), image_loader=lookup.__getitem__,
+            progress=lambda step, *_: steps.append(step), should_cancel=lambda: len(steps) >= 2,
+        )
+    assert steps == [1, 2] and not (tmp_path / "never").exists()
+
+
+def test_heldout_metrics_are_returned(tiny_dirs, scoring_data, tmp_path):
+    """Given a held-out set, the result carries its SRCC."""
+    conversations, lookup = scoring_data
+    critic = apply_training_settings(load_critic(tiny_dirs["qwen2_vl"]), CriticTrainingSettings(r=4, alpha=8))
+    keys = [c.images[0] for c in conversations[:6]]
+    result = train_critic(
+        critic, conversations, output_dir=tmp_path / "a",
+        config=TrainingConfig(max_steps=1, batch_size=2), image_loader=lookup.__getitem__,
+        heldout=([lookup[k] for k in keys], [float(i) for i in range(6)]),
+    )
+    assert result.heldout["n"] == 6 and -1.0 <= result.heldout["srcc"] <= 1.0
+
+
+def test_untrainable_critic_is_refused(tiny_dirs, scoring_data, tmp_path):
+    """Training a critic with every parameter frozen is an error, not a silent no-op."""
+    conversations, lookup = scoring_data
+    critic = load_critic(tiny_dirs["qwen2_vl"])
+    critic.model.requires_grad_(False)
+    with pytest.raises(ValueError):
+        train_critic(critic, conversations, output_dir=tmp_path / "x", image_loader=lookup.__getitem__)
+
+
+@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"learning_rate": 0.0}, {"schedule": "step"}, {"max_steps": 0}])
+def test_training_config_validation(kwargs):
+    """Invalid optimisation settings are refused."""
+    with pytest.raises(ValueError):
+        TrainingConfig(**kwargs)
