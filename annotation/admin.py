@@ -1,7 +1,7 @@
-"""Admin for projects, members, images and imports."""
+"""Admin for projects, members, images, imports, and the annotators' work items, leases and judgements."""
 from django.contrib import admin
 
-from annotation.models import Image, ImportBatch, Membership, Project
+from annotation.models import Image, ImportBatch, Judgement, Lease, Membership, Project, WorkItem
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,3 +36,24 @@ class ImageAdmin(admin.ModelAdmin):
 class ImportBatchAdmin(admin.ModelAdmin):
     list_display = ("id", "project", "source", "status", "imported_count", "duplicate_count", "error_count", "created_at")
     list_filter = ("status", "source", "project")
+
+
+@admin.register(WorkItem)
+class WorkItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "kind", "purpose", "image", "image_b", "judgement_count", "strategy", "retired")
+    list_filter = ("kind", "purpose", "retired", "project")
+    raw_id_fields = ("image", "image_b")
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    list_display = ("id", "item", "annotator", "status", "is_repeat", "issued_at", "expires_at")
+    list_filter = ("status", "is_repeat")
+    raw_id_fields = ("item", "annotator")
+
+
+@admin.register(Judgement)
+class JudgementAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "kind", "purpose", "annotator", "level", "choice", "gold_correct", "submitted_at")
+    list_filter = ("kind", "purpose", "excluded", "project")
+    raw_id_fields = ("item", "lease", "annotator")

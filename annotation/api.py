@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -93,6 +94,7 @@ class ProjectListApi(APIView):
 
     OutputSerializer = ProjectOutputSerializer
 
+    @extend_schema(responses=ProjectOutputSerializer(many=True))
     def get(self, request):
         projects = selectors.project_list_managed(user=request.user)
         return _paginated(request=request, view=self, queryset=projects, serializer_class=self.OutputSerializer)
@@ -110,6 +112,7 @@ class ProjectCreateApi(APIView):
 
     OutputSerializer = ProjectOutputSerializer
 
+    @extend_schema(request=InputSerializer, responses={201: ProjectOutputSerializer})
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -134,6 +137,7 @@ class ProjectDetailApi(ProjectApiMixin, APIView):
                 {"username": m.user.username, "role": m.role} for m in selectors.project_members(project=project)
             ]
 
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, project_id):
         project = selectors.project_list_managed(user=request.user).get(pk=self.get_project().pk)
         return Response(self.OutputSerializer(project, context={"request": request}).data)
@@ -173,6 +177,7 @@ class ProjectImageListApi(ProjectApiMixin, APIView):
         def get_thumbnail_url(self, image) -> str:
             return _absolute(self.context["request"], "annotation:image_thumbnail", image_id=image.pk)
 
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request, project_id):
         images = selectors.project_images(project=self.get_project())
         return _paginated(request=request, view=self, queryset=images, serializer_class=self.OutputSerializer)
@@ -226,6 +231,7 @@ class ImportCreateApi(ProjectApiMixin, APIView):
 
     OutputSerializer = ImportBatchOutputSerializer
 
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={202: ImportBatchOutputSerializer})
     def post(self, request, project_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -263,5 +269,6 @@ class ImportDetailApi(APIView):
     def get_project(self) -> Project:
         return self.get_batch().project
 
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, batch_id):
         return Response(self.OutputSerializer(self.get_batch(), context={"request": request}).data)

@@ -224,7 +224,7 @@ class WorkItem(models.Model):
     feedback = models.TextField(blank=True, help_text="Training: the explanation shown after an answer.")
     # Pairs proposed by the active selector (modeling fills these; annotation only serves them).
     strategy = models.CharField(max_length=24, blank=True)
-    expected_gain = models.FloatField(null=True, blank=True, help_text="Expected information gain, bits.")
+    expected_gain = models.FloatField(null=True, blank=True, help_text="The selector's expected gain (bits; squared ranks for the ranking objective).")
     critic_version_id = models.PositiveIntegerField(null=True, blank=True, help_text="Critic used as prior, if any.")
     priority = models.FloatField(default=0.0, help_text="Higher is served first.")
     judgement_count = models.PositiveIntegerField(default=0, help_text="Judgements so far, repeats not counted.")
@@ -334,3 +334,48 @@ class Judgement(models.Model):
 
     def __str__(self) -> str:
         return f"Judgement #{self.pk} on item {self.item_id} by {self.annotator_id}"
+
+
+class TextRevision(models.Model):
+    """A paragraph drafted from one questionnaire judgement, and the annotator's revision of it (paper 002, §3.2).
+
+    After a description or comparison-reasoning questionnaire, a language model (or, with none configured, the
+    offline template drafter) drafts a paragraph from the answers; the annotator corrects it and saves the final
+    text. The questionnaire answer itself lives on the judgement and is never touched here. A comparison paragraph
+    calls the images as the annotator saw them ("Image A" is the left one); `judgement.swap` maps that to the
+    item's A and B.
+    """
+
+    class Status(models.TextChoices):
+        DRAFTING = "drafting", "Drafting"
+        DRAFT_READY = "draft_ready", "Draft ready"
+        DRAFT_FAILED = "draft_failed", "Drafting failed"
+        SAVED = "saved", "Saved"
+
+    judgement = models.OneToOneField(Judgement, on_delete=models.CASCADE, related_name="text_revision")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="text_revisions")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="text_revisions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFTING)
+    prompt_name = models.CharField(max_length=100, blank=True, help_text="The prompt template that wrote the draft.")
+    prompt_version = models.PositiveIntegerField(null=True, blank=True)
+    model = models.CharField(max_length=200, blank=True, help_text="The model that wrote the draft, or loupe-template-drafter.")
+    draft = models.TextField(blank=True)
+    draft_problems = models.JSONField(default=list, blank=True, help_text="How the draft breaks the prompt's rules (sentences).")
+    draft_error = models.TextField(blank=True, help_text="Why no draft came, as shown to the annotator.")
+    final_text = models.TextField(blank=True)
+    edit_distance = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Character-level Levenshtein distance from the draft shown to the final text.",
+    )
+    accepted_unchanged = models.BooleanField(default=False, help_text="The draft was saved as it was.")
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time on the draft box, as the client measured it.")
+    drafted_at = models.DateTimeField(null=True, blank=True)
+    saved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "annotator", "status"])]
+
+    def __str__(self) -> str:
+        return f"Text revision #{self.pk} of judgement {self.judgement_id} ({self.status})"

@@ -4,18 +4,35 @@ from django.urls import path
 from annotation.views.images import ImageDetailView, ImageFileView, ImageThumbnailView
 from annotation.views.imports import ImportCreateView, ImportDetailView
 from annotation.views.projects import (
-    AnnotatorHomeView,
     MembershipRemoveView,
     ProjectCreateView,
     ProjectDetailView,
     ProjectListView,
     ProjectMembersView,
 )
+from annotation.views.researcher_work import ProjectAnnotationSettingsView, ProjectGoldView, ProjectJudgementsView
+from annotation.views.work import (
+    AnnotatorHomeView,
+    ReleaseView,
+    SubmitView,
+    TrainingItemView,
+    TrainingPageView,
+    TrainingRestartView,
+    WorkItemView,
+    WorkPageView,
+)
 
 app_name = "annotation"
 
 urlpatterns = [
     path("annotate/", AnnotatorHomeView.as_view(), name="annotator_home"),
+    path("annotate/<int:project_id>/", WorkPageView.as_view(), name="annotate"),
+    path("annotate/<int:project_id>/item/", WorkItemView.as_view(), name="annotate_item"),
+    path("annotate/<int:project_id>/submit/", SubmitView.as_view(), name="annotate_submit"),
+    path("annotate/<int:project_id>/release/", ReleaseView.as_view(), name="annotate_release"),
+    path("annotate/<int:project_id>/training/", TrainingPageView.as_view(), name="training"),
+    path("annotate/<int:project_id>/training/item/", TrainingItemView.as_view(), name="training_item"),
+    path("annotate/<int:project_id>/training/restart/", TrainingRestartView.as_view(), name="training_restart"),
     path("projects/", ProjectListView.as_view(), name="project_list"),
     path("projects/new/", ProjectCreateView.as_view(), name="project_create"),
     path("projects/<int:project_id>/", ProjectDetailView.as_view(), name="project_detail"),
@@ -25,6 +42,11 @@ urlpatterns = [
         MembershipRemoveView.as_view(),
         name="membership_remove",
     ),
+    path(
+        "projects/<int:project_id>/annotation/", ProjectAnnotationSettingsView.as_view(), name="project_annotation_settings"
+    ),
+    path("projects/<int:project_id>/judgements/", ProjectJudgementsView.as_view(), name="project_judgements"),
+    path("projects/<int:project_id>/gold/", ProjectGoldView.as_view(), name="project_gold"),
     path("projects/<int:project_id>/imports/new/", ImportCreateView.as_view(), name="import_create"),
     path("imports/<int:batch_id>/", ImportDetailView.as_view(), name="import_detail"),
     path("images/<int:image_id>/", ImageDetailView.as_view(), name="image_detail"),

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our own static files (no CDN offline)
     "django_htmx",
     "django_celery_results",
     "accounts",
@@ -123,6 +125,23 @@ LOUPE_MAX_IMAGE_BYTES = env.int("LOUPE_MAX_IMAGE_BYTES", default=50 * 1024 * 102
 LOUPE_MAX_IMAGE_PIXELS = env.int("LOUPE_MAX_IMAGE_PIXELS", default=64_000_000)
 LOUPE_MAX_ZIP_BYTES = env.int("LOUPE_MAX_ZIP_BYTES", default=2 * 1024 * 1024 * 1024)
 LOUPE_THUMBNAIL_SIZE = env.int("LOUPE_THUMBNAIL_SIZE", default=256)
+# Scaling reruns after this many new pair or rating judgements in a project (0: only on request).
+LOUPE_SCALE_EVERY = env.int("LOUPE_SCALE_EVERY", default=20)
+
+# The language model that drafts paragraphs and question-answer data (issue 5): OpenAI or any
+# OpenAI-compatible server (vLLM, Ollama, LM Studio). With no key, the offline template drafter
+# writes the drafts (labelled as such), so the demo needs no network. A local server that needs
+# no key still needs a placeholder here (any non-empty text) to be used.
+LOUPE_LLM_BASE_URL = env.str("LOUPE_LLM_BASE_URL", default="https://api.openai.com/v1")
+LOUPE_LLM_MODEL = env.str("LOUPE_LLM_MODEL", default="gpt-4o-mini")
+LOUPE_LLM_API_KEY = env.str("LOUPE_LLM_API_KEY", default="")
+LOUPE_LLM_TIMEOUT_S = env.float("LOUPE_LLM_TIMEOUT_S", default=60.0)
+LOUPE_LLM_MAX_RETRIES = env.int("LOUPE_LLM_MAX_RETRIES", default=3)
+# Per project and per worker process (0: no local limit; the server's 429s are still honoured).
+LOUPE_LLM_REQUESTS_PER_MINUTE = env.float("LOUPE_LLM_REQUESTS_PER_MINUTE", default=60.0)
+# What a million tokens cost, for the usage page (0: not counted).
+LOUPE_LLM_PROMPT_PRICE_PER_MILLION = env.float("LOUPE_LLM_PROMPT_PRICE_PER_MILLION", default=0.0)
+LOUPE_LLM_COMPLETION_PRICE_PER_MILLION = env.float("LOUPE_LLM_COMPLETION_PRICE_PER_MILLION", default=0.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -133,6 +152,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "annotation.api_schema.LoupeAutoSchema",
+}
+# The OpenAPI schema at /api/schema/ and its docs page at /api/docs/, for signed-in users.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Loupe API",
+    "DESCRIPTION": (
+        "Projects, images and imports (researchers); assignments, judgements and training (annotators); "
+        "settings, gold items, progress and judgements (researchers). Token auth: `Authorization: Token <key>` "
+        "(POST /api/auth/token/); session auth needs the CSRF token on writes."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "annotation.api_schema.LoupeSchemaGenerator",
+    "ENUM_NAME_OVERRIDES": {"TaskKindEnum": "annotation.vocabulary.TaskKind"},
 }
 
 # Celery. The default broker is kombu's filesystem transport under var/: no server to run.

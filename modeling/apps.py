@@ -7,9 +7,10 @@ class ModelingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from annotation.signals import judgements_submitted
+        from annotation.signals import draft_requested, judgements_submitted
         from evaluation.signals import scaling_run_done
-        from modeling.receivers import judgements_submitted_refill, scaling_run_done_refill
+        from modeling.receivers import draft_requested_enqueue, judgements_submitted_refill, scaling_run_done_refill
 
         judgements_submitted.connect(judgements_submitted_refill, dispatch_uid="modeling.judgements_submitted_refill")
         scaling_run_done.connect(scaling_run_done_refill, dispatch_uid="modeling.scaling_run_done_refill")
+        draft_requested.connect(draft_requested_enqueue, dispatch_uid="modeling.draft_requested_enqueue")

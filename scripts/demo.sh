@@ -13,6 +13,9 @@ bash scripts/venv.sh requirements.txt
 .venv/bin/python manage.py migrate --noinput
 # seed_demo prints the accounts and their password; show it now and again beside the URL.
 seed_output="$(.venv/bin/python manage.py seed_demo | tee /dev/stderr)"
+# The demo's comparison pairs come from the active selector: queue the first batch now; the worker
+# refills the queue and rescales the scores as judgements arrive.
+.venv/bin/python manage.py refill_pairs demo
 
 worker_pid=""
 server_pid=""

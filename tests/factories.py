@@ -6,7 +6,8 @@ import factory
 from PIL import Image as PILImage
 
 from accounts.models import Role, User
-from annotation.models import Membership, Project
+from annotation.models import Image, Membership, Project, WorkItem
+from annotation.vocabulary import TaskKind
 
 PASSWORD = "correct-horse-battery"
 
@@ -76,3 +77,47 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+# --- The annotators' work -------------------------------------------------------------------
+
+
+class ImageFactory(factory.django.DjangoModelFactory):
+    """An image row without stored files (enough for queue tests; use image_import for real files)."""
+
+    class Meta:
+        model = Image
+
+    project = factory.SubFactory(ProjectFactory)
+    file = factory.Sequence(lambda n: f"images/test-{n}.png")
+    thumbnail = factory.Sequence(lambda n: f"thumbnails/test-{n}.jpg")
+    content_hash = factory.Sequence(lambda n: f"{n:064x}")
+    original_name = factory.Sequence(lambda n: f"test-{n}.png")
+    format = "PNG"
+    width = 64
+    height = 48
+    file_size = 1000
+
+
+class WorkItemFactory(factory.django.DjangoModelFactory):
+    """A single-image WORK item (rating unless told)."""
+
+    class Meta:
+        model = WorkItem
+
+    project = factory.SubFactory(ProjectFactory)
+    kind = TaskKind.RATING
+    purpose = WorkItem.Purpose.WORK
+    image = factory.SubFactory(ImageFactory, project=factory.SelfAttribute("..project"))
+
+
+class PairItemFactory(WorkItemFactory):
+    """A comparison pair; image A is created first, so it has the lower id (the ordering constraint)."""
+
+    kind = TaskKind.PAIR
+    image_b = factory.SubFactory(ImageFactory, project=factory.SelfAttribute("..project"))
+
+
+def annotators_add(project, count: int) -> list:
+    """`count` new annotator members of `project`."""
+    return [MembershipFactory(project=project, user=AnnotatorFactory()).user for _ in range(count)]

@@ -123,7 +123,7 @@ class Migration(migrations.Migration):
                 ('gold_answer', models.JSONField(blank=True, default=dict)),
                 ('feedback', models.TextField(blank=True, help_text='Training: the explanation shown after an answer.')),
                 ('strategy', models.CharField(blank=True, max_length=24)),
-                ('expected_gain', models.FloatField(blank=True, help_text='Expected information gain, bits.', null=True)),
+                ('expected_gain', models.FloatField(blank=True, help_text="The selector's expected gain (bits; squared ranks for the ranking objective).", null=True)),
                 ('critic_version_id', models.PositiveIntegerField(blank=True, help_text='Critic used as prior, if any.', null=True)),
                 ('priority', models.FloatField(default=0.0, help_text='Higher is served first.')),
                 ('judgement_count', models.PositiveIntegerField(default=0, help_text='Judgements so far, repeats not counted.')),

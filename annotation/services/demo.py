@@ -16,8 +16,10 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from accounts.models import Role
-from annotation.models import Authenticity, Image, ImportBatch, Membership, Project
+from annotation.models import Authenticity, Image, ImportBatch, Membership, PairSource, Project, SelectionStrategy, WorkItem
 from annotation.services.imports import DUPLICATE, ERROR, IMPORTED, ImageMetadata, ImportResult, image_import
+from annotation.services.work import gold_item_add, pairs_generate, project_settings_update, work_items_sync
+from annotation.vocabulary import TaskKind
 
 DEMO_PROJECT_SLUG = "demo"
 DEMO_PROJECT_NAME = "Demo: distorted photographs"
@@ -37,6 +39,19 @@ DEMO_DISTORTIONS = ("gaussian_noise", "defocus_blur", "motion_blur", "jpeg_compr
 DEMO_SEVERITIES = (1, 2, 3, 4, 5)
 SMALL_SOURCES = DEMO_SOURCES[:2]
 SMALL_DISTORTIONS = ("gaussian_noise", "defocus_blur", "jpeg_compression")
+# How each distortion looks at severity 5, for the training feedback.
+DISTORTION_LOOKS = {
+    "gaussian_noise": "strong grainy noise over the whole picture",
+    "defocus_blur": "heavy out-of-focus blur: no edge or texture is sharp",
+    "motion_blur": "strong motion blur that smears every edge",
+    "jpeg_compression": "heavy JPEG compression: 8×8 blocks, ringing and lost texture",
+    "brightness": "washed-out over-exposure that burns away detail",
+    "contrast": "very low contrast: the picture looks flat and grey",
+    "pixelate": "coarse pixelation: the picture is made of large squares",
+}
+DEMO_TRAINING_SOURCES = 2  # sources whose images make the training round
+DEMO_PAIRS = {True: 40, False: 300}  # initial comparison pairs, small and full demo
+DEMO_PAIR_SEED = 2024
 LONG_SIDE = 384
 PRISTINE = "none"
 
@@ -202,6 +217,7 @@ def demo_seed(*, small: bool = False, password: str = DEMO_PASSWORD) -> DemoSumm
         password=password,
     )
     _demo_images_import(summary=summary, small=small, created_by=users["researcher"])
+    _demo_work_setup(project=project, small=small)
     return summary
 
 
@@ -286,6 +302,73 @@ def _demo_images_import(*, summary: DemoSummary, small: bool, created_by) -> Non
         batch.status = ImportBatch.Status.DONE
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "finished_at"])
+
+
+def _demo_work_setup(*, project: Project, small: bool) -> None:
+    """Enable every task kind (first run only), then add what is missing: work items, the training round,
+    gold items and, unless the active selector proposes them (the demo's default: `manage.py refill_pairs demo`
+    and then the worker after each batch), the first comparison pairs. All derived from the hidden severity: pristine photographs
+    are excellent, severity-5 versions bad, and a pristine photograph beats its severity-5 version."""
+    if not project.task_kinds:
+        project_settings_update(
+            project, task_kinds=list(TaskKind.values), overlap=2, pair_source=PairSource.PROPOSED,
+            selection_strategy=SelectionStrategy.EIG_PRIOR, pair_batch_size=20, pair_reasoning=False, pair_allow_tie=True, gold_rate=0.1, training_required=True, training_pass_mark=0.7,
+        )
+    else:
+        work_items_sync(project)
+    pristine: dict[str, Image] = {}
+    severe: dict[str, list[Image]] = {}
+    for image in Image.objects.filter(project=project, source_dataset=DEMO_SOURCE_DATASET).order_by("id"):
+        truth = image.hidden_ground_truth or {}
+        source = image.original_name.rsplit("_", 1)[0]
+        if truth.get("distortion") == PRISTINE:
+            pristine[source] = image
+        elif truth.get("severity") == 5:
+            severe.setdefault(source, []).append(image)
+    sources = [source for source in DEMO_SOURCES if source in pristine and severe.get(source)]
+    with transaction.atomic():
+        for index, source in enumerate(sources):
+            clean, worst = pristine[source], severe[source]
+            if index < DEMO_TRAINING_SOURCES:
+                _demo_training_items(project=project, clean=clean, bad=worst[0])
+            _demo_gold_item(project=project, kind=TaskKind.RATING, image=clean, gold_answer={"level": 5})
+            for bad in worst[1:]:
+                _demo_gold_item(project=project, kind=TaskKind.RATING, image=bad, gold_answer={"level": 1})
+                _demo_gold_item(project=project, kind=TaskKind.DESCRIPTION, image=bad, gold_answer={"overall": "severe"})
+                _demo_gold_item(project=project, kind=TaskKind.PAIR, image=clean, image_b=bad, gold_answer={"choice": "a"})
+        has_pairs = WorkItem.objects.filter(project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK).exists()
+        if not has_pairs and project.pair_source != PairSource.PROPOSED:
+            pairs_generate(project, count=DEMO_PAIRS[small], rng=np.random.default_rng(DEMO_PAIR_SEED))
+
+
+def _demo_training_items(*, project: Project, clean: Image, bad: Image) -> None:
+    looks = DISTORTION_LOOKS.get(bad.hidden_ground_truth.get("distortion"), "a severe distortion")
+    training = WorkItem.Purpose.TRAINING
+    _demo_gold_item(
+        project=project, kind=TaskKind.RATING, image=clean, gold_answer={"level": 5}, purpose=training,
+        feedback="This is the original photograph: sharp, clean and well exposed, so it is Excellent (5). Good (4) counts as right too.",
+    )
+    _demo_gold_item(
+        project=project, kind=TaskKind.RATING, image=bad, gold_answer={"level": 1}, purpose=training,
+        feedback=f"This version has {looks}, so it is Bad (1). Poor (2) counts as right too.",
+    )
+    _demo_gold_item(
+        project=project, kind=TaskKind.PAIR, image=clean, image_b=bad, gold_answer={"choice": "a"}, purpose=training,
+        feedback=f"The original photograph is clearly better: the other has {looks}.",
+    )
+    _demo_gold_item(
+        project=project, kind=TaskKind.DESCRIPTION, image=bad, gold_answer={"overall": "severe"}, purpose=training,
+        feedback=f"The overall distortion is severe: {looks}.",
+    )
+
+
+def _demo_gold_item(*, project: Project, kind: str, image: Image, gold_answer: dict, image_b: Image | None = None,
+                    purpose: str = WorkItem.Purpose.GOLD, feedback: str = "") -> None:
+    """Add one gold or training item unless the project has it already (so a re-run adds nothing)."""
+    first, second = (image, image_b) if image_b is None or image.pk < image_b.pk else (image_b, image)
+    if WorkItem.objects.filter(project=project, kind=kind, purpose=purpose, image=first, image_b=second).exists():
+        return
+    gold_item_add(project, kind=kind, image=image, image_b=image_b, gold_answer=gold_answer, purpose=purpose, feedback=feedback)
 
 
 def _batch_record(*, batch: ImportBatch, result: ImportResult) -> None:

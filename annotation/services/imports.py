@@ -22,6 +22,7 @@ from django.utils import timezone
 from annotation.models import Image, ImportBatch, Project
 from annotation.services.manifest import ManifestError, ManifestRow, manifest_parse
 from annotation.services.validation import FileRejected, ValidatedImage, check_size, safe_name, validate_image
+from annotation.services.work import work_items_sync
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +349,7 @@ def _batch_finish(batch: ImportBatch, failed: str = "") -> ImportBatch:
     batch.error_message = failed
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "error_message", "finished_at", "report", "imported_count", "duplicate_count", "error_count"])
+    work_items_sync(batch.project)  # new images get their work items for the project's enabled kinds
     return batch
 
 

@@ -1,10 +1,15 @@
 """Every route is classified, and each class of route turns away whoever it must: built from the URL patterns."""
+import uuid
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotation.models import ImportBatch, Membership
 from annotation.permissions import can_view_project_images
 from annotation.services.imports import image_import
+from annotation.services.queue import assignment_next
+from annotation.services.work import project_settings_update
+from annotation.vocabulary import TaskKind
 from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes
 
 # Researchers (and admins) only; those with a project in the URL only for researchers who manage it.
@@ -17,12 +22,24 @@ RESEARCHER_ONLY = {
     "annotation:import_create",
     "annotation:import_detail",
     "annotation:image_detail",
+    "annotation:project_annotation_settings",
+    "annotation:project_judgements",
+    "annotation:project_gold",
+    "evaluation:project_scores",
+    "evaluation:project_scores_csv",
+    "evaluation:pair_queue",
     "workers",
     "api:project_list",
     "api:project_detail",
     "api:project_images",
     "api:import_create",
     "api:import_detail",
+    "api:project_scores",
+    "api:project_scores_recompute",
+    "api:project_progress",
+    "api:project_settings",
+    "api:gold_create",
+    "api:pairs_generate",
 }
 # Annotators may open these (each still checks who: signed in, or a member of the image's project).
 ANNOTATOR_ALLOWED = {
@@ -30,7 +47,26 @@ ANNOTATOR_ALLOWED = {
     "annotation:annotator_home",
     "annotation:image_file",
     "annotation:image_thumbnail",
+    "api_schema",
+    "api_docs",
+    "api:judgement_list",  # a researcher who manages the project sees all judgements, an annotator member their own
 }
+# Annotator members of the project in the URL only: researchers (even managing ones) and other users get 403.
+PROJECT_ANNOTATOR = {
+    "annotation:annotate",
+    "annotation:annotate_item",
+    "annotation:annotate_submit",
+    "annotation:annotate_release",
+    "annotation:training",
+    "annotation:training_item",
+    "annotation:training_restart",
+    "api:assignment_next",
+    "api:training_status",
+    "api:training_next",
+    "api:training_restart",
+}
+# A lease's holder only: to anyone else the lease does not exist (404, so lease ids leak nothing).
+LEASE_HOLDER = {"api:judgement_submit", "api:lease_release"}
 # Open to anonymous users: signing in and out, and trading a password for an API token.
 PUBLIC = {"login", "logout", "api_token"}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
@@ -61,7 +97,7 @@ def _route_by_name(name: str):
 
 def test_every_route_is_classified():
     """A new route fails this test until it is put in one of the classes above (and so gets tested)."""
-    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PUBLIC
+    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | PUBLIC
     unclassified = []
     for name, route, _ in _routes():
         if route.startswith(ADMIN_PREFIX):
@@ -74,7 +110,7 @@ def test_every_route_is_classified():
 def test_classification_has_no_stale_names():
     """Every classified name is a real route, so a renamed route cannot silently drop out of the tests."""
     names = {name for name, _, _ in _routes()}
-    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PUBLIC) - names == set()
+    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | PUBLIC) - names == set()
 
 
 def test_no_public_media_route():
@@ -89,7 +125,15 @@ def world(project, researcher, annotator_member):
     image = image_import(project=project, name="cat.png", data=image_bytes(seed=1)).image
     batch = ImportBatch.objects.create(project=project, created_by=researcher, source=ImportBatch.Source.UPLOAD)
     membership = Membership.objects.get(project=project, user=annotator_member)
-    return {"project_id": project.pk, "image_id": image.pk, "batch_id": batch.pk, "membership_id": membership.pk}
+    project_settings_update(project, task_kinds=[TaskKind.RATING])
+    lease = assignment_next(project=project, annotator=annotator_member).lease
+    return {
+        "project_id": project.pk,
+        "image_id": image.pk,
+        "batch_id": batch.pk,
+        "membership_id": membership.pk,
+        "lease_id": lease.pk,
+    }
 
 
 def _url(name: str, world: dict) -> str:
@@ -177,6 +221,41 @@ def test_annotator_allowed_routes_open_for_a_member(client, world, annotator_mem
     for name in sorted(ANNOTATOR_ALLOWED):
         response = client.get(_url(name, world))
         assert response.status_code in (200, 302), (name, response.status_code)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", sorted(PROJECT_ANNOTATOR))
+def test_only_annotator_members_reach_annotator_routes(client, world, researcher, name, method):
+    """The project's researcher, an annotator of another project and an anonymous user are all turned away."""
+    url = _url(name, world)
+    anonymous = getattr(client, method)(url)
+    if _is_api(name):
+        assert anonymous.status_code in (401, 403), (name, method, anonymous.status_code)
+    else:
+        assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login")), name
+    for outsider in (researcher, AnnotatorFactory()):
+        client.force_login(outsider)
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, (name, method, outsider, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(PROJECT_ANNOTATOR))
+def test_annotator_member_reaches_annotator_routes(client, world, annotator_member, name):
+    """A member gets a page, a redirect to one, or 405 from a POST-only route: never 403."""
+    client.force_login(annotator_member)
+    response = client.get(_url(name, world))
+    assert response.status_code in (200, 302, 405), (name, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(LEASE_HOLDER))
+def test_only_the_lease_holder_reaches_a_lease(client, world, researcher, name):
+    """Anonymous users are refused; the project's researcher and another annotator get 404; the holder gets past."""
+    url = _url(name, world)
+    assert client.post(url).status_code in (401, 403)
+    for outsider in (researcher, AnnotatorFactory()):
+        client.force_login(outsider)
+        body = {"client_id": str(uuid.uuid4()), "answer": {"level": 3}}
+        assert client.post(url, body, content_type="application/json").status_code == 404, (name, outsider)
 
 
 def test_annotator_is_kept_out_of_the_admin(client, annotator):

@@ -1,0 +1,12 @@
+"""Signals the annotation app sends; other apps connect to them so that annotation never imports them."""
+from django.dispatch import Signal
+
+#: Sent once per newly written judgement, after its transaction commits (never for a resubmission).
+#: `sender` is the Project class; keyword arguments: `project` (Project), `judgement` (Judgement).
+#: The active-selection wiring (modeling) listens to refill the proposed-pair queue.
+judgements_submitted = Signal()
+
+#: Sent once per new TextRevision (status "drafting"), after its transaction commits.
+#: `sender` is the Project class; keyword arguments: `project` (Project), `revision` (TextRevision).
+#: modeling listens and enqueues the LLM draft; it reports back through annotation.services.revisions.
+draft_requested = Signal()

@@ -1,0 +1,280 @@
+/* Loupe's work page: keyboard shortcuts, the client-side id and timing of each answer, and the full-resolution view.
+ *
+ * The server does the work (templates/annotation/work/, annotation/views/work.py); this script only makes it quick
+ * to drive by keyboard. Items arrive in #work through htmx; everything here is bound once, on the document.
+ *
+ * Shortcuts (shown on the page beside each choice):
+ *   pairs: ← or A = left, → or B = right, T = hard to decide
+ *   rows (questionnaires, levels): 1-9, 0, - pick the n-th option of the highlighted row and move on; ↑/↓ change row
+ *   Enter submits (Ctrl+Enter inside a text box), Z opens or closes the full-resolution view.
+ * Keys typed into a text box are left alone, and so are arrow keys on a focused radio button (native behaviour).
+ */
+(function () {
+  "use strict";
+
+  // A refused answer (422), a lease that is not yours (404), a closed lease (409) and a pause (429) come back as
+  // partials that explain themselves, so htmx swaps them in instead of dropping them.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "(404|409|422|429)", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true },
+  ];
+
+  const OPTION_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "-"];
+  const PAIR_KEYS = { ArrowLeft: "a", a: "a", A: "a", ArrowRight: "b", b: "b", B: "b", t: "tie", T: "tie" };
+  // Enter pressed this soon after an item appears belongs to the previous one (a double Enter): ignored.
+  const ENTER_GRACE_MS = 400;
+
+  const startedAt = new Map(); // lease id -> when its item was first shown (survives a re-rendered form)
+  let currentRow = 0;
+  let renderedAt = performance.now();
+  let lastPointerAt = -Infinity;
+  let lastTextarea = null;
+
+  // For tests and the curious: whether Enter would be taken now (see ENTER_GRACE_MS).
+  window.loupeWork = { acceptsEnter: () => performance.now() - renderedAt >= ENTER_GRACE_MS };
+
+  const work = () => document.getElementById("work");
+  const workForm = () => document.querySelector("#work form.workform");
+  const visibleRows = (form) => [...form.querySelectorAll("fieldset.qrow")].filter((row) => !row.closest("[hidden]"));
+
+  function setCurrentRow(index) {
+    const form = workForm();
+    if (!form) return;
+    const rows = visibleRows(form);
+    rows.forEach((row) => row.classList.remove("current"));
+    if (!rows.length) return;
+    currentRow = Math.max(0, Math.min(index, rows.length - 1));
+    rows[currentRow].classList.add("current");
+    if (rows[currentRow].scrollIntoView) rows[currentRow].scrollIntoView({ block: "nearest" });
+  }
+
+  function updateCounts(root) {
+    root.querySelectorAll("textarea[data-min]").forEach((area) => {
+      const counter = root.querySelector(`[data-count-for="${area.id}"]`);
+      if (counter) counter.textContent = `${area.value.trim().length} / ${area.dataset.min} characters at least`;
+    });
+  }
+
+  /* A new item (or the same form re-rendered with messages) is in #work. */
+  function itemShown(container) {
+    renderedAt = performance.now();
+    const form = container.querySelector("form.workform");
+    if (form) {
+      const lease = form.elements.lease_id.value;
+      if (!startedAt.has(lease)) startedAt.set(lease, renderedAt);
+      // One id per rendered item, made here when the browser can (a secure context: https or localhost);
+      // otherwise the server's uuid stays. A re-rendered form keeps the id it was posted with.
+      if (form.dataset.freshClientId === "1" && window.isSecureContext && window.crypto && crypto.randomUUID) {
+        form.elements.client_id.value = crypto.randomUUID();
+      }
+      form.dataset.freshClientId = "0";
+      const rows = visibleRows(form);
+      let index = rows.findIndex((row) => row.classList.contains("has-error"));
+      if (index < 0) index = rows.findIndex((row) => !row.querySelector("input:checked"));
+      setCurrentRow(index < 0 ? 0 : index);
+      updateCounts(form);
+      lastTextarea = null;
+    }
+    const autofocus = container.querySelector("[autofocus], [data-autofocus]");
+    if (autofocus) autofocus.focus();
+  }
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "work") itemShown(event.detail.target);
+  });
+
+  function submit(form) {
+    if (performance.now() - renderedAt < ENTER_GRACE_MS) return;
+    const button = form.querySelector("[data-submit]");
+    if (button && button.disabled) return; // htmx disables it while the answer is on its way
+    form.requestSubmit(button || undefined);
+  }
+
+  // Before htmx reads the form: the time on this item, from when it was first shown.
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const form = event.target;
+      if (!form.matches || !form.matches("form.workform")) return;
+      const started = startedAt.get(form.elements.lease_id.value);
+      if (started !== undefined) form.elements.duration_ms.value = String(Math.round(performance.now() - started));
+    },
+    true,
+  );
+
+  function choose(form, name, value) {
+    const input = form.querySelector(`input[name="${name}"][value="${value}"]`);
+    if (!input) return false;
+    input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  document.addEventListener("pointerdown", () => {
+    lastPointerAt = performance.now();
+  });
+
+  document.addEventListener("change", (event) => {
+    const input = event.target;
+    const form = input.closest && input.closest("form.workform");
+    if (!form || input.type !== "radio") return;
+    if (input.name === "choice") {
+      const reasoning = form.querySelector("[data-reasoning]");
+      if (reasoning && reasoning.hidden) {
+        reasoning.hidden = false;
+        setCurrentRow(0);
+      }
+      return;
+    }
+    const row = input.closest("fieldset.qrow");
+    if (!row) return;
+    row.classList.remove("has-error");
+    const index = visibleRows(form).indexOf(row);
+    // A click moves on to the next question; a native arrow key stays on this one.
+    setCurrentRow(performance.now() - lastPointerAt < 1000 ? index + 1 : index);
+  });
+
+  document.addEventListener("focusin", (event) => {
+    const target = event.target;
+    if (target.matches && target.matches("textarea[data-chip-target]")) lastTextarea = target;
+    const row = target.closest && target.closest("#work fieldset.qrow");
+    const form = workForm();
+    if (row && form) setCurrentRow(visibleRows(form).indexOf(row));
+  });
+
+  document.addEventListener("input", (event) => {
+    if (event.target.matches && event.target.matches("textarea[data-min]")) updateCounts(event.target.form || document);
+  });
+
+  document.addEventListener("click", (event) => {
+    const chip = event.target.closest && event.target.closest("[data-insert]");
+    if (chip) {
+      insertWord(chip.closest("form") || document, chip.dataset.insert);
+      return;
+    }
+    const clear = event.target.closest && event.target.closest("[data-clear-row]");
+    if (clear) {
+      clear.closest("form").querySelectorAll(`input[name="${clear.dataset.clearRow}"]`).forEach((input) => (input.checked = false));
+      return;
+    }
+    const zoomButton = event.target.closest && event.target.closest("[data-zoom]");
+    if (zoomButton) {
+      openZoom([zoomButton.querySelector("img")]);
+      return;
+    }
+    if (event.target.closest && event.target.closest("[data-zoom-close]")) closeZoom();
+    const zoomed = event.target.closest && event.target.closest("#zoom img");
+    if (zoomed) zoomed.classList.toggle("actual");
+  });
+
+  /* Pathway helpers: put the word where the annotator was typing (the description box by default). */
+  function insertWord(root, word) {
+    const area = lastTextarea && root.contains(lastTextarea) ? lastTextarea : root.querySelector("textarea[data-chip-target]");
+    if (!area) return;
+    const start = area.selectionStart ?? area.value.length;
+    const end = area.selectionEnd ?? start;
+    const before = area.value.slice(0, start);
+    const text = (before && !/\s$/.test(before) ? " " : "") + word + " ";
+    area.setRangeText(text, start, end, "end");
+    area.focus();
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  /* The full-resolution view: the given images, or every image of the current item. */
+  function openZoom(images) {
+    const dialog = document.getElementById("zoom");
+    if (!dialog) return;
+    const list = images && images.length ? images : [...document.querySelectorAll("#work img[data-full]")];
+    if (!list.length) return;
+    const holder = dialog.querySelector("[data-zoom-images]");
+    holder.replaceChildren(
+      ...list.map((img) => {
+        const figure = document.createElement("figure");
+        const big = document.createElement("img");
+        big.src = img.dataset.full;
+        big.alt = img.alt;
+        const caption = document.createElement("figcaption");
+        caption.textContent = img.dataset.caption || img.alt;
+        figure.append(caption, big);
+        return figure;
+      }),
+    );
+    dialog.showModal();
+  }
+
+  function closeZoom() {
+    const dialog = document.getElementById("zoom");
+    if (dialog && dialog.open) dialog.close();
+  }
+
+  const isTyping = (target) =>
+    target.matches && target.matches("textarea, select, [contenteditable], input:not([type=radio]):not([type=checkbox]):not([type=hidden])");
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.altKey || event.isComposing) return;
+    const key = event.key;
+    const target = event.target;
+    const dialog = document.getElementById("zoom");
+    if (dialog && dialog.open) {
+      if ((key === "z" || key === "Z") && !event.ctrlKey && !event.metaKey) {
+        event.preventDefault();
+        closeZoom();
+      }
+      return;
+    }
+    const form = workForm();
+    if (isTyping(target)) {
+      if (key === "Enter" && (event.ctrlKey || event.metaKey) && form && form.contains(target)) {
+        event.preventDefault();
+        if (!event.repeat) submit(form);
+      }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey) return;
+    if (key === "Enter") {
+      if (target.matches && target.matches("button, a, summary, [role=button]")) return; // activates natively
+      const container = work();
+      if (form) {
+        event.preventDefault();
+        if (!event.repeat) submit(form);
+      } else if (container) {
+        const next = container.querySelector("[data-enter]");
+        if (next && performance.now() - renderedAt >= ENTER_GRACE_MS) {
+          event.preventDefault();
+          next.click();
+        }
+      }
+      return;
+    }
+    if (!form) return;
+    if (key === "z" || key === "Z") {
+      event.preventDefault();
+      openZoom();
+      return;
+    }
+    const onRadio = target.matches && target.matches("input[type=radio]");
+    if (form.querySelector("[data-pair-choice]") && PAIR_KEYS[key] && !(onRadio && key.startsWith("Arrow"))) {
+      if (choose(form, "choice", PAIR_KEYS[key])) event.preventDefault();
+      return;
+    }
+    if ((key === "ArrowDown" || key === "ArrowUp") && !onRadio) {
+      event.preventDefault();
+      setCurrentRow(currentRow + (key === "ArrowDown" ? 1 : -1));
+      return;
+    }
+    const index = OPTION_KEYS.indexOf(key);
+    if (index >= 0) {
+      const row = visibleRows(form)[currentRow];
+      const options = row ? row.querySelectorAll("input[type=radio]") : [];
+      if (index < options.length) {
+        event.preventDefault();
+        const rowIndex = currentRow;
+        options[index].checked = true;
+        options[index].dispatchEvent(new Event("change", { bubbles: true }));
+        setCurrentRow(rowIndex + 1);
+      }
+    }
+  });
+})();
