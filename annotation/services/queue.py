@@ -10,7 +10,8 @@ Serving order in `assignment_next` for an annotator of a project:
 4. with probability `gold_rate` a gold item the annotator has not judged; with `repeat_rate` one of their
    own earlier work items again (a consistency repeat);
 5. otherwise a work item of an enabled kind with `judgement_count + active leases < overlap` that the
-   annotator has neither judged nor leased: highest `priority` first, then fewest judgements, then oldest.
+   annotator has neither judged nor leased: the kind of their last judgement while it has work (else another
+   enabled kind at random), and within a kind highest `priority` first, then fewest judgements, then oldest.
    Rows are locked with `select_for_update(skip_locked=True)` and the active leases recounted after the
    lock, so two annotators never take the last slot of one item (PostgreSQL), and SQLite's IMMEDIATE
    transactions serialise writers.
@@ -274,8 +275,8 @@ def _repeat_candidate(*, project: Project, annotator) -> WorkItem | None:
     return judgement.item if judgement else None
 
 
-def _work_candidate(*, project: Project, annotator, now: datetime) -> WorkItem | None:
-    """The first open work item with a free slot, locked; None when there is none.
+def _work_candidate(*, project: Project, annotator, now: datetime, kind: str) -> WorkItem | None:
+    """The first open work item of `kind` with a free slot, locked; None when there is none.
 
     The candidate query counts active leases per item; the rows are then locked (PostgreSQL skips rows
     another transaction holds) and the leases recounted under the lock, so a slot is never given twice.
@@ -289,6 +290,7 @@ def _work_candidate(*, project: Project, annotator, now: datetime) -> WorkItem |
     )
     candidates = (
         _open_work(project)
+        .filter(kind=kind)
         .filter(~_seen(annotator))
         .annotate(slots_taken=F("judgement_count") + Coalesce(Subquery(active_leases), Value(0)))
         .filter(slots_taken__lt=project.overlap)
@@ -382,10 +384,29 @@ def _item_choose(*, project: Project, annotator, now: datetime, rng: random.Rand
         repeat = _repeat_candidate(project=project, annotator=annotator)
         if repeat is not None:
             return repeat, True
-    item = _work_candidate(project=project, annotator=annotator, now=now)
-    if item is None:
-        raise NoWork("There is nothing left for you to judge in this project for now.")
-    return item, False
+    for kind in _kinds_in_serving_order(project=project, annotator=annotator, rng=rng):
+        item = _work_candidate(project=project, annotator=annotator, now=now, kind=kind)
+        if item is not None:
+            return item, False
+    raise NoWork("There is nothing left for you to judge in this project for now.")
+
+
+def _kinds_in_serving_order(*, project: Project, annotator, rng: random.Random) -> list[str]:
+    """The kind of the annotator's last judgement first (fewer switches between task kinds), then the others
+    in random order. Priority orders items within a kind only, so proposed pairs never starve the other kinds."""
+    kinds = _enabled_kinds(project)
+    if len(kinds) > 1:
+        kinds.sort(key=lambda _kind: rng.random())
+    last = (
+        Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True)
+        .order_by("-id")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    if last in kinds:
+        kinds.remove(last)
+        kinds.insert(0, last)
+    return kinds
 
 
 # ------------------------------------------------------------------------------------------- training

@@ -192,6 +192,26 @@ def test_pair_position_is_recorded_and_answers_are_stored_in_item_terms(work_pro
     assert (result.judgement.choice, result.judgement.answer, result.judgement.swap) == ("b", {"choice": "b"}, True)
 
 
+def test_high_priority_pairs_do_not_starve_other_kinds(work_project):
+    """Proposed pairs outrank other pairs, not ratings: an annotator on ratings stays on ratings while they last."""
+    work_project.task_kinds = ["rating", "pair"]
+    work_project.overlap = 1
+    work_project.save()
+    [user] = annotators_add(work_project, 1)
+    WorkItemFactory.create_batch(3, project=work_project)
+    PairItemFactory.create_batch(3, project=work_project, priority=5.0)
+
+    kinds = []
+    for _ in range(6):
+        lease = queue.assignment_next(project=work_project, annotator=user, now=T0, rng=random.Random(0)).lease
+        answer = {"choice": "a"} if lease.item.kind == "pair" else {"level": 3}
+        _submit(lease, user, answer, now=T0)
+        kinds.append(lease.item.kind)
+
+    assert sorted(kinds) == ["pair"] * 3 + ["rating"] * 3
+    assert kinds[:3] == [kinds[0]] * 3  # no switching while the first kind has work
+
+
 # ------------------------------------------------------------------------------------ gold, repeats
 
 
