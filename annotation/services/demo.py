@@ -310,7 +310,7 @@ def _demo_work_setup(*, project: Project, small: bool) -> None:
     and then the worker after each batch), the first comparison pairs. All derived from the hidden severity: pristine photographs
     are excellent, severity-5 versions bad, and a pristine photograph beats its severity-5 version."""
     if not project.task_kinds:
-        project_settings_update(
+        project = project_settings_update(
             project, task_kinds=list(TaskKind.values), overlap=2, pair_source=PairSource.PROPOSED,
             selection_strategy=SelectionStrategy.EIG_PRIOR, pair_batch_size=20, pair_reasoning=False, pair_allow_tie=True, gold_rate=0.1, training_required=True, training_pass_mark=0.7,
         )

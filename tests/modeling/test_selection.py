@@ -252,3 +252,34 @@ def test_the_refill_command_rejects_an_unknown_project(db):
 
     with pytest.raises(CommandError, match="no project"):
         call_command("refill_pairs", "nope")
+
+
+@pytest.mark.django_db
+def test_demo_pairs_come_from_the_selector_and_reach_annotators(settings, tmp_path):
+    """The demo's pair source is the active selector: `refill_pairs demo` queues a batch, and an annotator gets one."""
+    import io
+    import random
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from annotation.models import Membership, Project
+    from annotation.services import queue
+    from annotation.services.work import project_settings_update
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    call_command("seed_demo", "--small", stdout=io.StringIO())
+    project = Project.objects.get(slug="demo")
+    assert (project.pair_source, pair_items_open_count(project)) == (PairSource.PROPOSED, 0)
+
+    call_command("refill_pairs", "demo", stdout=io.StringIO())
+    proposed = WorkItem.objects.filter(project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK)
+    assert proposed.count() == project.pair_batch_size
+    assert set(proposed.values_list("strategy", flat=True)) == {SelectionStrategy.EIG}  # no critic yet: plain EIG
+    assert all(gain is not None for gain in proposed.values_list("expected_gain", flat=True))
+
+    project = project_settings_update(project, task_kinds=[TaskKind.PAIR], gold_rate=0.0)
+    membership = Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR).first()
+    Membership.objects.filter(pk=membership.pk).update(training_passed_at=timezone.now())
+    lease = queue.assignment_next(project=project, annotator=membership.user, rng=random.Random(1)).lease
+    assert lease.item.strategy == SelectionStrategy.EIG and lease.item.expected_gain is not None
