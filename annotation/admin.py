@@ -1,7 +1,7 @@
 """Admin for projects, members, images, imports, and the annotators' work items, leases and judgements."""
 from django.contrib import admin
 
-from annotation.models import Image, ImportBatch, Judgement, Lease, Membership, Project, WorkItem
+from annotation.models import Image, ImportBatch, Judgement, Lease, Membership, Project, TextRevision, WorkItem
 
 
 class MembershipInline(admin.TabularInline):
@@ -57,3 +57,10 @@ class JudgementAdmin(admin.ModelAdmin):
     list_display = ("id", "project", "kind", "purpose", "annotator", "level", "choice", "gold_correct", "submitted_at")
     list_filter = ("kind", "purpose", "excluded", "project")
     raw_id_fields = ("item", "lease", "annotator")
+
+
+@admin.register(TextRevision)
+class TextRevisionAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "annotator", "status", "model", "prompt_name", "prompt_version", "edit_distance", "accepted_unchanged")
+    list_filter = ("status", "accepted_unchanged", "project")
+    raw_id_fields = ("judgement", "annotator")

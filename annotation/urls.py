@@ -14,6 +14,8 @@ from annotation.views.researcher_work import ProjectAnnotationSettingsView, Proj
 from annotation.views.work import (
     AnnotatorHomeView,
     ReleaseView,
+    RevisionPanelView,
+    RevisionSaveView,
     SubmitView,
     TrainingItemView,
     TrainingPageView,
@@ -30,6 +32,8 @@ urlpatterns = [
     path("annotate/<int:project_id>/item/", WorkItemView.as_view(), name="annotate_item"),
     path("annotate/<int:project_id>/submit/", SubmitView.as_view(), name="annotate_submit"),
     path("annotate/<int:project_id>/release/", ReleaseView.as_view(), name="annotate_release"),
+    path("annotate/<int:project_id>/revisions/<int:revision_id>/", RevisionPanelView.as_view(), name="revision_panel"),
+    path("annotate/<int:project_id>/revisions/<int:revision_id>/save/", RevisionSaveView.as_view(), name="revision_save"),
     path("annotate/<int:project_id>/training/", TrainingPageView.as_view(), name="training"),
     path("annotate/<int:project_id>/training/item/", TrainingItemView.as_view(), name="training_item"),
     path("annotate/<int:project_id>/training/restart/", TrainingRestartView.as_view(), name="training_restart"),

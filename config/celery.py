@@ -14,5 +14,8 @@ app.conf.task_queues = [KombuQueue(q.value, routing_key=q.value) for q in Queue]
 app.conf.task_default_queue = Queue.DEFAULT.value
 app.conf.task_default_routing_key = Queue.DEFAULT.value
 # Tasks go to `default` unless routed here; every GPU task is named in one place.
-app.conf.task_routes = {name: {"queue": Queue.GPU.value} for name in ("modeling.device_report",)}
+app.conf.task_routes = {
+    name: {"queue": Queue.GPU.value}
+    for name in ("modeling.device_report", "modeling.critic_retrain", "modeling.critic_score_pool", "modeling.critic_generate")
+}
 app.autodiscover_tasks()

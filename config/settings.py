@@ -128,6 +128,15 @@ LOUPE_THUMBNAIL_SIZE = env.int("LOUPE_THUMBNAIL_SIZE", default=256)
 # Scaling reruns after this many new pair or rating judgements in a project (0: only on request).
 LOUPE_SCALE_EVERY = env.int("LOUPE_SCALE_EVERY", default=20)
 
+# The critic (issue 8). The base checkpoint is a local directory (never a hub download); empty: a tiny
+# random critic is built under $LOUPE_VAR_DIR/critic/tiny-base on first use (`manage.py critic_init`), which
+# trains on CPU in minutes. Artifacts (adapters, judgement snapshots) go under LOUPE_CRITIC_DIR, which the
+# web app and the `gpu` workers must share, like MEDIA_ROOT.
+LOUPE_CRITIC_BASE_DIR = env.str("LOUPE_CRITIC_BASE_DIR", default="")
+LOUPE_CRITIC_DIR = env.path("LOUPE_CRITIC_DIR", default=str(VAR_DIR / "critic"))
+# Retrain a project's critic after this many new usable judgements (0: only when a researcher asks).
+LOUPE_CRITIC_RETRAIN_EVERY = env.int("LOUPE_CRITIC_RETRAIN_EVERY", default=0)
+
 # The language model that drafts paragraphs and question-answer data (issue 5): OpenAI or any
 # OpenAI-compatible server (vLLM, Ollama, LM Studio). With no key, the offline template drafter
 # writes the drafts (labelled as such), so the demo needs no network. A local server that needs
@@ -170,7 +179,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "annotation.api_schema.LoupeSchemaGenerator",
-    "ENUM_NAME_OVERRIDES": {"TaskKindEnum": "annotation.vocabulary.TaskKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "TaskKindEnum": "annotation.vocabulary.TaskKind",
+        "TextRevisionStatusEnum": "annotation.models.TextRevision.Status",
+        "VQAItemStatusEnum": "modeling.models.VQAItem.Status",
+        "VQAItemKindEnum": "modeling.models.VQAItem.Kind",
+    },
 }
 
 # Celery. The default broker is kombu's filesystem transport under var/: no server to run.

@@ -132,3 +132,6 @@ class VQAItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} from judgement {self.source_judgement_id} ({self.status})"
+
+
+from modeling.critic_models import CriticScore, CriticText, CriticVersion  # noqa: E402,F401

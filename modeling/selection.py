@@ -5,9 +5,10 @@ reads the current scores (evaluation's latest finished ScalingRun) and the proje
 arrays, calls `select_pairs_batch`, and hands the chosen pairs to annotation's queue through
 `annotation.services.work.proposed_pairs_add`, which records their provenance on the work items.
 
-The critic enters through one function, `critic_prior_for_project`: the seam that the critic issue
-fills. It returns None today (there are no critic scores in the database), and then the strategies that
-need the critic fall back to plain expected information gain and say so in the items' provenance.
+The critic enters through one function, `critic_prior_for_project`: the active critic version's scores,
+calibrated onto the human scale. Without an active, scored critic it returns None, and then the
+strategies that need the critic fall back to plain expected information gain and say so in the items'
+provenance.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore
 from evaluation.selectors import scaling_run_current
 from modeling.active import SelectionConfig, select_pairs_batch
-from modeling.critic_prior import critic_disagreement_scores
+from modeling.critic_prior import calibrate_critic_prior, critic_disagreement_scores
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ REFILL_DEBOUNCE_SECONDS = 10
 DISAGREEMENT_DIVERSITY_WEIGHT = 0.01
 #: Critic-disagreement: each chosen image is paired with this many neighbours on either side in score.
 DISAGREEMENT_NEIGHBOURS = 5
+#: The active critic must have scored at least this many of the images before its prior is used.
+MIN_CRITIC_SCORES = 3
 
 
 # ------------------------------------------------------------------------------------ the critic seam
@@ -66,15 +69,66 @@ class CriticPrior:
 def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> CriticPrior | None:
     """The active critic's calibrated prior for `image_ids` (sorted), or None when there is none.
 
-    THE SEAM for the critic issue (issue 8): once critic versions and their per-image scores are in the
-    database, this reads the project's active CriticVersion's scores and variances, calibrates them on
-    the images that have human scores (`modeling.critic_prior.calibrate_critic_prior`), and returns them
-    with the version's id. Nothing else in selection needs to change.
+    THE SEAM for the critic (issue 8). Reads the project's active CriticVersion's scores (0-100) and
+    variances for `image_ids`, and maps them onto the human (Thurstone) scale with
+    `modeling.critic_prior.calibrate_critic_prior`, fitted on the images the current scaling run has
+    human data for. The scaling run's own prior is passed as `human_prior_mean`/`human_prior_var` so it
+    is divided out first, as that function documents: N(z-scored MOS, 1) for rated images and N(0, 1)
+    for the others (evaluation.services._scale_fit, evaluation.ratings.mos_prior_mean), rebuilt from the
+    run's `ItemScore.mos`. Images the critic has not scored get the mean critic score with the largest
+    critic variance, so they carry little weight.
 
-    Today there are no critic scores, so it returns None, and `eig_prior` / `critic_disagreement` fall
-    back to plain EIG with `critic_version_id` None in the provenance. No prior is ever made up.
+    Returns None (and selection falls back to plain EIG, saying so) when no version is active, the
+    active one has scored fewer than MIN_CRITIC_SCORES of these images, there is no finished scaling run,
+    or the calibration cannot be fitted (fewer than 3 images with human data, constant critic scores).
+    No prior is ever made up.
     """
-    return None
+    from modeling.critic_models import CriticScore, CriticVersion
+
+    version = CriticVersion.objects.filter(project=project, status=CriticVersion.Status.ACTIVE).first()
+    if version is None:
+        return None
+    n = image_ids.size
+    rows = list(CriticScore.objects.filter(version=version, image__project=project).values_list("image_id", "score", "variance"))
+    if len(rows) < MIN_CRITIC_SCORES:
+        return None
+    ids, scores, variances = (np.asarray(column) for column in zip(*rows))
+    where = np.searchsorted(image_ids, ids.astype(np.int64))
+    known = (where < n) & (image_ids[np.minimum(where, n - 1)] == ids)
+    if int(known.sum()) < MIN_CRITIC_SCORES:
+        return None
+    critic = np.full(n, float(np.mean(scores[known])))
+    critic_var = np.full(n, float(np.max(variances[known])))
+    critic[where[known]] = scores[known]
+    critic_var[where[known]] = variances[known]
+
+    run = scaling_run_current(project=project)
+    if run is None:
+        return None
+    human, human_var = np.full(n, np.nan), np.full(n, np.nan)
+    prior_mean, has_human, mos = np.zeros(n), np.zeros(n, dtype=bool), np.full(n, np.nan)
+    score_rows = list(ItemScore.objects.filter(run=run).values_list("image_id", "score", "variance", "n_comparisons", "n_ratings", "mos"))
+    if score_rows:
+        s_ids, s_scores, s_var, n_comp, n_rat, s_mos = zip(*score_rows)
+        s_ids = np.asarray(s_ids, dtype=np.int64)
+        at = np.searchsorted(image_ids, s_ids)
+        ok = (at < n) & (image_ids[np.minimum(at, n - 1)] == s_ids)
+        at = at[ok]
+        human[at] = np.asarray(s_scores, dtype=float)[ok]
+        human_var[at] = np.maximum(np.asarray(s_var, dtype=float)[ok], 1e-9)
+        has_human[at] = (np.asarray(n_comp) + np.asarray(n_rat))[ok] > 0
+        mos[at] = np.asarray([np.nan if m is None else m for m in s_mos], dtype=float)[ok]
+    rated = ~np.isnan(mos)
+    if rated.sum() >= 2 and mos[rated].std() > 0:  # evaluation.ratings.mos_prior_mean
+        prior_mean[rated] = (mos[rated] - mos[rated].mean()) / mos[rated].std()
+    try:
+        calibrated = calibrate_critic_prior(
+            critic, critic_var, human, human_var, has_human, human_prior_mean=prior_mean, human_prior_var=np.ones(n),
+        )
+    except (ValueError, RuntimeError) as error:
+        logger.info("No critic prior for project %s from v%s: %s", project.pk, version.number, error)
+        return None
+    return CriticPrior(prior_mean=calibrated.prior_mean, prior_var=calibrated.prior_var, critic_version_id=version.pk)
 
 
 # -------------------------------------------------------------------------------------------- refills

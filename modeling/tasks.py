@@ -60,3 +60,6 @@ def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
     if project is None:
         return 0
     return len(llm_services.vqa_generate(project=project, judgement_ids=judgement_ids))
+
+
+from modeling.tasks_critic import critic_generate, critic_retrain, critic_score_pool  # noqa: E402,F401

@@ -16,6 +16,8 @@ seed_output="$(.venv/bin/python manage.py seed_demo | tee /dev/stderr)"
 # The demo's comparison pairs come from the active selector: queue the first batch now; the worker
 # refills the queue and rescales the scores as judgements arrive.
 .venv/bin/python manage.py refill_pairs demo
+# The demo's critic: a tiny model built offline under var/critic (once), so that Retrain works on CPU.
+.venv/bin/python manage.py critic_init --project demo
 
 worker_pid=""
 server_pid=""

@@ -7,6 +7,8 @@
  *   pairs: ← or A = left, → or B = right, T = hard to decide
  *   rows (questionnaires, levels): 1-9, 0, - pick the n-th option of the highlighted row and move on; ↑/↓ change row
  *   Enter submits (Ctrl+Enter inside a text box), Z opens or closes the full-resolution view.
+ *   The drafted paragraph (after a description or comparison-reasoning questionnaire): its text box takes the
+ *   focus as soon as the draft is there, Ctrl+Enter saves it and brings the next item.
  * Keys typed into a text box are left alone, and so are arrow keys on a focused radio button (native behaviour).
  */
 (function () {
@@ -77,8 +79,34 @@
       updateCounts(form);
       lastTextarea = null;
     }
+    revisionShown(container);
     const autofocus = container.querySelector("[autofocus], [data-autofocus]");
     if (autofocus) autofocus.focus();
+  }
+
+  /* The draft box: time on it counts from when its text box first appears; the cursor goes to the end of the draft. */
+  const revisionStartedAt = new Map(); // revision id -> when its text box was first shown
+  function revisionShown(root) {
+    const panel = root.matches && root.matches("[data-revision]") ? root : root.querySelector && root.querySelector("[data-revision]");
+    if (!panel) return;
+    const area = panel.querySelector("form.revisionform textarea");
+    if (!area) return;
+    if (!revisionStartedAt.has(panel.dataset.revision)) revisionStartedAt.set(panel.dataset.revision, performance.now());
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+  }
+
+  // The draft box swaps itself (outerHTML) when the draft arrives or the annotator writes it by hand.
+  document.addEventListener("htmx:load", (event) => {
+    const element = event.detail && event.detail.elt;
+    // After htmx has finished with the swap (it moves the focus about while it settles).
+    if (element && element.matches && element.matches("#work [data-revision]")) setTimeout(() => revisionShown(element), 0);
+  });
+
+  function saveRevision(form) {
+    const button = form.querySelector("[data-save-revision]");
+    if (button && button.disabled) return; // on its way already
+    form.requestSubmit(button || undefined);
   }
 
   document.addEventListener("htmx:afterSwap", (event) => {
@@ -97,6 +125,12 @@
     "submit",
     (event) => {
       const form = event.target;
+      if (form.matches && form.matches("form.revisionform")) {
+        const panel = form.closest("[data-revision]");
+        const started = panel && revisionStartedAt.get(panel.dataset.revision);
+        if (started !== undefined) form.elements.time_spent_ms.value = String(Math.round(performance.now() - started));
+        return;
+      }
       if (!form.matches || !form.matches("form.workform")) return;
       const started = startedAt.get(form.elements.lease_id.value);
       if (started !== undefined) form.elements.duration_ms.value = String(Math.round(performance.now() - started));
@@ -226,6 +260,12 @@
     }
     const form = workForm();
     if (isTyping(target)) {
+      const revisionForm = target.closest && target.closest("#work form.revisionform");
+      if (key === "Enter" && (event.ctrlKey || event.metaKey) && revisionForm) {
+        event.preventDefault();
+        if (!event.repeat) saveRevision(revisionForm);
+        return;
+      }
       if (key === "Enter" && (event.ctrlKey || event.metaKey) && form && form.contains(target)) {
         event.preventDefault();
         if (!event.repeat) submit(form);

@@ -27,6 +27,7 @@ __all__ = [
     "TrainingCancelled",
     "TrainingConfig",
     "TrainingResult",
+    "answer_loss",
     "artifact_sha256",
     "conversation_batch",
     "heldout_metrics",
@@ -65,6 +66,13 @@ class TrainingConfig:
         Shuffle within each epoch; turn off to keep a curriculum's order.
     seed : int
         Seeds shuffling, dropout and any random init, without touching global state.
+    scored_token_weight : float
+        Loss weight of the answer tokens the scorer reads (the level words and
+        " first"/" second"); every other answer token weighs 1. The default 1.0 is
+        the papers' plain mean cross-entropy. A tiny random critic needs more
+        (:meth:`tiny`): the fixed answer words are learnt from the text alone in a
+        few steps, after which the one level token, a tenth of the answer, is all
+        that depends on the image and its gradient is drowned by the rest.
     """
 
     epochs: int = 1
@@ -78,6 +86,26 @@ class TrainingConfig:
     max_grad_norm: float | None = 1.0
     shuffle: bool = True
     seed: int = 0
+    scored_token_weight: float = 1.0
+
+    @classmethod
+    def tiny(cls, *, max_steps: int = 600, seed: int = 0, **overrides) -> TrainingConfig:
+        """Optimisation with which a tiny random critic learns quality from pixels on CPU.
+
+        A full fine-tune (:meth:`CriticTrainingSettings.tiny`) at a higher learning
+        rate than LoRA, with the level token weighted up (``scored_token_weight``)
+        once the answer format is learnt; see ``docs/benchmarks.md`` ("Critic").
+        """
+        values = {
+            "max_steps": max_steps,
+            "batch_size": 8,
+            "learning_rate": 1e-3,
+            "warmup_fraction": 0.05,
+            "scored_token_weight": 20.0,
+            "seed": seed,
+        }
+        values.update(overrides)
+        return cls(**values)
 
     def __post_init__(self):
         if self.epochs <= 0:
@@ -98,6 +126,8 @@ class TrainingConfig:
             raise ValueError("min_lr_ratio must be in [0, 1]")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError("max_grad_norm must be > 0 or None")
+        if not self.scored_token_weight > 0:
+            raise ValueError("scored_token_weight must be > 0")
 
 
 @dataclass
@@ -174,6 +204,28 @@ def conversation_batch(critic: Critic, conversations: Sequence[Conversation], im
         labels[i, -n:] = input_ids[i, -n:]
     batch["labels"] = labels
     return batch
+
+
+def answer_loss(critic: Critic, batch, scored_token_weight: float = 1.0) -> torch.Tensor:
+    """Mean next-token cross-entropy over the answer tokens, scored tokens weighted.
+
+    With ``scored_token_weight == 1`` this is the model's own loss (paper 000, eq. 1).
+    Otherwise each answer token whose label is a level word or a pair word
+    (``critic.level_token_ids``, ``critic.pair_token_ids``) weighs
+    ``scored_token_weight`` and the others 1, normalised by the total weight.
+    """
+    if scored_token_weight == 1.0:
+        return critic.model(**batch).loss
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logits = critic.model(**inputs).logits[:, :-1, :].float()
+    targets = batch["labels"][:, 1:].to(logits.device)
+    mask = targets != IGNORE_INDEX
+    scored = torch.tensor(critic.level_token_ids + critic.pair_token_ids, device=targets.device)
+    weights = torch.where(torch.isin(targets, scored), scored_token_weight, 1.0) * mask
+    losses = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.clamp(min=0).reshape(-1), reduction="none"
+    ).view_as(weights)
+    return (losses * weights).sum() / weights.sum()
 
 
 def _lr_lambda(config: TrainingConfig, total_steps: int):
@@ -309,7 +361,7 @@ def train_critic(
                 if should_cancel is not None and should_cancel():
                     raise TrainingCancelled(f"cancelled before step {step} of {total}")
                 batch = conversation_batch(critic, [conversations[i] for i in indices], image_loader)
-                loss = critic.model(**batch).loss
+                loss = answer_loss(critic, batch, config.scored_token_weight)
                 loss.backward()
                 if config.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)

@@ -4,12 +4,13 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from annotation.models import ImportBatch, Membership
+from annotation.models import ImportBatch, Membership, TextRevision
 from annotation.permissions import can_view_project_images
 from annotation.services.imports import image_import
-from annotation.services.queue import assignment_next
+from annotation.services.queue import assignment_next, judgement_submit
 from annotation.services.work import project_settings_update
 from annotation.vocabulary import TaskKind
+from modeling.models import CriticVersion, VQAItem
 from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes
 
 # Researchers (and admins) only; those with a project in the URL only for researchers who manage it.
@@ -40,6 +41,31 @@ RESEARCHER_ONLY = {
     "api:project_settings",
     "api:gold_create",
     "api:pairs_generate",
+    "modeling:llm_revisions",
+    "modeling:llm_prompts",
+    "modeling:llm_prompt_new",
+    "modeling:llm_usage",
+    "modeling:llm_vqa",
+    "modeling:llm_vqa_review",
+    "modeling:llm_vqa_export",
+    "api:revision_stats",
+    "api:vqa_list",
+    "api:vqa_review",
+    "api:vqa_export",
+    # The critic (another engineer's routes, classified here by their permission classes: all ProjectResearcherMixin
+    # or IsProjectResearcher).
+    "critic:index",
+    "critic:retrain",
+    "critic:rollback",
+    "critic:version",
+    "critic:cancel",
+    "critic:promote",
+    "critic:score",
+    "critic:retry",
+    "critic_api:critic_versions",
+    "critic_api:critic_retrain",
+    "critic_api:critic_promote",
+    "critic_api:critic_cancel",
 }
 # Annotators may open these (each still checks who: signed in, or a member of the image's project).
 ANNOTATOR_ALLOWED = {
@@ -50,6 +76,7 @@ ANNOTATOR_ALLOWED = {
     "api_schema",
     "api_docs",
     "api:judgement_list",  # a researcher who manages the project sees all judgements, an annotator member their own
+    "api:revision_list",  # likewise for text revisions
 }
 # Annotator members of the project in the URL only: researchers (even managing ones) and other users get 403.
 PROJECT_ANNOTATOR = {
@@ -60,13 +87,15 @@ PROJECT_ANNOTATOR = {
     "annotation:training",
     "annotation:training_item",
     "annotation:training_restart",
+    "annotation:revision_panel",
+    "annotation:revision_save",
     "api:assignment_next",
     "api:training_status",
     "api:training_next",
     "api:training_restart",
 }
-# A lease's holder only: to anyone else the lease does not exist (404, so lease ids leak nothing).
-LEASE_HOLDER = {"api:judgement_submit", "api:lease_release"}
+# A lease's (or a text revision's) holder only: to anyone else it does not exist (404, so ids leak nothing).
+LEASE_HOLDER = {"api:judgement_submit", "api:lease_release", "api:revision"}
 # Open to anonymous users: signing in and out, and trading a password for an API token.
 PUBLIC = {"login", "logout", "api_token"}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
@@ -119,12 +148,26 @@ def test_no_public_media_route():
     assert not any(route.startswith("media") for route in routes)
 
 
+DESCRIPTION_ANSWER = {
+    "texture_category": "bricks", "texture_condition": "clear", "overall": "mild",
+    "distortions": {"brightness": "undistorted", "color": "mild", "noise": "undistorted", "artifacts": "undistorted", "blurriness": "mild"},
+}
+
+
 @pytest.fixture
 def world(project, researcher, annotator_member):
-    """A project with one image, one import and an annotator member: an id for every URL kwarg."""
+    """A project with one image, one import and an annotator member: an id for every URL kwarg.
+
+    The member has answered a description questionnaire (so they own a text revision, and a VQA item hangs off
+    that judgement) and holds a lease on a rating item.
+    """
     image = image_import(project=project, name="cat.png", data=image_bytes(seed=1)).image
     batch = ImportBatch.objects.create(project=project, created_by=researcher, source=ImportBatch.Source.UPLOAD)
     membership = Membership.objects.get(project=project, user=annotator_member)
+    project_settings_update(project, task_kinds=[TaskKind.DESCRIPTION], training_required=False, gold_rate=0.0)
+    described = assignment_next(project=project, annotator=annotator_member).lease
+    judgement = judgement_submit(lease_id=described.pk, annotator=annotator_member, client_id=uuid.uuid4(), answer=DESCRIPTION_ANSWER).judgement
+    vqa_item = VQAItem.objects.create(project=project, source_judgement=judgement, kind=VQAItem.Kind.YES_NO, question="Is it sharp?", answer="no")
     project_settings_update(project, task_kinds=[TaskKind.RATING])
     lease = assignment_next(project=project, annotator=annotator_member).lease
     return {
@@ -133,6 +176,10 @@ def world(project, researcher, annotator_member):
         "batch_id": batch.pk,
         "membership_id": membership.pk,
         "lease_id": lease.pk,
+        "revision_id": TextRevision.objects.get(judgement=judgement).pk,
+        "vqa_item_id": vqa_item.pk,
+        "name": "description_paragraph",
+        "version_id": CriticVersion.objects.create(project=project, number=1, base_model_dir="unused").pk,
     }
 
 
