@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DistortedImage", "SOURCE_IMAGES", "distorted_images", "distort"]
+__all__ = ["ALL_DISTORTIONS", "DistortedImage", "SOURCE_IMAGES", "distorted_images", "distort"]
 
 # Sample images shipped with scikit-image (no download), grey ones are made RGB.
 SOURCE_IMAGES = (
@@ -25,7 +25,11 @@ SOURCE_IMAGES = (
 # Gaussian blur sigma (pixels) and Gaussian noise std (of 255) per severity 0..4.
 BLUR_SIGMA = (0.0, 0.7, 1.2, 1.9, 3.0)
 NOISE_STD = (0.0, 10.0, 20.0, 34.0, 55.0)
+# Brightness factor per severity: a global change a tiny critic learns in a few dozen
+# steps (quick learning tests), unlike blur and noise, which need local texture.
+DARKEN_FACTOR = (1.0, 0.78, 0.58, 0.4, 0.24)
 DISTORTIONS = ("blur", "noise")
+ALL_DISTORTIONS = ("blur", "noise", "darken")
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class DistortedImage:
     source : str
         The ``skimage.data`` image it was cut from.
     distortion : str
-        ``"blur"`` or ``"noise"``.
+        ``"blur"``, ``"noise"`` or ``"darken"`` (``"none"`` when pristine).
     severity : int
         0 (pristine) to 4 (worst).
     """
@@ -73,11 +77,12 @@ def _load_rgb(name: str) -> np.ndarray:
 
 
 def distort(pixels: np.ndarray, distortion: str, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Blur (Gaussian, sigma from ``BLUR_SIGMA``) or noise (Gaussian, std from ``NOISE_STD``) an RGB uint8 image."""
+    """Blur (Gaussian, sigma from ``BLUR_SIGMA``), noise (Gaussian, std from ``NOISE_STD``) or darken
+    (times ``DARKEN_FACTOR``) an RGB uint8 image."""
     from scipy import ndimage
 
-    if distortion not in DISTORTIONS:
-        raise ValueError(f"distortion must be one of {DISTORTIONS}")
+    if distortion not in ALL_DISTORTIONS:
+        raise ValueError(f"distortion must be one of {ALL_DISTORTIONS}")
     if not 0 <= severity < len(BLUR_SIGMA):
         raise ValueError(f"severity must be in 0..{len(BLUR_SIGMA) - 1}")
     image = pixels.astype(float)
@@ -86,6 +91,8 @@ def distort(pixels: np.ndarray, distortion: str, severity: int, rng: np.random.G
     if distortion == "blur":
         sigma = BLUR_SIGMA[severity]
         image = ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0), mode="reflect")
+    elif distortion == "darken":
+        image = image * DARKEN_FACTOR[severity]
     else:
         image = image + rng.normal(0.0, NOISE_STD[severity], size=image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)

@@ -32,8 +32,9 @@ def answer_questionnaire_by_keyboard(page) -> None:
     page.keyboard.press("Enter")
 
 
-def focused_testid(page) -> str | None:
-    return page.evaluate("() => document.activeElement && document.activeElement.dataset.testid")
+def wait_for_focus(page, testid: str) -> None:
+    """Focus moves after htmx swaps the box in: wait for it rather than read it at once."""
+    page.wait_for_function("id => document.activeElement && document.activeElement.dataset.testid === id", arg=testid)
 
 
 def test_questionnaire_then_draft_then_edit_and_save_by_keyboard(page, live_server, login, project, annotator_member, celery_worker, worker_media_root, screenshot):
@@ -50,7 +51,7 @@ def test_questionnaire_then_draft_then_edit_and_save_by_keyboard(page, live_serv
     revision = TextRevision.objects.get(judgement__lease_id=lease)
     assert revision.judgement.answer == EXPECTED
     assert page.input_value("#work [data-testid=revision-text]") == revision.draft
-    assert focused_testid(page) == "revision-text"
+    wait_for_focus(page, "revision-text")
     screenshot("revision-draft")
     page.keyboard.type(" The brick joints are still visible.")
     page.keyboard.press("Control+Enter")
@@ -82,7 +83,7 @@ def test_a_failed_draft_shows_the_error_and_the_annotator_writes_it(page, live_s
     assert "did not answer in time" in page.inner_text("#work [data-testid=draft-error]")
     screenshot("revision-failed")
     assert page.input_value("#work [data-testid=revision-text]") == ""
-    assert focused_testid(page) == "revision-text"
+    wait_for_focus(page, "revision-text")
     page.keyboard.press("Control+Enter")  # empty: refused, nothing written
     page.wait_for_selector("#work [data-testid=revision-errors]")
     page.locator("#work [data-testid=revision-text]").focus()
@@ -105,7 +106,7 @@ def test_write_it_yourself_while_the_draft_is_coming(page, live_server, login, p
     page.wait_for_function("() => document.activeElement && document.activeElement.dataset.testid === 'write-own'")
     page.keyboard.press("Enter")
     page.wait_for_selector("#work [data-testid=revision-text]")
-    assert focused_testid(page) == "revision-text"
+    wait_for_focus(page, "revision-text")
     page.keyboard.type("My own paragraph about the bricks.")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#work [data-testid=work-item]")
