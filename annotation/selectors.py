@@ -16,13 +16,6 @@ def project_list_managed(*, user) -> QuerySet[Project]:
     return projects.filter(memberships__user=user, memberships__role=Membership.Role.RESEARCHER)
 
 
-def project_list_annotated(*, user) -> QuerySet[Project]:
-    """Projects the user is an annotator member of, newest first."""
-    if not (user.is_authenticated and user.is_active):
-        return Project.objects.none()
-    return Project.objects.filter(memberships__user=user, memberships__role=Membership.Role.ANNOTATOR)
-
-
 def project_images(*, project: Project) -> QuerySet[Image]:
     """The project's images in import order, with their reference image fetched alongside."""
     return Image.objects.filter(project=project).select_related("reference").order_by("id")

@@ -36,9 +36,9 @@ from modeling.critic.training import TrainingConfig, train_critic
 def _srcc_report(scores, images) -> str:
     quality = np.array([im.quality for im in images])
     parts = [f"all={stats.spearmanr(scores, quality).statistic:+.3f}"]
-    for kind in ("blur", "noise"):
+    for kind in ("blur", "noise", "darken"):
         mask = np.array([im.distortion in (kind, "none") for im in images])
-        if mask.sum() > 2:
+        if any(im.distortion == kind for im in images) and mask.sum() > 2:
             parts.append(f"{kind}={stats.spearmanr(scores[mask], quality[mask]).statistic:+.3f}")
     return " ".join(parts)
 
@@ -52,7 +52,10 @@ def run_seed(args, seed: int, root: Path) -> dict:
     lookup = {im.key: im.image() for im in train}
     conversations = conv.scoring_conversations([conv.ScoredImage(im.key, im.quality) for im in train], rng=rng)
 
-    tiny = TinyCriticConfig(family=args.family, seed=seed, image_size=args.image_size)
+    tiny = TinyCriticConfig(
+        family=args.family, seed=seed, image_size=args.image_size,
+        vision_hidden_size=args.vision_hidden_size, vision_heads=args.vision_heads,
+    )
     critic = load_critic(build_tiny_critic(root / f"base-{seed}", tiny))
     test_images = [im.image() for im in test]
     started = time.perf_counter()
@@ -65,7 +68,10 @@ def run_seed(args, seed: int, root: Path) -> dict:
         critic,
         conversations,
         output_dir=root / f"artifact-{seed}",
-        config=TrainingConfig(max_steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, seed=seed),
+        config=TrainingConfig.tiny(
+            max_steps=args.steps, seed=seed, batch_size=args.batch_size, learning_rate=args.lr,
+            scored_token_weight=args.scored_token_weight,
+        ),
         image_loader=lookup.__getitem__,
     )
     after = score_images(critic, test_images, batch_size=16).scores
@@ -90,11 +96,14 @@ def main() -> None:
     parser.add_argument("--family", default="llava_onevision", choices=("llava_onevision", "qwen2_vl"))
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--scored-token-weight", type=float, default=20.0)
+    parser.add_argument("--vision-hidden-size", type=int, default=32)
+    parser.add_argument("--vision-heads", type=int, default=2)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--crops", type=int, default=3, help="crops per source image")
     parser.add_argument("--vision-feature-layer", type=int, default=-2)
-    parser.add_argument("--distortions", nargs="+", default=["blur", "noise"])
+    parser.add_argument("--distortions", nargs="+", default=["blur", "noise"], choices=["blur", "noise", "darken"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

@@ -1,4 +1,4 @@
-"""Project pages: the researcher's list, create, detail with its image grid, members; the annotator's home."""
+"""Project pages: the researcher's list, create, detail with its image grid, members (the annotator's home is in views/work.py)."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -9,7 +9,7 @@ from annotation import selectors
 from annotation.forms import MembershipAddForm, ProjectCreateForm
 from annotation.models import Membership
 from annotation.services.projects import membership_add, membership_remove, project_create
-from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, SignedInMixin
+from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin
 
 IMAGES_PER_PAGE = 48
 RECENT_IMPORTS = 10
@@ -22,14 +22,6 @@ def _form_errors_from(form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
-
-
-class AnnotatorHomeView(SignedInMixin, View):
-    """The projects the user annotates."""
-
-    def get(self, request):
-        projects = selectors.project_list_annotated(user=request.user)
-        return render(request, "annotation/annotator_home.html", {"projects": projects})
 
 
 class ProjectListView(ResearcherRequiredMixin, View):

@@ -155,5 +155,29 @@ def test_training_raises_heldout_srcc_on_darkening(tiny_dirs, tmp_path, seed):
 
     Held-out images come from sample photographs the critic never trains on.
     """
-    after, before = _learning_gain(tiny_dirs["qwen2_vl"], tmp_path, distortions=("darken",), steps=60, seed=seed)
-    assert after > before + 0.3, (before, after)
+    after, before = _learning_gain(tiny_dirs["qwen2_vl"], tmp_path, distortions=("darken",), steps=30, seed=seed)
+    # Measured gains at 30 steps, seeds 0-2: +0.44, +0.39, +0.59.
+    assert after > before + 0.25, (before, after)
+
+
+def test_answer_loss_weighting(tiny_dirs, scoring_data):
+    """Weight 1 is the model's own loss; a higher weight moves the loss toward the level token's own loss."""
+    import torch
+
+    from modeling.critic.training import answer_loss
+
+    critic = load_critic(tiny_dirs["qwen2_vl"])
+    conversations, lookup = scoring_data
+    batch = conversation_batch(critic, conversations[:2], lookup.__getitem__)
+    with torch.no_grad():
+        plain = answer_loss(critic, batch)
+        assert torch.allclose(plain, critic.model(**batch).loss)
+        logits = critic.model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1].float()
+        targets = batch["labels"][:, 1:]
+        is_level = torch.isin(targets, torch.tensor(critic.level_token_ids))
+        per_token = torch.nn.functional.cross_entropy(logits[is_level], targets[is_level])
+        weighted = answer_loss(critic, batch, 1e6)
+    assert is_level.sum() == 2
+    assert torch.allclose(weighted, per_token, atol=1e-3)
+    with pytest.raises(ValueError):
+        TrainingConfig(scored_token_weight=0.0)
