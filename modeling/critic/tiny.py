@@ -126,7 +126,7 @@ def _tokenizer_corpus() -> list[str]:
     lines = [_GENERAL_TEXT]
     for pool in conv.QUESTION_POOLS.values():
         lines += list(pool)
-    lines += list(conv._SHORT_ANSWER_HINTS.values())
+    lines += list(conv.SHORT_ANSWER_HINTS.values())
     lines += [conv.TASK_QUANTITATIVE, conv.TASK_DESCRIPTION, conv.TASK_AUTHENTICITY, conv.SCORING_SYSTEM_PROMPT]
     lines += [f"<{tag}></{tag}>" for tag in (conv.TAG_REFERENCE, conv.TAG_A, conv.TAG_B)]
     lines += [conv.score_answer(level) for level in conv.LEVELS]
