@@ -357,6 +357,12 @@ def _load_trained(version: CriticVersion):
     return load_critic(critic_base_dir_for(version), adapter_directory=folder / ADAPTER_DIR)
 
 
+#: Public names for other apps (studies, system benchmarks) that run a trained version on the `gpu` queue.
+load_trained = _load_trained
+image_loader = _image_loader
+image_names = _image_names
+
+
 # ------------------------------------------------------------------------------------------ scoring
 
 
