@@ -164,6 +164,23 @@ def test_pair_queue_page_lists_proposals_and_refills(client, researcher, project
     assert "No proposed pairs in this state" in judged
 
 
+def test_pair_queue_paging_keeps_the_state_filter(client, researcher, project, settings):
+    """Next/Last links carry ?state= along with the page, so paging a filtered list stays filtered."""
+    from evaluation import views
+
+    project.task_kinds, project.pair_source, project.pair_batch_size = [TaskKind.PAIR], PairSource.PROPOSED, 4
+    project.save()
+    images_make(project, 6)
+    client.force_login(researcher)
+    client.post(_url("evaluation:pair_queue", project))
+    original, views.PAIRS_PER_PAGE = views.PAIRS_PER_PAGE, 2
+    try:
+        html = client.get(_url("evaluation:pair_queue", project) + "?state=open").content.decode()
+    finally:
+        views.PAIRS_PER_PAGE = original
+    assert "Page 1 of 2" in html and 'href="?state=open&amp;page=2"' in html
+
+
 def test_errorbar_svg_subsamples_beyond_the_limit():
     """400 items: 300 points drawn, over a band of every interval, with a note saying so; labels are escaped."""
     scores = [i / 100 for i in range(400)]
