@@ -1,13 +1,14 @@
 """Admin for projects, members, images, imports, and the annotators' work items, leases and judgements."""
 from django.contrib import admin
 
-from annotation.models import Image, ImportBatch, Judgement, Lease, Membership, Project, TextRevision, WorkItem
+from annotation.models import ExclusionEvent, Image, ImportBatch, Judgement, Lease, Membership, Project, TextRevision, WorkItem
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+    readonly_fields = ["excluded"]  # changed only through quality control's audited action
 
 
 @admin.register(Project)
@@ -20,8 +21,9 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("project", "user", "role", "added_at")
-    list_filter = ("role", "project")
+    list_display = ("project", "user", "role", "added_at", "excluded")
+    list_filter = ("role", "excluded", "project")
+    readonly_fields = ("excluded",)  # changed only through quality control's audited action (annotation/services/exclusion.py)
 
 
 @admin.register(Image)
@@ -64,3 +66,13 @@ class TextRevisionAdmin(admin.ModelAdmin):
     list_display = ("id", "project", "annotator", "status", "model", "prompt_name", "prompt_version", "edit_distance", "accepted_unchanged")
     list_filter = ("status", "accepted_unchanged", "project")
     raw_id_fields = ("judgement", "annotator")
+
+
+@admin.register(ExclusionEvent)
+class ExclusionEventAdmin(admin.ModelAdmin):
+    """The audit log of quality control: read it here, act through the project's Quality page (it keeps the judgements in step)."""
+
+    list_display = ("created_at", "project", "annotator", "action", "judgements_changed", "created_by")
+    list_filter = ("action", "project")
+    raw_id_fields = ("annotator", "created_by")
+    readonly_fields = ("created_at",)

@@ -103,6 +103,8 @@ class Membership(models.Model):
     training_score = models.FloatField(null=True, blank=True, help_text="Share right in the last finished round.")
     run_count = models.PositiveIntegerField(default=0, help_text="Consecutive items without a break.")
     last_submitted_at = models.DateTimeField(null=True, blank=True)
+    # Quality control's current state; ExclusionEvent holds the history (annotation/services/exclusion.py).
+    excluded = models.BooleanField(default=False, help_text="The annotator's judgements are kept out of scores, exports and training.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
@@ -379,3 +381,33 @@ class TextRevision(models.Model):
 
     def __str__(self) -> str:
         return f"Text revision #{self.pk} of judgement {self.judgement_id} ({self.status})"
+
+
+class ExclusionEvent(models.Model):
+    """One exclusion or restoration of an annotator's data in a project: the audit log of quality control.
+
+    `Membership.excluded` is the current state. An exclusion records which of the annotator's judgements were
+    excluded already (by anything else), so that the restoration after it clears only what it set.
+    """
+
+    class Action(models.TextChoices):
+        EXCLUDE = "exclude", "Excluded"
+        RESTORE = "restore", "Restored"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exclusion_events")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exclusion_events")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    judgements_changed = models.PositiveIntegerField(default=0, help_text="Judgements whose `excluded` flag this action changed.")
+    kept_excluded_ids = models.JSONField(
+        default=list, blank=True, help_text="Exclusions: the annotator's judgements excluded before it (a restore leaves them).",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "annotator", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.annotator} in {self.project}"

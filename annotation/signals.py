@@ -10,3 +10,8 @@ judgements_submitted = Signal()
 #: `sender` is the Project class; keyword arguments: `project` (Project), `revision` (TextRevision).
 #: modeling listens and enqueues the LLM draft; it reports back through annotation.services.revisions.
 draft_requested = Signal()
+
+#: Sent once an annotator's data was excluded or restored, after its transaction commits.
+#: `sender` is the Project class; keyword arguments: `project` (Project), `event` (ExclusionEvent).
+#: evaluation listens and re-scales the project without (or again with) those judgements.
+annotator_exclusion_changed = Signal()

@@ -574,6 +574,7 @@ def judgement_submit(
                     is_repeat=lease.is_repeat, training_attempt=lease.training_attempt, client_id=client_id,
                     answer=clean.answer, level=clean.level, choice=clean.choice, swap=lease.swap,
                     gold_correct=gold_correct, issued_at=lease.issued_at, duration_ms=duration_ms,
+                    excluded=membership.excluded,  # quality control excluded this annotator (services/exclusion.py)
                 )
         except IntegrityError:
             earlier = _judgement_by_client_id(annotator, client_id, lease_id)

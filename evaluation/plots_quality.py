@@ -1,0 +1,173 @@
+"""Server-rendered plots for the quality dashboard as inline SVG: bars, a histogram, and lines over an ordinal axis.
+
+Django-free, in the house style of evaluation/plots.py (which it borrows its tick rule and CSS classes from):
+plain string building, nothing fetched by the browser, every label escaped here so the markup is safe as it is.
+Each plot carries `data-plot` (its kind) and `data-n` (what it counts) for tests and scripts.
+"""
+from __future__ import annotations
+
+import math
+from html import escape
+
+import numpy as np
+
+from evaluation.plots import _nice_ticks
+
+__all__ = ["bars_svg", "histogram_svg", "lines_svg"]
+
+#: Series colours, in order (colour-blind-safe Okabe-Ito).
+COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 64
+
+
+def _open(kind: str, title: str, n: int, width: int, height: int) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="scoreplot" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" data-plot="{kind}" data-n="{n}">',
+        f"<title>{escape(title)}</title>",
+        f'<text class="axis-label" x="{LEFT}" y="16">{escape(title)}</text>',
+    ]
+
+
+def _empty(kind: str, title: str, width: int, message: str) -> str:
+    """A short placeholder the width of the plot, so an empty dashboard stays compact."""
+    parts = _open(kind, title, 0, width, 64)
+    parts.append(f'<text x="{width / 2}" y="44" text-anchor="middle" class="axis-label">{escape(message)}</text></svg>')
+    return "".join(parts)
+
+
+def _y_axis(parts: list[str], ymin: float, ymax: float, width: int, height: int, label: str, fmt: str = "g"):
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+
+    def y_of(value: float) -> float:
+        return TOP + (ymax - value) * plot_h / (ymax - ymin)
+
+    for tick in _nice_ticks(ymin, ymax, 5):
+        y = y_of(tick)
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{format(tick, fmt)}</text>')
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}"/>')
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
+    parts.append(f'<text class="axis-label" transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(label)}</text>')
+    return y_of, plot_w, plot_h
+
+
+def _x_labels(parts: list[str], xs, labels, height: int) -> None:
+    step = max(1, math.ceil(len(labels) / 16))  # at most ~16 labels, so they never overlap
+    for i in range(0, len(labels), step):
+        y = height - BOTTOM + 14
+        parts.append(
+            f'<text class="tick" x="{xs[i]:.1f}" y="{y}" text-anchor="end" transform="rotate(-30 {xs[i]:.1f} {y})">{escape(str(labels[i]))}</text>'
+        )
+
+
+def bars_svg(labels, values, *, title: str, y_label: str, y_range=None, reference=None, width: int = 960, height: int = 300) -> str:
+    """Vertical bars, one per label; None values are drawn as a gap marked "n/a".
+
+    Parameters
+    ----------
+    labels : sequence of str, shape [n]
+    values : sequence of float or None, shape [n]
+    y_range : (low, high), optional
+        Default: from min(0, values) to max(values), padded.
+    reference : float, optional
+        A dashed horizontal line (a pass mark, say).
+    """
+    labels = [str(label) for label in labels]
+    if len(labels) != len(values):
+        raise ValueError("labels and values must have the same length")
+    known = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not known:
+        return _empty("bars", title, width, "Nothing to show yet")
+    parts = _open("bars", title, len(labels), width, height)
+    low, high = y_range if y_range is not None else (min(0.0, *known), max(0.0, *known))
+    if not high > low:
+        high = low + 1.0
+    y_of, plot_w, _ = _y_axis(parts, low, high, width, height, y_label)
+    slot = plot_w / len(labels)
+    xs = [LEFT + (i + 0.5) * slot for i in range(len(labels))]
+    for x, label, value in zip(xs, labels, values):
+        if value is None or not math.isfinite(value):
+            parts.append(f'<text class="note" x="{x:.1f}" y="{y_of(low) - 4:.1f}" text-anchor="middle">n/a</text>')
+            continue
+        y0, y1 = y_of(max(low, 0.0) if low < 0 < high else low), y_of(float(value))
+        top, h = min(y0, y1), abs(y1 - y0)
+        parts.append(
+            f'<rect class="bar" x="{x - slot * 0.35:.1f}" y="{top:.1f}" width="{slot * 0.7:.1f}" height="{max(h, 0.5):.1f}" '
+            f'fill="{COLOURS[0]}"><title>{escape(label)}: {float(value):.3f}</title></rect>'
+        )
+    if reference is not None:
+        y = y_of(float(reference))
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#D55E00" stroke-dasharray="4 3"/>')
+    _x_labels(parts, xs, labels, height)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram_svg(values, *, title: str, x_label: str, bins: int = 20, width: int = 960, height: int = 280) -> str:
+    """A histogram of `values` in `bins` equal-width bins over their range; the bin edges label the x axis."""
+    data = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    data = data[np.isfinite(data)]
+    if bins < 1:
+        raise ValueError("bins must be >= 1")
+    if data.size == 0:
+        return _empty("histogram", title, width, "No scores yet")
+    parts = _open("histogram", title, int(data.size), width, height)
+    low, high = float(data.min()), float(data.max())
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    counts, edges = np.histogram(data, bins=bins, range=(low, high))
+    y_of, plot_w, _ = _y_axis(parts, 0.0, float(max(counts.max(), 1)) * 1.05, width, height, "Images")
+    slot = plot_w / bins
+    for i, count in enumerate(counts.tolist()):
+        x, y = LEFT + i * slot, y_of(count)
+        parts.append(
+            f'<rect class="bar" x="{x + 0.5:.1f}" y="{y:.1f}" width="{max(slot - 1, 0.5):.1f}" height="{y_of(0) - y:.1f}" fill="{COLOURS[0]}">'
+            f"<title>[{edges[i]:.3g}, {edges[i + 1]:.3g}): {count}</title></rect>"
+        )
+    xs = [LEFT + i * slot for i in range(bins + 1)]
+    _x_labels(parts, xs, [f"{edge:.3g}" for edge in edges], height)
+    parts.append(f'<text class="axis-label" x="{LEFT + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def lines_svg(x_labels, series: dict, *, title: str, y_label: str, y_range=None, width: int = 960, height: int = 300) -> str:
+    """One line per series over an ordinal x axis (days, versions), with a legend; None values break a line.
+
+    Parameters
+    ----------
+    x_labels : sequence of str, shape [n_x]
+    series : dict of name -> sequence of float or None, each shape [n_x]
+    """
+    x_labels = [str(label) for label in x_labels]
+    for name, ys in series.items():
+        if len(ys) != len(x_labels):
+            raise ValueError(f"series {name!r} must have one value per x label")
+    known = [float(v) for ys in series.values() for v in ys if v is not None and math.isfinite(v)]
+    if not known or not x_labels:
+        return _empty("lines", title, width, "Nothing to show yet")
+    parts = _open("lines", title, len(x_labels), width, height)
+    low, high = y_range if y_range is not None else (min(0.0, *known), max(known))
+    if not high > low:
+        high = low + 1.0
+    y_of, plot_w, _ = _y_axis(parts, low, high, width, height, y_label)
+    slot = plot_w / len(x_labels)
+    xs = [LEFT + (i + 0.5) * slot for i in range(len(x_labels))]
+    for index, (name, ys) in enumerate(series.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        segment: list[str] = []
+        for x, value in zip(xs + [None], list(ys) + [None]):
+            if value is not None and math.isfinite(value):
+                segment.append(f"{x:.1f},{y_of(float(value)):.1f}")
+                parts.append(f'<circle cx="{x:.1f}" cy="{y_of(float(value)):.1f}" r="2.5" fill="{colour}"><title>{escape(name)}: {float(value):.3g}</title></circle>')
+                continue
+            if len(segment) > 1:
+                parts.append(f'<polyline class="series" points="{" ".join(segment)}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            segment = []
+        legend_y = TOP + 4 + index * 14
+        parts.append(f'<rect x="{LEFT + 8}" y="{legend_y - 8}" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text class="tick" x="{LEFT + 22}" y="{legend_y + 1}">{escape(name)}</text>')
+    _x_labels(parts, xs, x_labels, height)
+    parts.append("</svg>")
+    return "".join(parts)
