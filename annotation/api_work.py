@@ -19,7 +19,7 @@ from annotation import selectors_work
 from annotation.api import ProjectApiMixin, _absolute, _paginated
 from annotation.models import Image, PairSource, SelectionStrategy, WorkItem
 from annotation.permissions import IsProjectResearcher, can_annotate_project, can_manage_project
-from annotation.services import queue, work
+from annotation.services import queue, training, work
 from annotation.services.answers import answer_for_screen, questionnaire_schema
 from annotation.vocabulary import TaskKind
 
@@ -244,7 +244,7 @@ class TrainingStatusApi(ProjectWorkApiView):
 
     @extend_schema(responses={200: TrainingStatusSerializer, **_errors(403, 404)})
     def get(self, request, project_id):
-        return Response(self.OutputSerializer(queue.training_status(project=self.get_project(), annotator=request.user)).data)
+        return Response(self.OutputSerializer(training.training_status(project=self.get_project(), annotator=request.user)).data)
 
 
 class TrainingNextApi(ProjectWorkApiView):
@@ -255,7 +255,7 @@ class TrainingNextApi(ProjectWorkApiView):
 
     @extend_schema(request=None, responses={200: AssignmentOutputSerializer, **_errors(403, 404)})
     def post(self, request, project_id):
-        assignment = queue.training_next(project=self.get_project(), annotator=request.user)
+        assignment = training.training_next(project=self.get_project(), annotator=request.user)
         return Response(self.OutputSerializer(_assignment_body(request, assignment)).data)
 
 
@@ -267,7 +267,7 @@ class TrainingRestartApi(ProjectWorkApiView):
 
     @extend_schema(request=None, responses={200: TrainingStatusSerializer, **_errors(400, 403, 404)})
     def post(self, request, project_id):
-        return Response(self.OutputSerializer(queue.training_restart(project=self.get_project(), annotator=request.user)).data)
+        return Response(self.OutputSerializer(training.training_restart(project=self.get_project(), annotator=request.user)).data)
 
 
 # ------------------------------------------------------------------------------- researcher's side

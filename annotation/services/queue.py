@@ -1,4 +1,5 @@
-"""The annotators' queue: leases on work items, idempotent judgements, gold, repeats, training and fatigue.
+"""The annotators' queue: leases on work items, idempotent judgements, gold, repeats and fatigue (the training
+round is in training.py, the shared lease and lock helpers in leasing.py).
 
 CONTRACT (the lead's skeleton; the implementer keeps these names and shapes, pages and API build on them).
 
@@ -22,90 +23,35 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.models import Judgement, Lease, Membership, Project, WorkItem
-from annotation.services.answers import answer_clean, answer_for_screen, gold_check
+from annotation.services.answers import answer_clean, gold_check
+from annotation.services.leasing import (  # the errors and results are the queue's public API too
+    Assignment, LeaseClosed, LeaseNotFound, NotAnnotator, NoWork, Paused, Progress, QueueError, TrainingRequired,
+    enabled_kinds, in_transaction, lease_create, lease_with_images, leases_expire, membership_lock, run_count,
+)
 from annotation.services.revisions import revision_request
+from annotation.services.training import training_blocks, training_feedback, training_score
 from annotation.signals import judgements_submitted
-from annotation.vocabulary import TaskKind
 
-T = TypeVar("T")
+__all__ = [
+    "Assignment", "LeaseClosed", "LeaseNotFound", "NoWork", "NotAnnotator", "Paused", "Progress", "QueueError",
+    "SubmitResult", "TrainingRequired", "annotator_progress", "assignment_next", "judgement_submit", "lease_release",
+]
+
 #: A client's duration may be anything from 0 to a day; beyond that the clock was wrong.
 DURATION_MS_MAX = 24 * 3600 * 1000
 #: Work items looked at (and locked) per round, and rounds before giving up when others hold the rows.
 _CANDIDATES_PER_ROUND = 25
 _CANDIDATE_ROUNDS = 6
-
-
-class QueueError(Exception):
-    """A request the queue refuses; `code` is stable (API clients switch on it), `status` the HTTP status."""
-
-    code = "queue_error"
-    status = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class NoWork(QueueError):
-    code, status = "no_work", 404
-
-
-class TrainingRequired(QueueError):
-    code, status = "training_required", 403
-
-
-class Paused(QueueError):
-    code, status = "paused", 429
-
-    def __init__(self, message: str, *, until: datetime):
-        super().__init__(message)
-        self.until = until
-
-
-class LeaseNotFound(QueueError):
-    """No such lease, or it belongs to someone else (the same answer for both, so ids leak nothing)."""
-
-    code, status = "lease_not_found", 404
-
-
-class NotAnnotator(QueueError):
-    """The user is not an annotator member of the project (any more)."""
-
-    code, status = "not_annotator", 403
-
-
-class LeaseClosed(QueueError):
-    """The lease expired or was released; nothing was written."""
-
-    code, status = "lease_closed", 409
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int  # the annotator's judgements in this project (training not counted)
-    remaining: int  # open work slots this annotator could still take
-    run_count: int  # consecutive items without a break
-    warn_fatigue: bool  # run_count >= project.fatigue_warn_after
-    pause_after: int
-
-
-@dataclass(frozen=True)
-class Assignment:
-    lease: Lease
-    progress: Progress
-
 
 @dataclass(frozen=True)
 class SubmitResult:
@@ -115,74 +61,7 @@ class SubmitResult:
     training_feedback: dict | None = None
 
 
-@dataclass(frozen=True)
-class TrainingStatus:
-    required: bool
-    passed: bool
-    attempt: int
-    answered: int  # in the current attempt
-    total: int  # training items
-    correct: int  # in the current attempt
-    pass_mark: float
-    last_score: float | None
-
-
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _is_transient(exc: OperationalError) -> bool:
-    text = str(exc).lower()
-    return "database is locked" in text or "deadlock detected" in text or "could not serialize" in text
-
-
-def _in_transaction(fn: Callable[[], T], *, attempts: int = 8) -> T:
-    """Run `fn` in a transaction, retrying the whole of it when the database says "locked" or "deadlock".
-
-    SQLite's IMMEDIATE transactions wait up to the busy timeout and may still give up under many writers;
-    PostgreSQL may pick a deadlock victim. Both leave nothing written, so running again is safe. Inside a
-    caller's transaction there is nothing to retry: the error goes up.
-    """
-    for attempt in range(attempts):
-        try:
-            with transaction.atomic():
-                return fn()
-        except OperationalError as exc:
-            if connection.in_atomic_block or attempt == attempts - 1 or not _is_transient(exc):
-                raise
-            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-    raise AssertionError("unreachable")
-
-
-def _membership_lock(project_id: int, annotator) -> Membership:
-    """The annotator's membership row, locked: one annotator's queue operations run one at a time."""
-    membership = (
-        Membership.objects.select_for_update()
-        .select_related("project")
-        .filter(project_id=project_id, user_id=annotator.pk, role=Membership.Role.ANNOTATOR)
-        .first()
-    )
-    if membership is None or not annotator.is_active:
-        raise NotAnnotator("Only annotators of this project may work on it.")
-    return membership
-
-
-def _enabled_kinds(project: Project) -> list[str]:
-    return [kind for kind in TaskKind.values if kind in (project.task_kinds or [])]
-
-
-def _leases_expire(*, project: Project, annotator, now: datetime) -> None:
-    """Lazily close the annotator's leases in the project that ran out (their items are back in the queue)."""
-    Lease.objects.filter(
-        annotator=annotator, item__project=project, status=Lease.Status.ACTIVE, expires_at__lte=now
-    ).update(status=Lease.Status.EXPIRED, closed_at=F("expires_at"))
-
-
-def _run_count(membership: Membership, project: Project, now: datetime) -> int:
-    """Consecutive items so far: 0 once a break of `fatigue_break_minutes` has passed since the last submission."""
-    last = membership.last_submitted_at
-    if last is None or now - last >= timedelta(minutes=project.fatigue_break_minutes):
-        return 0
-    return membership.run_count
 
 
 def _seen(annotator) -> Exists:
@@ -196,30 +75,14 @@ def _open_work(project: Project) -> QuerySet[WorkItem]:
     return WorkItem.objects.filter(
         project=project,
         purpose=WorkItem.Purpose.WORK,
-        kind__in=_enabled_kinds(project),
+        kind__in=enabled_kinds(project),
         retired=False,
         judgement_count__lt=project.overlap,
     )
 
 
-def _training_items(project: Project):
-    """The training round, in its fixed serving order: highest priority first, then as the researcher added them."""
-    return WorkItem.objects.filter(
-        project=project, purpose=WorkItem.Purpose.TRAINING, kind__in=_enabled_kinds(project), retired=False
-    ).order_by("-priority", "id")
-
-
-def _training_blocks(project: Project, membership: Membership) -> bool:
-    """Training is required when the project asks for it and has a training round to pass."""
-    return (
-        project.training_required
-        and membership.training_passed_at is None
-        and _training_items(project).exists()
-    )
-
-
 def _progress(*, project: Project, annotator, membership: Membership, now: datetime) -> Progress:
-    run = _run_count(membership, project, now)
+    run = run_count(membership, project, now)
     done = Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True).count()
     remaining = _open_work(project).filter(~_seen(annotator)).count()
     return Progress(
@@ -231,29 +94,12 @@ def _progress(*, project: Project, annotator, membership: Membership, now: datet
     )
 
 
-def _lease_create(*, item: WorkItem, annotator, project: Project, now: datetime, rng: random.Random,
-                  is_repeat: bool = False, training_attempt: int | None = None) -> Lease:
-    return Lease.objects.create(
-        item=item,
-        annotator=annotator,
-        is_repeat=is_repeat,
-        training_attempt=training_attempt,
-        swap=item.kind == TaskKind.PAIR and rng.random() < 0.5,
-        issued_at=now,
-        expires_at=now + timedelta(seconds=project.lease_seconds),
-    )
-
-
-def _lease_with_images(lease: Lease) -> Lease:
-    return Lease.objects.select_related("item", "item__project", "item__image", "item__image__reference", "item__image_b").get(pk=lease.pk)
-
-
 # ------------------------------------------------------------------------------------------ choosing
 
 
 def _gold_candidate(*, project: Project, annotator) -> WorkItem | None:
     return (
-        WorkItem.objects.filter(project=project, purpose=WorkItem.Purpose.GOLD, kind__in=_enabled_kinds(project), retired=False)
+        WorkItem.objects.filter(project=project, purpose=WorkItem.Purpose.GOLD, kind__in=enabled_kinds(project), retired=False)
         .filter(~_seen(annotator))
         .order_by("?")
         .first()
@@ -265,7 +111,7 @@ def _repeat_candidate(*, project: Project, annotator) -> WorkItem | None:
     judgement = (
         Judgement.objects.filter(
             annotator=annotator, project=project, purpose=WorkItem.Purpose.WORK, is_repeat=False,
-            kind__in=_enabled_kinds(project), item__retired=False,
+            kind__in=enabled_kinds(project), item__retired=False,
         )
         .exclude(item_id__in=repeated)
         .select_related("item")
@@ -344,10 +190,10 @@ def assignment_next(
     rng = rng or random.Random()
 
     # Its own transaction, so that the bookkeeping stays even when no item is left to lease.
-    _in_transaction(lambda: _leases_expire(project=project, annotator=annotator, now=now))
+    in_transaction(lambda: leases_expire(project=project, annotator=annotator, now=now))
 
     def attempt() -> Assignment:
-        membership = _membership_lock(project.pk, annotator)
+        membership = membership_lock(project.pk, annotator)
         current = membership.project  # the settings as they are now
         lease = (
             Lease.objects.filter(annotator=annotator, item__project=current, status=Lease.Status.ACTIVE, training_attempt__isnull=True)
@@ -355,9 +201,9 @@ def assignment_next(
             .first()
         )
         if lease is None:
-            if _training_blocks(current, membership):
+            if training_blocks(current, membership):
                 raise TrainingRequired("Pass the training round before working on this project.")
-            run = _run_count(membership, current, now)
+            run = run_count(membership, current, now)
             if run >= current.fatigue_pause_after:
                 until = membership.last_submitted_at + timedelta(minutes=current.fatigue_break_minutes)
                 raise Paused(
@@ -365,13 +211,13 @@ def assignment_next(
                     until=until,
                 )
             item, is_repeat = _item_choose(project=current, annotator=annotator, now=now, rng=rng)
-            lease = _lease_create(item=item, annotator=annotator, project=current, now=now, rng=rng, is_repeat=is_repeat)
+            lease = lease_create(item=item, annotator=annotator, project=current, now=now, rng=rng, is_repeat=is_repeat)
         return Assignment(
-            lease=_lease_with_images(lease),
+            lease=lease_with_images(lease),
             progress=_progress(project=current, annotator=annotator, membership=membership, now=now),
         )
 
-    return _in_transaction(attempt)
+    return in_transaction(attempt)
 
 
 def _item_choose(*, project: Project, annotator, now: datetime, rng: random.Random) -> tuple[WorkItem, bool]:
@@ -394,7 +240,7 @@ def _item_choose(*, project: Project, annotator, now: datetime, rng: random.Rand
 def _kinds_in_serving_order(*, project: Project, annotator, rng: random.Random) -> list[str]:
     """The kind of the annotator's last judgement first (fewer switches between task kinds), then the others
     in random order. Priority orders items within a kind only, so proposed pairs never starve the other kinds."""
-    kinds = _enabled_kinds(project)
+    kinds = enabled_kinds(project)
     if len(kinds) > 1:
         kinds.sort(key=lambda _kind: rng.random())
     last = (
@@ -407,92 +253,6 @@ def _kinds_in_serving_order(*, project: Project, annotator, rng: random.Random) 
         kinds.remove(last)
         kinds.insert(0, last)
     return kinds
-
-
-# ------------------------------------------------------------------------------------------- training
-
-
-def training_next(*, project: Project, annotator, now: datetime | None = None, rng: random.Random | None = None) -> Assignment:
-    """The next training item of the current attempt (starting attempt 1 if none); NoWork when the attempt is complete."""
-    now = now or timezone.now()
-    rng = rng or random.Random()
-    _in_transaction(lambda: _leases_expire(project=project, annotator=annotator, now=now))
-
-    def attempt() -> Assignment:
-        membership = _membership_lock(project.pk, annotator)
-        current = membership.project
-        if membership.training_passed_at is not None:
-            raise NoWork("You have passed the training round.")
-        if membership.training_attempt == 0:
-            membership.training_attempt = 1
-            membership.save(update_fields=["training_attempt"])
-        number = membership.training_attempt
-        lease = (
-            Lease.objects.filter(annotator=annotator, item__project=current, status=Lease.Status.ACTIVE, training_attempt=number)
-            .order_by("issued_at")
-            .first()
-        )
-        if lease is None:
-            answered = Judgement.objects.filter(annotator=annotator, training_attempt=number).values("item_id")
-            item = _training_items(current).exclude(pk__in=answered).first()
-            if item is None:
-                raise NoWork("This training round is complete.")
-            lease = _lease_create(item=item, annotator=annotator, project=current, now=now, rng=rng, training_attempt=number)
-        status = _training_status(current, annotator, membership)
-        progress = Progress(
-            done=status.answered,
-            remaining=status.total - status.answered,
-            run_count=_run_count(membership, current, now),
-            warn_fatigue=False,
-            pause_after=current.fatigue_pause_after,
-        )
-        return Assignment(lease=_lease_with_images(lease), progress=progress)
-
-    return _in_transaction(attempt)
-
-
-def _training_status(project: Project, annotator, membership: Membership) -> TrainingStatus:
-    total = _training_items(project).count()
-    number = membership.training_attempt
-    judged = Judgement.objects.filter(project=project, annotator=annotator, training_attempt=number) if number else Judgement.objects.none()
-    return TrainingStatus(
-        required=project.training_required and total > 0,
-        passed=membership.training_passed_at is not None,
-        attempt=number,
-        answered=judged.count(),
-        total=total,
-        correct=judged.filter(gold_correct=True).count(),
-        pass_mark=project.training_pass_mark,
-        last_score=membership.training_score,
-    )
-
-
-def training_status(*, project: Project, annotator) -> TrainingStatus:
-    membership = Membership.objects.filter(project=project, user=annotator, role=Membership.Role.ANNOTATOR).first()
-    if membership is None:
-        raise NotAnnotator("Only annotators of this project may work on it.")
-    return _training_status(membership.project, annotator, membership)
-
-
-def training_restart(*, project: Project, annotator) -> TrainingStatus:
-    """Start a new attempt after a failed one (ValidationError when passed or the attempt is unfinished)."""
-
-    def attempt() -> TrainingStatus:
-        membership = _membership_lock(project.pk, annotator)
-        current = membership.project
-        status = _training_status(current, annotator, membership)
-        if status.passed:
-            raise ValidationError("You have passed the training round already.")
-        if status.attempt == 0 or status.answered < status.total:
-            raise ValidationError("Finish the current training round first.")
-        Lease.objects.filter(annotator=annotator, item__project=current, status=Lease.Status.ACTIVE).exclude(
-            training_attempt__isnull=True
-        ).update(status=Lease.Status.RELEASED, closed_at=timezone.now())
-        membership.training_attempt += 1
-        membership.save(update_fields=["training_attempt"])
-        return _training_status(current, annotator, membership)
-
-    return _in_transaction(attempt)
 
 
 # ------------------------------------------------------------------------------------------ submitting
@@ -513,16 +273,6 @@ def _duration_clean(duration_ms) -> int | None:
     if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not 0 <= duration_ms <= DURATION_MS_MAX:
         raise ValidationError({"duration_ms": f"The duration must be a whole number of milliseconds from 0 to {DURATION_MS_MAX}."})
     return duration_ms
-
-
-def _training_feedback(judgement: Judgement, item: WorkItem) -> dict | None:
-    if judgement.training_attempt is None:
-        return None
-    return {
-        "correct": judgement.gold_correct,
-        "expected": answer_for_screen(kind=item.kind, answer=item.gold_answer, swap=judgement.swap),
-        "feedback": item.feedback,
-    }
 
 
 def judgement_submit(
@@ -549,7 +299,7 @@ def judgement_submit(
         )
         if project_id is None:
             raise LeaseNotFound("No such lease.")
-        membership = _membership_lock(project_id, annotator)
+        membership = membership_lock(project_id, annotator)
         project = membership.project
         # Checked under the lock: a concurrent double submit waits above, then finds the first one here.
         earlier = _judgement_by_client_id(annotator, client_id, lease_id)
@@ -586,18 +336,18 @@ def judgement_submit(
         if lease.training_attempt is None:
             if not lease.is_repeat:
                 WorkItem.objects.filter(pk=item.pk).update(judgement_count=F("judgement_count") + 1)
-            membership.run_count = _run_count(membership, project, now) + 1
+            membership.run_count = run_count(membership, project, now) + 1
             membership.last_submitted_at = now
             membership.save(update_fields=["run_count", "last_submitted_at"])
         else:
-            _training_score(project=project, annotator=annotator, membership=membership, now=now)
+            training_score(project=project, annotator=annotator, membership=membership, now=now)
         # After a description or pair-reasoning questionnaire: a text revision whose paragraph is drafted in
         # the background (annotation/services/revisions.py); the page shows it before the next item.
         revision_request(judgement=judgement)
         transaction.on_commit(lambda: judgements_submitted.send(sender=Project, project=project, judgement=judgement))
-        return SubmitResult(judgement=judgement, created=True, training_feedback=_training_feedback(judgement, item))
+        return SubmitResult(judgement=judgement, created=True, training_feedback=training_feedback(judgement, item))
 
-    return _in_transaction(attempt)
+    return in_transaction(attempt)
 
 
 def _judgement_by_client_id(annotator, client_id: uuid.UUID, lease_id: int) -> SubmitResult | None:
@@ -606,20 +356,7 @@ def _judgement_by_client_id(annotator, client_id: uuid.UUID, lease_id: int) -> S
         return None
     if earlier.lease_id != lease_id:
         raise ValidationError({"client_id": "This client_id was used for another answer; make a new one per answer."})
-    return SubmitResult(judgement=earlier, created=False, training_feedback=_training_feedback(earlier, earlier.item))
-
-
-def _training_score(*, project: Project, annotator, membership: Membership, now: datetime) -> None:
-    """When every training item of the attempt is answered: record the score, and the pass if it reaches the mark."""
-    status = _training_status(project, annotator, membership)
-    if status.total == 0 or status.answered < status.total:
-        return
-    membership.training_score = status.correct / status.total
-    fields = ["training_score"]
-    if membership.training_score >= project.training_pass_mark:
-        membership.training_passed_at = now
-        fields.append("training_passed_at")
-    membership.save(update_fields=fields)
+    return SubmitResult(judgement=earlier, created=False, training_feedback=training_feedback(earlier, earlier.item))
 
 
 def lease_release(*, lease_id: int, annotator, now: datetime | None = None) -> None:
@@ -635,4 +372,4 @@ def lease_release(*, lease_id: int, annotator, now: datetime | None = None) -> N
         lease.status, lease.closed_at = Lease.Status.RELEASED, now
         lease.save(update_fields=["status", "closed_at"])
 
-    _in_transaction(attempt)
+    in_transaction(attempt)

@@ -28,7 +28,7 @@ from annotation.forms_work import (
 )
 from annotation.models import Lease, Project, TextRevision
 from annotation.permissions import can_annotate_project
-from annotation.services import queue, revisions
+from annotation.services import queue, revisions, training
 from annotation.services.answers import answer_for_screen
 from annotation.views.access import RuleRequiredMixin, SignedInMixin
 from annotation.vocabulary import (
@@ -67,7 +67,7 @@ class AnnotatorHomeView(SignedInMixin, View):
                 {
                     "project": project,
                     "progress": queue.annotator_progress(project=project, annotator=request.user),
-                    "training": queue.training_status(project=project, annotator=request.user),
+                    "training": training.training_status(project=project, annotator=request.user),
                     "kind_labels": [TaskKind(kind).label for kind in project.task_kinds or [] if kind in TaskKind.values],
                 }
             )
@@ -168,13 +168,13 @@ def _next_item(request, project: Project, *, notice: str = ""):
 def _next_training_item(request, project: Project):
     """The next item of the annotator's training attempt, or the attempt's result once it is complete."""
     try:
-        assignment = queue.training_next(project=project, annotator=request.user)
+        assignment = training.training_next(project=project, annotator=request.user)
     except queue.NoWork:
-        status = queue.training_status(project=project, annotator=request.user)
+        status = training.training_status(project=project, annotator=request.user)
         return render(request, "annotation/work/_training_result.html", {"project": project, "status": status})
     except queue.QueueError as error:
         return _state(request, project, error)
-    status = queue.training_status(project=project, annotator=request.user)
+    status = training.training_status(project=project, annotator=request.user)
     context = _item_context(lease=assignment.lease, progress=None)
     context["training_status"] = status
     return render(request, ITEM_TEMPLATE, context)
@@ -243,7 +243,7 @@ class SubmitView(ProjectAnnotatorMixin, View):
             field_errors, general = errors_by_field(exc, ANSWER_FIELDS)
             context = _item_context(lease=lease, progress=None, values=values, field_errors=field_errors, general_errors=general)
             if context["training"]:
-                context["training_status"] = queue.training_status(project=self.project, annotator=request.user)
+                context["training_status"] = training.training_status(project=self.project, annotator=request.user)
             else:
                 context["progress"] = _progress_or_none(request, self.project)
             return render(request, ITEM_TEMPLATE, context, status=INVALID_STATUS)
@@ -268,7 +268,7 @@ class SubmitView(ProjectAnnotatorMixin, View):
                     kind=lease.item.kind,
                     answer=answer_for_screen(kind=lease.item.kind, answer=result.judgement.answer, swap=result.judgement.swap),
                 ),
-                "status": queue.training_status(project=self.project, annotator=request.user),
+                "status": training.training_status(project=self.project, annotator=request.user),
             }
             return render(request, "annotation/work/_training_feedback.html", context)
         return _next_item(request, self.project)
@@ -302,7 +302,7 @@ class TrainingPageView(ProjectAnnotatorMixin, View):
         context = {
             "project": self.project,
             "examples": selectors_work.training_level_examples(project=self.project),
-            "status": queue.training_status(project=self.project, annotator=request.user),
+            "status": training.training_status(project=self.project, annotator=request.user),
         }
         return render(request, "annotation/work/training.html", context)
 
@@ -323,7 +323,7 @@ class TrainingRestartView(ProjectAnnotatorMixin, View):
 
     def post(self, request, project_id):
         try:
-            queue.training_restart(project=self.project, annotator=request.user)
+            training.training_restart(project=self.project, annotator=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect("annotation:training", project_id=self.project.pk)

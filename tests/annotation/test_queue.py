@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Judgement, Lease, Membership, WorkItem
-from annotation.services import queue
+from annotation.services import queue, training
 from annotation.signals import judgements_submitted
 from tests.factories import PairItemFactory, WorkItemFactory, annotators_add
 
@@ -311,7 +311,7 @@ def training_project(work_project):
 def _train(project, user, answers):
     results = []
     for level in answers:
-        lease = queue.training_next(project=project, annotator=user, now=T0).lease
+        lease = training.training_next(project=project, annotator=user, now=T0).lease
         results.append((lease, _submit(lease, user, {"level": level}, now=T0)))
     return results
 
@@ -328,13 +328,13 @@ def test_training_is_required_before_work_and_passing_opens_the_queue(training_p
     assert [lease.item_id for lease, _ in results] == expected_order
     assert [result.training_feedback["correct"] for _, result in results] == [True, True, False]
     assert results[2][1].training_feedback == {"correct": False, "expected": {"level": 3}, "feedback": "It is 3."}
-    status = queue.training_status(project=training_project, annotator=user)
+    status = training.training_status(project=training_project, annotator=user)
     assert (status.passed, status.answered, status.correct, status.total, status.last_score) == (True, 3, 2, 3, pytest.approx(2 / 3))
     assert Membership.objects.get(user=user).training_passed_at is not None
     assert queue.assignment_next(project=training_project, annotator=user, now=T0).lease.item.purpose == WorkItem.Purpose.WORK
     assert WorkItem.objects.filter(purpose=WorkItem.Purpose.TRAINING, judgement_count__gt=0).count() == 0
     with pytest.raises(ValidationError):
-        queue.training_restart(project=training_project, annotator=user)
+        training.training_restart(project=training_project, annotator=user)
 
 
 def test_failed_training_can_be_restarted(training_project):
@@ -342,20 +342,20 @@ def test_failed_training_can_be_restarted(training_project):
     [user] = annotators_add(training_project, 1)
     _train(training_project, user, [1])
     with pytest.raises(ValidationError, match="Finish"):
-        queue.training_restart(project=training_project, annotator=user)
+        training.training_restart(project=training_project, annotator=user)
     _train(training_project, user, [5, 5])
 
-    status = queue.training_status(project=training_project, annotator=user)
+    status = training.training_status(project=training_project, annotator=user)
     assert (status.passed, status.correct, status.last_score) == (False, 0, 0.0)
     with pytest.raises(queue.NoWork):
-        queue.training_next(project=training_project, annotator=user, now=T0)
+        training.training_next(project=training_project, annotator=user, now=T0)
     with pytest.raises(queue.TrainingRequired):
         queue.assignment_next(project=training_project, annotator=user, now=T0)
 
-    restarted = queue.training_restart(project=training_project, annotator=user)
+    restarted = training.training_restart(project=training_project, annotator=user)
     assert (restarted.attempt, restarted.answered) == (2, 0)
     _train(training_project, user, [5, 1, 3])
-    assert queue.training_status(project=training_project, annotator=user).passed
+    assert training.training_status(project=training_project, annotator=user).passed
 
 
 # ---------------------------------------------------------------------------------------- submitting
