@@ -1,0 +1,186 @@
+"""The studies REST API: researchers list studies and read results; assigned annotators get blinded trials and vote.
+
+Annotator responses carry the trial token, the image URLs, the instruction and the answers as left/right: never
+a system's name, id or kind. Errors come as {"code", "detail"} (plus "errors" for a refused answers file).
+"""
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api import ProjectApiMixin, _absolute
+from annotation.permissions import IsProjectResearcher
+from studies import selectors
+from studies.models import CRITERIA
+from studies.permissions import IsStudyAnnotator, IsStudyResearcher, StudyMixin
+from studies.services import StudyError
+from studies.services.voting import trial_next, vote_submit
+
+
+class StudyErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable: no_trial, lease_not_found, lease_closed, not_study_annotator, study_error.")
+    detail = serializers.CharField()
+
+
+def _errors(*statuses: int) -> dict:
+    return {code: OpenApiResponse(StudyErrorSerializer) for code in statuses}
+
+
+class StudyApiView(APIView):
+    """Turns StudyError into {"code", "detail"} with its status."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, StudyError):
+            body = {"code": exc.code, "detail": exc.message}
+            if exc.errors:
+                body["errors"] = exc.errors
+            return Response(body, status=exc.status)
+        return super().handle_exception(exc)
+
+
+class SystemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    error = serializers.CharField()
+    answered_count = serializers.IntegerField()
+    failed_count = serializers.IntegerField()
+
+
+class StudyOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    instruction = serializers.CharField()
+    votes_per_trial = serializers.IntegerField()
+    show_reference = serializers.BooleanField()
+    ask_criteria = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField()
+    results_url = serializers.SerializerMethodField()
+
+    def get_url(self, study) -> str:
+        return _absolute(self.context["request"], "api:study_detail", study_id=study.pk)
+
+    def get_results_url(self, study) -> str:
+        return _absolute(self.context["request"], "api:study_results", study_id=study.pk)
+
+
+class StudyListApi(ProjectApiMixin, StudyApiView):
+    """GET /api/projects/<id>/studies/: the project's studies, newest first."""
+
+    permission_classes = [IsProjectResearcher]
+
+    @extend_schema(responses=StudyOutputSerializer(many=True))
+    def get(self, request, project_id):
+        studies = selectors.studies_for_project(project=self.get_project())
+        return Response(StudyOutputSerializer(studies, many=True, context={"request": request}).data)
+
+
+class StudyDetailApi(StudyMixin, StudyApiView):
+    """GET /api/studies/<id>/: the study, its systems (with generation progress) and its voting progress."""
+
+    permission_classes = [IsStudyResearcher]
+
+    class OutputSerializer(serializers.Serializer):
+        study = StudyOutputSerializer()
+        systems = SystemSerializer(many=True)
+        progress = serializers.DictField()
+        annotators = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, study_id):
+        study = self.get_study()
+        body = {
+            "study": study,
+            "systems": list(study.systems.all()),
+            "progress": selectors.study_progress(study=study),
+            "annotators": [u.get_username() for u in study.annotators.order_by("username")],
+        }
+        return Response(self.OutputSerializer(body, context={"request": request}).data)
+
+
+class StudyResultsApi(StudyMixin, StudyApiView):
+    """GET /api/studies/<id>/results/: G+S/S+B and win/tie/loss per pair, BT ranking, position bias, α, reasonable rate."""
+
+    permission_classes = [IsStudyResearcher]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, study_id):
+        return Response(selectors.study_results(study=self.get_study()))
+
+
+class BlindTrialSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Opaque; names the trial in vote_url.")
+    instruction = serializers.CharField()
+    image_url = serializers.CharField()
+    reference_url = serializers.CharField(allow_null=True)
+    left = serializers.CharField(help_text="The answer shown on the left.")
+    right = serializers.CharField(help_text="The answer shown on the right.")
+    ask_criteria = serializers.BooleanField()
+    criteria = serializers.ListField(child=serializers.CharField(), help_text="Labels of the three criteria, in order.")
+    done = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    vote_url = serializers.CharField()
+
+
+class TrialNextApi(StudyMixin, StudyApiView):
+    """POST /api/studies/<id>/trials/next/: the annotator's next blinded trial (their open one first); 404 no_trial when done."""
+
+    permission_classes = [IsStudyAnnotator]
+
+    @extend_schema(request=None, responses={200: BlindTrialSerializer, **_errors(403, 404)})
+    def post(self, request, study_id):
+        trial = trial_next(study=self.get_study(), annotator=request.user)
+        body = {
+            "token": trial.token,
+            "instruction": trial.instruction,
+            "image_url": _absolute(request, "annotation:image_file", image_id=trial.image_id),
+            "reference_url": _absolute(request, "annotation:image_file", image_id=trial.reference_id) if trial.reference_id else None,
+            "left": trial.left_text,
+            "right": trial.right_text,
+            "ask_criteria": trial.ask_criteria,
+            "criteria": [label for _, label in CRITERIA],
+            "done": trial.done,
+            "remaining": trial.remaining,
+            "vote_url": request.build_absolute_uri(reverse("api:study_vote", kwargs={"token": trial.token})),
+        }
+        return Response(BlindTrialSerializer(body).data)
+
+
+class VoteApi(StudyApiView):
+    """POST /api/studies/trials/<token>/vote/: vote left / same / right; 201, or 200 when already voted (idempotent).
+
+    The token is looked up before the body is read, so anyone but its holder gets 404 whatever they send.
+    """
+
+    permission_classes = [IsAuthenticated]  # the holder check is the token lookup in vote_submit (404 for anyone else)
+
+    class InputSerializer(serializers.Serializer):
+        client_id = serializers.UUIDField(help_text="Made once per vote; a resubmission carries the same id.")
+        choice = serializers.ChoiceField(choices=["left", "same", "right"], help_text="Which answer is better, as shown.")
+        criteria_left = serializers.ListField(child=serializers.BooleanField(), required=False, allow_null=True, min_length=3, max_length=3)
+        criteria_right = serializers.ListField(child=serializers.BooleanField(), required=False, allow_null=True, min_length=3, max_length=3)
+        duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.BooleanField()
+        choice = serializers.CharField(help_text="The vote as shown to this annotator (left / same / right).")
+        submitted_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer, **_errors(400, 403, 404, 409)})
+    def post(self, request, token):
+        data = request.data if isinstance(request.data, dict) else {}
+        result = vote_submit(
+            token=token, annotator=request.user, choice=data.get("choice"), client_id=data.get("client_id"),
+            criteria_left=data.get("criteria_left"), criteria_right=data.get("criteria_right"), duration_ms=data.get("duration_ms"),
+        )
+        vote = result.vote
+        on_left = vote.outcome if vote.left_is_a else -vote.outcome
+        body = {"created": result.created, "choice": {1: "left", 0: "same", -1: "right"}[on_left], "submitted_at": vote.submitted_at}
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -1,0 +1,28 @@
+"""Celery tasks of studies: a system's answers, from a critic version (`gpu` queue) or an endpoint (`default`)."""
+from celery import shared_task
+
+from studies.services import answers
+
+GENERATE_SOFT_LIMIT_S = 4 * 3600
+
+
+# Safe to run twice: the run claims the system row under a lock and skips a READY one, and only items
+# without an answer are generated (answers are unique per system and item). A redelivery after the worker
+# died (acks_late + reject_on_worker_lost) resumes where the answers stop. Never retried automatically:
+# out-of-memory and a broken artifact are not transient; the study page has Retry.
+@shared_task(
+    name="studies.system_generate_critic", acks_late=True, reject_on_worker_lost=True,
+    soft_time_limit=GENERATE_SOFT_LIMIT_S, time_limit=GENERATE_SOFT_LIMIT_S + 300,
+)
+def system_generate_critic(system_id: int) -> None:
+    answers.system_answers_generate_critic(system_id)
+
+
+# Safe to run twice for the same reasons. Transient HTTP failures are retried inside the LLM client (with
+# backoff and Retry-After); what still fails is counted on the row and asked again by Retry.
+@shared_task(
+    name="studies.system_generate_endpoint", acks_late=True, reject_on_worker_lost=True,
+    soft_time_limit=GENERATE_SOFT_LIMIT_S, time_limit=GENERATE_SOFT_LIMIT_S + 300,
+)
+def system_generate_endpoint(system_id: int) -> None:
+    answers.system_answers_generate_endpoint(system_id)
