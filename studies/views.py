@@ -286,7 +286,7 @@ class VoteView(StudyAnnotatorMixin, View):
                     token=token, annotator=request.user, choice=request.POST.get("choice", ""), client_id=request.POST.get("client_id", ""),
                     criteria_left=_criteria_from_post(request.POST, "left") if ask else None,
                     criteria_right=_criteria_from_post(request.POST, "right") if ask else None,
-                    duration_ms=int(duration) if duration.isdigit() else None,
+                    duration_ms=int(duration) if duration.isdigit() else None, study=self.study,
                 )
         except StudyError as error:
             messages.error(request, error.message)

@@ -143,6 +143,7 @@ def _criteria(value, side: str) -> list[bool] | None:
 
 def vote_submit(
     *, token: str, annotator, choice: str, client_id, criteria_left=None, criteria_right=None, duration_ms: int | None = None,
+    study: Study | None = None, now: datetime | None = None,
 ) -> VoteResult:
     """Record a vote ("left", "same" or "right" as the annotator saw it) on the annotator's lease `token`.
 
@@ -151,7 +152,7 @@ def vote_submit(
     LeaseClosed (skipped) or StudyError (bad input).
     """
     lease = TrialLease.objects.select_related("trial__study__project").filter(token=str(token), annotator=annotator).first()
-    if lease is None:
+    if lease is None or (study is not None and lease.trial.study_id != study.pk):
         raise LeaseNotFound("No such trial.")
     study_annotator_check(study=lease.trial.study, user=annotator)
     try:
@@ -172,8 +173,14 @@ def vote_submit(
         raise LeaseClosed("You skipped this trial.")
     on_left = {"left": 1, "same": 0, "right": -1}[choice]  # +1: the left answer is better
     outcome = on_left if lease.left_is_a else -on_left
+    now = now or timezone.now()
     try:
         with transaction.atomic():
+            # The trial row is locked, so a late vote (its lease ran out) is taken only while the trial still
+            # needs one: an expired slot may have gone to someone else, who then voted.
+            trial = Trial.objects.select_for_update().get(pk=lease.trial_id)
+            if lease.expires_at <= now and trial.vote_count >= lease.trial.study.votes_per_trial:
+                raise LeaseClosed("This trial ran out of time and others have voted on it; here is the next one.")
             vote = Vote.objects.create(
                 lease=lease, trial=lease.trial, annotator=annotator, outcome=outcome, left_is_a=lease.left_is_a,
                 criteria_a=left if lease.left_is_a else right, criteria_b=right if lease.left_is_a else left,

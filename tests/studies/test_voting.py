@@ -151,3 +151,38 @@ def test_live_leases_hold_a_slot_and_expired_ones_free_it(project, researcher, a
     TrialLease.objects.filter(token=first.token).update(expires_at=timezone.now() - timedelta(seconds=1))
     second = trial_next(study=study, annotator=second_annotator)
     assert TrialLease.objects.get(token=second.token).trial_id == TrialLease.objects.get(token=first.token).trial_id
+
+
+def test_a_late_vote_counts_only_while_the_trial_still_needs_it(project, researcher, annotator_member, second_annotator):
+    """An expired lease whose slot went to someone who voted is refused; one whose trial still needs a vote counts."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    study = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member, second_annotator],
+                               n_images=1, votes_per_trial=1)
+    late = trial_next(study=study, annotator=annotator_member)
+    TrialLease.objects.filter(token=late.token).update(expires_at=timezone.now() - timedelta(seconds=1))
+    other = trial_next(study=study, annotator=second_annotator)
+    vote_submit(token=other.token, annotator=second_annotator, choice="left", client_id=uuid.uuid4())
+    with pytest.raises(LeaseClosed):
+        vote_submit(token=late.token, annotator=annotator_member, choice="right", client_id=uuid.uuid4())
+    assert Trial.objects.get().vote_count == 1 and Vote.objects.count() == 1
+
+    second_study = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member], n_images=1,
+                                      votes_per_trial=1)
+    slow = trial_next(study=second_study, annotator=annotator_member)
+    TrialLease.objects.filter(token=slow.token).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert vote_submit(token=slow.token, annotator=annotator_member, choice="same", client_id=uuid.uuid4()).created
+
+
+def test_the_vote_page_refuses_a_token_from_another_study(client, project, researcher, annotator_member):
+    """A token posted to another study's vote page is refused there and records nothing."""
+    first = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member], n_images=1)
+    second = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member], n_images=1)
+    trial = trial_next(study=first, annotator=annotator_member)
+    client.force_login(annotator_member)
+    response = client.post(reverse("studies:vote", kwargs={"study_id": second.pk}),
+                           {"token": trial.token, "choice": "left", "client_id": str(uuid.uuid4())}, follow=True)
+    assert "No such trial." in response.content.decode()
+    assert not Vote.objects.exists()
