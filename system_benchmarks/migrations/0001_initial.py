@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('annotation', '0004_quality_exclusion'),
-        ('modeling', '0004_constructed_text'),
+        ('modeling', '0003_critic'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
