@@ -1,7 +1,8 @@
 """The studies REST API: researchers list studies and read results; assigned annotators get blinded trials and vote.
 
 Annotator responses carry the trial token, the image URLs, the instruction and the answers as left/right: never
-a system's name, id or kind. Errors come as {"code", "detail"} (plus "errors" for a refused answers file).
+a system's name, id or kind. Errors come as {"code", "detail"} (plus "errors", field -> messages, for invalid input).
+The researchers' set-up endpoints (create a study, add systems, retry, annotators) live in studies/api_setup.py.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,8 +25,14 @@ from studies.services.voting import trial_next, vote_submit
 
 
 class StudyErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable: no_trial, lease_not_found, lease_closed, not_study_annotator, study_error.")
+    code = serializers.CharField(
+        help_text="Stable: no_trial, lease_not_found, lease_closed, not_study_annotator, study_error, not_retryable, invalid."
+    )
     detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Invalid input: field -> messages (a refused answers file: one message per bad line under `answers`).",
+    )
 
 
 def _errors(*statuses: int) -> dict:
@@ -32,15 +40,31 @@ def _errors(*statuses: int) -> dict:
 
 
 class StudyApiView(APIView):
-    """Turns StudyError into {"code", "detail"} with its status."""
+    """Turns StudyError into {"code", "detail"} with its status, and invalid input into {"code": "invalid", "detail", "errors"}."""
 
     def handle_exception(self, exc):
         if isinstance(exc, StudyError):
             body = {"code": exc.code, "detail": exc.message}
             if exc.errors:
-                body["errors"] = exc.errors
+                body["errors"] = {"non_field_errors": exc.errors}
             return Response(body, status=exc.status)
-        return super().handle_exception(exc)
+        response = super().handle_exception(exc)
+        if isinstance(exc, ValidationError):
+            errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+            response.data = {"code": "invalid", "detail": _first_message(errors), "errors": errors}
+        elif isinstance(exc, APIException) and isinstance(response.data, dict) and "code" not in response.data:
+            response.data["code"] = getattr(exc.detail, "code", None) or exc.default_code
+        return response
+
+
+def _first_message(errors) -> str:
+    if isinstance(errors, dict):
+        for field, value in errors.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+    if isinstance(errors, list) and errors:
+        return _first_message(errors[0])
+    return str(errors)
 
 
 class SystemSerializer(serializers.Serializer):
@@ -82,6 +106,15 @@ class StudyListApi(ProjectApiMixin, StudyApiView):
         return Response(StudyOutputSerializer(studies, many=True, context={"request": request}).data)
 
 
+class StudyProgressSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    trials = serializers.IntegerField()
+    complete_trials = serializers.IntegerField(help_text="Trials with `votes_per_trial` votes.")
+    votes = serializers.IntegerField()
+    votes_wanted = serializers.IntegerField()
+    active_leases = serializers.IntegerField()
+
+
 class StudyDetailApi(StudyMixin, StudyApiView):
     """GET /api/studies/<id>/: the study, its systems (with generation progress) and its voting progress."""
 
@@ -90,7 +123,7 @@ class StudyDetailApi(StudyMixin, StudyApiView):
     class OutputSerializer(serializers.Serializer):
         study = StudyOutputSerializer()
         systems = SystemSerializer(many=True)
-        progress = serializers.DictField()
+        progress = StudyProgressSerializer()
         annotators = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(responses=OutputSerializer)

@@ -5,3 +5,9 @@ from django.apps import AppConfig
 class StudiesConfig(AppConfig):
     name = "studies"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Study results and votes join the exports registry from here, so the exports app never imports studies.
+        from studies.exports import register
+
+        register()

@@ -4,7 +4,8 @@ Annotators' routes carry the study id and opaque trial tokens only: nothing in a
 """
 from django.urls import path
 
-from studies import api, views
+from annotation.api import by_method
+from studies import api, api_setup, views
 
 app_name = "studies"
 
@@ -24,8 +25,13 @@ urlpatterns = [
 
 #: Joined into the `api` namespace by config/urls.py.
 api_urlpatterns = [
-    path("projects/<int:project_id>/studies/", api.StudyListApi.as_view(), name="study_list"),
+    path("projects/<int:project_id>/studies/", by_method(GET=api.StudyListApi.as_view(), POST=api_setup.StudyCreateApi.as_view()), name="study_list"),
     path("studies/<int:study_id>/", api.StudyDetailApi.as_view(), name="study_detail"),
+    path("studies/<int:study_id>/systems/imported/", api_setup.SystemImportApi.as_view(), name="study_system_import"),
+    path("studies/<int:study_id>/systems/critic/", api_setup.SystemCriticApi.as_view(), name="study_system_critic"),
+    path("studies/<int:study_id>/systems/endpoint/", api_setup.SystemEndpointApi.as_view(), name="study_system_endpoint"),
+    path("studies/systems/<int:system_id>/retry/", api_setup.SystemRetryApi.as_view(), name="study_system_retry"),
+    path("studies/<int:study_id>/annotators/", api_setup.StudyAnnotatorsApi.as_view(), name="study_annotators"),
     path("studies/<int:study_id>/results/", api.StudyResultsApi.as_view(), name="study_results"),
     path("studies/<int:study_id>/trials/next/", api.TrialNextApi.as_view(), name="study_trial_next"),
     path("studies/trials/<str:token>/vote/", api.VoteApi.as_view(), name="study_vote"),

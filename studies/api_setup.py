@@ -1,0 +1,278 @@
+"""The researchers' study set-up API: create a study, add systems of each kind, retry a system, change annotators.
+
+Every write goes through studies.services.setup, the same service the pages call. Input is checked here first so
+that a bad field comes back as {"code": "invalid", "detail", "errors": {field: [messages]}}; what only the service
+can judge (a duplicate name, an untrained critic) comes back the same way. Studies and systems of a project the
+researcher does not manage are 404 (their ids say nothing); annotators get 403.
+"""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from accounts.models import User
+from annotation.api import ProjectApiMixin
+from annotation.models import Membership
+from annotation.permissions import IsProjectResearcher, is_researcher
+from studies import selectors
+from studies.api import StudyApiView, StudyErrorSerializer, StudyOutputSerializer, SystemSerializer
+from studies.models import DEFAULT_INSTRUCTION, Study, System
+from studies.permissions import StudyMixin, can_manage_study
+from studies.services import StudyError
+from studies.services.setup import (
+    ENV_NAME,
+    JSONL_MAX_BYTES,
+    study_annotators_set,
+    study_create,
+    system_add_critic,
+    system_add_endpoint,
+    system_import,
+    system_retry,
+)
+
+#: Body fields that would carry a key itself: refused, so a key never reaches the database or a log of the request.
+KEY_FIELDS = ("api_key", "key", "token", "secret")
+
+
+def _errors(*statuses: int) -> dict:
+    return {code: OpenApiResponse(StudyErrorSerializer) for code in statuses}
+
+
+class IsStudyResearcherElse404(BasePermission):
+    """Researchers only (403 otherwise); a study of a project they do not manage is 404, as if it did not exist."""
+
+    def has_permission(self, request, view) -> bool:
+        if not is_researcher(request.user):
+            return False
+        if not can_manage_study(request.user, view.get_study()):
+            raise NotFound()
+        return True
+
+
+def _refused(error: StudyError, field: str = "non_field_errors") -> ValidationError:
+    """A service's refusal as invalid input on `field` (its per-line messages follow the summary)."""
+    return ValidationError({field: [error.message, *error.errors]})
+
+
+def _annotators(project, usernames: list[str]) -> list[User]:
+    """The project's annotators named in `usernames`; a field error names every other one."""
+    users = list(User.objects.filter(
+        username__in=usernames, memberships__project=project, memberships__role=Membership.Role.ANNOTATOR,
+    ).distinct())
+    unknown = sorted(set(usernames) - {u.username for u in users})
+    if unknown:
+        raise ValidationError({"annotators": [f"Not annotators of this project: {', '.join(unknown)}."]})
+    return users
+
+
+def _system_body(request, system: System) -> dict:
+    return SystemSerializer(system, context={"request": request}).data
+
+
+class _NameCheck:
+    """A system name that is new in the study (checked before the service, so the error names its field)."""
+
+    def check_name(self, study: Study, name: str) -> str:
+        name = name.strip()
+        if System.objects.filter(study=study, name=name).exists():
+            raise ValidationError({"name": [f"This study already has a system named {name!r}."]})
+        return name
+
+
+class StudyCreateApi(ProjectApiMixin, StudyApiView):
+    """POST /api/projects/<id>/studies/: create a study over chosen (or randomly sampled) project images; 201."""
+
+    permission_classes = [IsProjectResearcher]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        instruction = serializers.CharField(default=DEFAULT_INSTRUCTION, help_text="What every system is asked about each image.")
+        image_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False,
+                                          help_text="The project's images to use; leave out to sample `image_count`.")
+        image_count = serializers.IntegerField(min_value=0, default=0, help_text="Random images when `image_ids` is left out (0: all).")
+        seed = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Seed of the image sample.")
+        votes_per_trial = serializers.IntegerField(min_value=1, max_value=50, default=2)
+        show_reference = serializers.BooleanField(default=True)
+        ask_criteria = serializers.BooleanField(default=False)
+        annotators = serializers.ListField(child=serializers.CharField(), default=list, help_text="Usernames of project annotators.")
+
+    @extend_schema(request=InputSerializer, responses={201: StudyOutputSerializer, **_errors(400, 403, 404)})
+    def post(self, request, project_id):
+        project = self.get_project()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        annotators = _annotators(project, data["annotators"])
+        if "image_ids" in data:
+            outside = set(data["image_ids"]) - set(project.images.filter(pk__in=data["image_ids"]).values_list("pk", flat=True))
+            if outside:
+                raise ValidationError({"image_ids": [f"Not images of this project: {', '.join(map(str, sorted(outside)))}."]})
+        try:
+            study = study_create(
+                project=project, name=data["name"], created_by=request.user, annotators=annotators, instruction=data["instruction"],
+                image_ids=data.get("image_ids"), image_count=data["image_count"], seed=data["seed"],
+                votes_per_trial=data["votes_per_trial"], show_reference=data["show_reference"], ask_criteria=data["ask_criteria"],
+            )
+        except StudyError as error:
+            raise _refused(error) from None
+        return Response(StudyOutputSerializer(study, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class SystemImportApi(StudyMixin, _NameCheck, StudyApiView):
+    """POST /api/studies/<id>/systems/imported/ (multipart): a system from a JSONL answers file; 201, trials made at once.
+
+    All or nothing: a file with any bad line is refused with one message per line under `errors.answers`.
+    """
+
+    permission_classes = [IsStudyResearcherElse404]
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120, help_text="Seen by researchers only.")
+        answers = serializers.FileField(help_text='JSONL, one object a line: {"image": file name or "content_hash": sha256, "answer": text}.')
+
+        def validate_answers(self, upload):
+            if upload.size > JSONL_MAX_BYTES:
+                raise serializers.ValidationError(f"The file is larger than {JSONL_MAX_BYTES // (1024 * 1024)} MiB.")
+            return upload
+
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: SystemSerializer, **_errors(400, 403, 404)})
+    def post(self, request, study_id):
+        study = self.get_study()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = self.check_name(study, serializer.validated_data["name"])
+        try:
+            system = system_import(study=study, name=name, data=serializer.validated_data["answers"].read())
+        except StudyError as error:
+            raise _refused(error, "answers") from None
+        return Response(_system_body(request, system), status=status.HTTP_201_CREATED)
+
+
+class SystemCriticApi(StudyMixin, _NameCheck, StudyApiView):
+    """POST /api/studies/<id>/systems/critic/: a trained critic version of the project; its answers are made on `gpu`; 201."""
+
+    permission_classes = [IsStudyResearcherElse404]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120, help_text="Seen by researchers only.")
+        critic_version = serializers.IntegerField(help_text="Id of a trained critic version of the study's project.")
+
+    @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **_errors(400, 403, 404)})
+    def post(self, request, study_id):
+        study = self.get_study()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = self.check_name(study, serializer.validated_data["name"])
+        # Another project's version reads as unknown: its id says nothing.
+        version = selectors.critic_versions_usable(project=study.project).filter(pk=serializer.validated_data["critic_version"]).first()
+        if version is None:
+            raise ValidationError({"critic_version": ["No trained critic version of this project has this id."]})
+        try:
+            system = system_add_critic(study=study, name=name, critic_version=version)
+        except StudyError as error:
+            raise _refused(error, "critic_version") from None
+        return Response(_system_body(request, system), status=status.HTTP_201_CREATED)
+
+
+class SystemEndpointApi(StudyMixin, _NameCheck, StudyApiView):
+    """POST /api/studies/<id>/systems/endpoint/: an OpenAI-compatible vision endpoint, asked about every image; 201.
+
+    The key is never sent: `key_env` names the worker's environment variable that holds it. A body carrying a key
+    (`api_key`, `key`, `token`, `secret`) is refused.
+    """
+
+    permission_classes = [IsStudyResearcherElse404]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120, help_text="Seen by researchers only.")
+        base_url = serializers.URLField(max_length=200, help_text="e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
+        model = serializers.CharField(max_length=200)
+        key_env = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                        help_text="The NAME of the environment variable holding the key (never the key).")
+
+        def validate_base_url(self, value: str) -> str:
+            if not value.startswith(("http://", "https://")):
+                raise serializers.ValidationError("Give an http(s) URL.")
+            return value
+
+        def validate_key_env(self, value: str) -> str:
+            value = value.strip()
+            if value and not ENV_NAME.match(value):
+                raise serializers.ValidationError(
+                    "Give the NAME of an environment variable (letters, digits and _, not starting with a digit), never the key itself."
+                )
+            return value
+
+    @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **_errors(400, 403, 404)})
+    def post(self, request, study_id):
+        study = self.get_study()
+        sent_keys = [field for field in KEY_FIELDS if field in request.data]
+        if sent_keys:
+            raise ValidationError({field: ["Never send a key: give `key_env`, the name of the environment variable that holds it."]
+                                   for field in sent_keys})
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        name = self.check_name(study, data["name"])
+        try:
+            system = system_add_endpoint(study=study, name=name, base_url=data["base_url"], model=data["model"], key_env=data["key_env"])
+        except StudyError as error:
+            raise _refused(error) from None
+        return Response(_system_body(request, system), status=status.HTTP_201_CREATED)
+
+
+class SystemRetryApi(StudyApiView):
+    """POST /api/studies/systems/<id>/retry/: queue a failed generated system again (finished answers kept); 202.
+
+    409 not_retryable for an imported system or one that already has all its answers.
+    """
+
+    permission_classes = [IsStudyResearcherElse404]
+    _system: System | None = None
+
+    def get_system(self) -> System:
+        if self._system is None:
+            self._system = get_object_or_404(System.objects.select_related("study__project"), pk=self.kwargs["system_id"])
+        return self._system
+
+    def get_study(self) -> Study:
+        return self.get_system().study
+
+    @extend_schema(request=None, responses={202: SystemSerializer, **_errors(403, 404, 409)})
+    def post(self, request, system_id):
+        try:
+            system = system_retry(system=self.get_system())
+        except StudyError as error:
+            return Response({"code": "not_retryable", "detail": error.message}, status=status.HTTP_409_CONFLICT)
+        return Response(_system_body(request, system), status=status.HTTP_202_ACCEPTED)
+
+
+class StudyAnnotatorsApi(StudyMixin, StudyApiView):
+    """PUT /api/studies/<id>/annotators/: replace who votes in the study (project annotators, by username); 200."""
+
+    permission_classes = [IsStudyResearcherElse404]
+
+    class InputSerializer(serializers.Serializer):
+        annotators = serializers.ListField(child=serializers.CharField(), allow_empty=True, help_text="Usernames of project annotators.")
+
+    class OutputSerializer(serializers.Serializer):
+        annotators = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **_errors(400, 403, 404)})
+    def put(self, request, study_id):
+        study = self.get_study()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        annotators = _annotators(study.project, serializer.validated_data["annotators"])
+        try:
+            study_annotators_set(study=study, annotators=annotators)
+        except StudyError as error:
+            raise _refused(error, "annotators") from None
+        names = [u.get_username() for u in study.annotators.order_by("username")]
+        return Response(self.OutputSerializer({"annotators": names}).data)
