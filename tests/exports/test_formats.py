@@ -1,5 +1,6 @@
 """Each export format written and read back: JSON with json.load, JSONL line by line, CSV with the csv module."""
 import csv
+import hashlib
 import io
 import json
 import math
@@ -13,7 +14,7 @@ from exports.writing import export_write
 from modeling.critic_data import CriticDataSettings, judgement_last_id, training_set_build
 from modeling.llava_format import to_llava
 from tests.exports.data import images, judge, pair_item, rating_item, revision
-from tests.factories import AnnotatorFactory, MembershipFactory
+from tests.factories import AnnotatorFactory, ImageFactory, MembershipFactory
 
 PATHWAY_ANSWER = {
     "description": "The left part is underexposed and the sky shows banding along its edges.",
@@ -163,7 +164,10 @@ def test_scores_csv_is_the_current_scaling_run_with_intervals(project, annotator
 
 def _conversation_project(project, annotators):
     """30 images from one source (some held out by hash), pairs among them, ratings and pathway feedback."""
-    pool = images(project, 30, source_dataset="demo")
+    # Fixed content hashes: the held-out split is chosen by hash, so it must not depend on the factory's
+    # sequence (which moves with the tests that ran before). 5 of these 30 fall in the 20% held-out split.
+    pool = [ImageFactory(project=project, source_dataset="demo", content_hash=hashlib.sha256(f"export-{i}".encode()).hexdigest())
+            for i in range(30)]
     for i in range(0, 28, 2):
         judge(pair_item(project, pool[i], pool[i + 1]), annotators[i % 3], choice="a" if i % 4 else "b")
     for i, image in enumerate(pool[:20]):
