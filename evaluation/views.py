@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views import View
 
+from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin
 from evaluation import selectors
 from evaluation.models import ScalingRun
@@ -74,15 +75,11 @@ class ScoresCsvView(ProjectResearcherMixin, View):
         if current is not None:
             for image_id, name, score, variance, low, high, shown, n_comparisons, mos in selectors.item_score_rows(run=current):
                 writer.writerow([
-                    image_id, _csv_safe(name), f"{score:.6f}", f"{variance:.6f}", f"{low:.6f}", f"{high:.6f}",
+                    image_id, csv_safe(name), f"{score:.6f}", f"{variance:.6f}", f"{low:.6f}", f"{high:.6f}",
                     f"{shown:.2f}", n_comparisons, "" if mos is None else f"{mos:.4f}",
                 ])
         return response
 
-
-def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from running a file name as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class PairQueueView(ProjectResearcherMixin, View):

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from scipy import stats
 
 from annotation.models import Judgement, Project
+from annotation.spreadsheet import csv_safe
 from annotation.vocabulary import LEVEL_LABELS, TaskKind
 from exports.filters import ExportFilters
 
@@ -76,10 +77,6 @@ def format_register(export_format: ExportFormat) -> ExportFormat:
     FORMATS[export_format.name] = export_format
     return export_format
 
-
-def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from running a name as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _number(value: float | None, digits: int = 6) -> str:
@@ -232,7 +229,7 @@ def write_mos(ctx: ExportContext, out: TextIO) -> int:
     def flush():
         n, mean, std, low, high = mos_summary(levels)
         writer.writerow([
-            current[0], current[1], _csv_safe(current[2]), n, _number(mean), _number(std), _number(low), _number(high),
+            current[0], current[1], csv_safe(current[2]), n, _number(mean), _number(std), _number(low), _number(high),
             _number(_to_100(mean)), _number(None if std is None else std * 100.0 / (RATING_MAX - RATING_MIN)),
             _number(_to_100(low)), _number(_to_100(high)),
         ])
@@ -277,7 +274,7 @@ def write_pairs(ctx: ExportContext, out: TextIO) -> int:
          excluded, submitted_at, duration_ms) = row
         winner = a if choice == "a" else b if choice == "b" else ""
         writer.writerow([
-            judgement_id, item_id, a, b, file_a, file_b, choice, winner, int(swap), annotator_id, _csv_safe(username),
+            judgement_id, item_id, a, b, file_a, file_b, choice, winner, int(swap), annotator_id, csv_safe(username),
             purpose, int(is_repeat), int(excluded), submitted_at.isoformat(), "" if duration_ms is None else duration_ms,
         ])
         count += 1
@@ -346,7 +343,7 @@ def write_scores(ctx: ExportContext, out: TextIO) -> int:
     count = 0
     for image_id, file, name, score, variance, low, high, shown, n_comparisons, n_ratings in rows.iterator(chunk_size=ctx.chunk_size):
         writer.writerow([
-            image_id, file, _csv_safe(name), _number(score), _number(variance), _number(low), _number(high),
+            image_id, file, csv_safe(name), _number(score), _number(variance), _number(low), _number(high),
             _number(shown, 2), n_comparisons, n_ratings, run.pk,
         ])
         count += 1

@@ -12,7 +12,8 @@ from typing import TextIO
 
 from django.utils import timezone
 
-from exports.formats import ExportContext, ExportFormat, _csv_safe, format_register
+from annotation.spreadsheet import csv_safe
+from exports.formats import ExportContext, ExportFormat, format_register
 from studies.models import CRITERIA, Study, Vote
 from studies.selectors import study_results
 
@@ -89,9 +90,9 @@ def write_study_votes(ctx: ExportContext, out: TextIO) -> int:
         (vote_id, study_id, study, trial_id, item_id, image_id, file, name, system_a, system_b, left_is_a, outcome,
          criteria_a, criteria_b, annotator_id, username, duration_ms, submitted_at) = row
         writer.writerow([
-            vote_id, study_id, _csv_safe(study), trial_id, item_id, image_id, file, _csv_safe(name),
-            _csv_safe(system_a), _csv_safe(system_b), int(left_is_a), outcome, OUTCOME_WORDS[outcome],
-            _criteria(criteria_a), _criteria(criteria_b), annotator_id, _csv_safe(username),
+            vote_id, study_id, csv_safe(study), trial_id, item_id, image_id, file, csv_safe(name),
+            csv_safe(system_a), csv_safe(system_b), int(left_is_a), outcome, OUTCOME_WORDS[outcome],
+            _criteria(criteria_a), _criteria(criteria_b), annotator_id, csv_safe(username),
             "" if duration_ms is None else duration_ms, submitted_at.isoformat(),
         ])
         count += 1

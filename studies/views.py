@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views import View
 
+from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from studies import selectors
 from studies.forms import CriticSystemForm, EndpointSystemForm, ImportedSystemForm, StudyAnnotatorsForm, StudyCreateForm
@@ -201,10 +202,6 @@ CSV_HEADER = ["section", "system_1", "system_2", "n", "good", "same", "bad", "gs
               "bt_length_controlled", "bt_lc_low", "bt_lc_high", "rank", "reasonable_rate", "reasonable_marked"]
 
 
-def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from running a system name as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
 
 class StudyResultsCsvView(StudyResearcherMixin, View):
     """The results as CSV: one `pair` row per pair of systems, one `system` row per system."""
@@ -217,11 +214,11 @@ class StudyResultsCsvView(StudyResearcherMixin, View):
         writer.writerow(CSV_HEADER)
         blank = lambda v: "" if v is None else v  # noqa: E731
         for p in results["pairs"]:
-            writer.writerow(["pair", _csv_safe(p["system_1"]), _csv_safe(p["system_2"]), p["n"], p["good"], p["same"], p["bad"],
+            writer.writerow(["pair", csv_safe(p["system_1"]), csv_safe(p["system_2"]), p["n"], p["good"], p["same"], p["bad"],
                              "inf" if p["gsb_ratio"] is None else p["gsb_ratio"], p["win"], *map(blank, p["win_ci"]), p["tie"], *map(blank, p["tie_ci"]),
                              p["loss"], *map(blank, p["loss_ci"])] + [""] * 9)
         for s in results["systems"]:
-            writer.writerow(["system", _csv_safe(s["name"])] + [""] * 15 + [
+            writer.writerow(["system", csv_safe(s["name"])] + [""] * 15 + [
                 blank(s["bt"]), *map(blank, s["bt_ci"]), blank(s["bt_length_controlled"]), *map(blank, s["bt_length_controlled_ci"]),
                 blank(s["rank"]), blank(s["reasonable_rate"]), s["reasonable_marked"],
             ])

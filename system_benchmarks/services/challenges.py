@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from annotation.models import Image
+from annotation.spreadsheet import csv_safe
 from evaluation.difficulty import DEFAULT_EPSILON, DEFAULT_LAMBDA, difficult_select_grouped, difficult_select_nr, normalised_error
 from evaluation.metrics import LogisticFitError, logistic4_fit
 from system_benchmarks.models import BenchmarkRun, ChallengeSet
@@ -115,7 +116,7 @@ def challenge_set_csv(*, challenge: ChallengeSet) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CHALLENGE_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for rank, item in enumerate(challenge.items, start=1):
-        writer.writerow({"rank": rank, **item})
+        writer.writerow({"rank": rank, **{key: csv_safe(value) for key, value in item.items()}})
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ import io
 
 import numpy as np
 
+from annotation.spreadsheet import csv_safe
 from evaluation import protocols as p
 from evaluation.metrics import LogisticFitError, bootstrap_ci, pairwise_accuracy, plcc, srcc
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
@@ -125,8 +126,8 @@ def calls_csv_rows(*, run: BenchmarkRun):
     for call in BenchmarkCall.objects.filter(run=run).order_by("id").iterator(chunk_size=2000):
         yield writer.writerow([
             call.key, call.protocol, call.prompting, " ".join(str(i) for i in call.image_ids), call.status,
-            "" if call.parsed is None else json.dumps(call.parsed), call.reason,
-            "" if call.latency_s is None else f"{call.latency_s:.3f}", call.answer,
+            "" if call.parsed is None else json.dumps(call.parsed), csv_safe(call.reason),
+            "" if call.latency_s is None else f"{call.latency_s:.3f}", csv_safe(call.answer),
         ])
 
 
