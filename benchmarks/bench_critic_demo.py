@@ -16,7 +16,12 @@ CriticVersion with the tiny base's default settings (``training_settings_default
 sets ``optimisation.max_steps``; the seed sets the data, optimisation and adapter seeds) is then trained and
 evaluated in-process by ``critic_runs.critic_version_train``, the body of the ``modeling.critic_retrain`` task.
 Printed: the version's ``demo_hidden_severity`` SRCC on the held-out split, and the untrained base model's SRCC
-on the same held-out images (scored with ``score_images`` through the same image loader).
+on the same held-out images (``metrics["base"]``: the run scores the base, with the run's settings and input
+crop, before training).
+
+``--crop SIDE`` sets ``training_settings["input"]`` (random crops of SIDE stored pixels in training, centre crops
+when scoring; ``--fixed-crop``: centre crops in training too; ``--crop 0``: whole images); ``--lr`` and
+``--scored-weight`` set the optimisation's learning rate and scored-token weight.
 
 ``--input`` only changes what this script feeds the tiny model (a monkeypatch of the run's image loader, for
 measuring): ``resize`` the whole photograph (what the app does, the processor shrinks it to 64 px), ``crop`` a
@@ -107,23 +112,21 @@ def _labels_write(project, *, seed: int, raters: int, rating_noise: float, n_pai
     return len(ratings), len(pairs)
 
 
-def _base_srcc(version, heldout_ids) -> tuple[float | None, int]:
-    """The untrained base model's SRCC against -severity on the version's held-out images."""
+def _training_srcc(version) -> float:
+    """The trained version's SRCC against -severity on its own training images (how well it fits them)."""
     import numpy as np
 
     from annotation.models import Image
     from evaluation.metrics import srcc
     from modeling import critic_runs
-    from modeling.critic.loading import load_critic
-    from modeling.critic.scoring import score_images
 
-    ids = sorted(int(i) for i in heldout_ids)
-    critic = load_critic(critic_runs.critic_base_dir_for(version))
-    load = critic_runs._image_loader(critic_runs._image_names(ids))
-    scores = score_images(critic, [load(str(i)) for i in ids], batch_size=16).scores
-    truth = dict(Image.objects.filter(id__in=ids).values_list("id", "hidden_ground_truth"))
-    target = np.asarray([-float(truth[i]["severity"]) for i in ids])
-    return float(srcc(np.asarray(scores, dtype=float), target)), len(ids)
+    held = set(int(i) for i in version.heldout_image_ids)
+    rows = [(i, t) for i, t in Image.objects.filter(project=version.project).values_list("id", "hidden_ground_truth") if i not in held]
+    critic = critic_runs.load_trained(version)
+    scores = {}
+    for chunk, result in critic_runs._score_chunks(critic, [i for i, _ in rows], batch_size=16, crop=critic_runs.input_crop(version)):
+        scores.update(zip(chunk, result.scores.tolist()))
+    return float(srcc(np.asarray([scores[i] for i, _ in rows]), np.asarray([-float(t["severity"]) for _, t in rows])))
 
 
 def run_seed(args, seed: int) -> dict:
@@ -144,9 +147,26 @@ def run_seed(args, seed: int) -> dict:
 
     base_dir = critic_base_dir()
     critic_tiny_base_ensure(base_dir)
-    settings = _merged(training_settings_default(tiny=True), {
+    if args.family != "llava_onevision" or args.vision_width != 32:
+        from pathlib import Path
+
+        from modeling.critic.tiny import TinyCriticConfig, build_tiny_critic
+
+        base_dir = Path(base_dir).parent / f"tiny-{args.family}-{args.vision_width}"
+        if not (base_dir / "config.json").is_file():
+            build_tiny_critic(base_dir, TinyCriticConfig(family=args.family, vision_hidden_size=args.vision_width))
+    overrides = {
         "optimisation": {"max_steps": args.steps, "seed": seed}, "data": {"seed": seed, "heldout_fraction": args.heldout_fraction}, "adapter": {"seed": seed},
-    })
+    }
+    if args.crop is not None:  # 0: whole images
+        overrides["input"] = {"crop": args.crop or None, "random_crop": bool(args.crop) and not args.fixed_crop}
+    if args.scoring_only:
+        overrides["data"]["mix"] = {"scoring": 1.0}
+    if args.lr is not None:
+        overrides["optimisation"]["learning_rate"] = args.lr
+    if args.scored_weight is not None:
+        overrides["optimisation"]["scored_token_weight"] = args.scored_weight
+    settings = _merged(training_settings_default(tiny=True), overrides)
     version = CriticVersion.objects.create(
         project=project, number=1, trigger=CriticVersion.Trigger.MANUAL, base_model_dir=str(base_dir), is_tiny=True,
         training_settings=settings, last_judgement_id=judgement_last_id(project=project),
@@ -160,7 +180,8 @@ def run_seed(args, seed: int) -> dict:
     if version.status != CriticVersion.Status.READY:
         raise SystemExit(f"seed {seed}: version ended {version.status}: {version.error}")
     metrics = version.metrics
-    before, n_heldout = _base_srcc(version, version.heldout_image_ids)
+    before, n_heldout = metrics["base"]["demo_hidden_severity"]["srcc"], metrics["n_heldout_images"]
+    train_srcc = _training_srcc(version) if args.train_srcc else None
     after = metrics["demo_hidden_severity"]["srcc"]
     print(
         f"seed={seed} images={Image.objects.filter(project=project).count()} ratings={n_ratings} pairs={n_pairs} "
@@ -169,7 +190,8 @@ def run_seed(args, seed: int) -> dict:
         f"{args.steps / max(metrics['train_seconds'], 1e-9):.2f} steps/s), loss {metrics['first_loss']:.3f} -> {metrics['final_loss']:.3f}\n"
         f"  held-out demo_hidden_severity SRCC: base {before:+.3f} -> retrained {after:+.3f} "
         f"(PLCC {metrics['demo_hidden_severity']['plcc'] if metrics['demo_hidden_severity']['plcc'] is None else round(metrics['demo_hidden_severity']['plcc'], 3)}, "
-        f"pairwise acc {metrics['pairwise']['accuracy']}, n_pairs {metrics['pairwise']['n']}) at {timezone.now():%Y-%m-%d}",
+        f"pairwise acc {metrics['pairwise']['accuracy']}, n_pairs {metrics['pairwise']['n']}) at {timezone.now():%Y-%m-%d}"
+        + (f"\n  training images' SRCC (fit): {train_srcc:+.3f}" if train_srcc is not None else ""),
         flush=True,
     )
     return {"seed": seed, "before": before, "after": after, "n_heldout": n_heldout}
@@ -186,6 +208,16 @@ def main() -> None:
     parser.add_argument("--heldout-fraction", type=float, default=0.2,
                         help="data.heldout_fraction (the small demo's 32 images need about 0.3 for 3 held out)")
     parser.add_argument("--input", choices=("resize", "crop", "crop2"), default="resize")
+    parser.add_argument("--crop", type=int, default=None,
+                        help="training_settings input.crop (stored pixels; 0: whole images); default: the tiny default")
+    parser.add_argument("--fixed-crop", action="store_true", help="centre crops in training too (default: random crops)")
+    parser.add_argument("--train-srcc", action="store_true", help="also score the training images (fit)")
+    parser.add_argument("--scoring-only", action="store_true", help="data.mix = scoring conversations only")
+    parser.add_argument("--family", default="llava_onevision", choices=("llava_onevision", "qwen2_vl"),
+                        help="tiny base family (other than the default: built beside the default base)")
+    parser.add_argument("--vision-width", type=int, default=32, help="tiny base vision_hidden_size")
+    parser.add_argument("--lr", type=float, default=None, help="optimisation.learning_rate")
+    parser.add_argument("--scored-weight", type=float, default=None, help="optimisation.scored_token_weight")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 

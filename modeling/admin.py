@@ -1,7 +1,7 @@
 """Admin for the modeling app."""
 from django.contrib import admin
 
-from modeling.models import CriticScore, CriticText, CriticVersion, DeviceReport, LLMCall, PromptVersion, VQAItem
+from modeling.models import ConstructedText, CriticScore, CriticText, CriticVersion, DeviceReport, LLMCall, PromptVersion, VQAItem
 
 
 @admin.register(DeviceReport)
@@ -51,3 +51,9 @@ class CriticScoreAdmin(admin.ModelAdmin):
 class CriticTextAdmin(admin.ModelAdmin):
     list_display = ("version", "image", "task", "created_at")
     raw_id_fields = ("version", "image")
+
+
+@admin.register(ConstructedText)
+class ConstructedTextAdmin(admin.ModelAdmin):
+    list_display = ("project", "purpose", "input_key", "status", "model", "prompt_name", "prompt_version", "created_at")
+    list_filter = ("purpose", "status", "project")

@@ -66,6 +66,7 @@ __all__ = [
     "PairJudgement",
     "QUESTION_POOLS",
     "ScoredImage",
+    "SentencePair",
     "TASK_AUTHENTICITY",
     "TASK_DESCRIPTION",
     "TASK_QUANTITATIVE",
@@ -82,6 +83,7 @@ __all__ = [
     "pair_answer",
     "relativity_from_judgements",
     "relativity_from_scores",
+    "relativity_from_sentences",
     "score_answer",
     "scoring_conversations",
 ]
@@ -146,10 +148,30 @@ class ComparisonReasoning:
 
 @dataclass(frozen=True)
 class AuthenticityLabel:
-    """Whether an image is a photograph (``True``) or AI-generated (``False``)."""
+    """Whether an image is a photograph (``True``) or AI-generated (``False``).
+
+    ``sentence``: an LLM-written answer (paper 000, Fig. 3 authenticity prompt) used instead of the fixed one.
+    """
 
     image: str
     is_photograph: bool
+    sentence: str | None = None
+
+
+@dataclass(frozen=True)
+class SentencePair:
+    """Two images in shown order, which is better by MOS, and an LLM-written comparison sentence (paper 000, Fig. 3)."""
+
+    first: str
+    second: str
+    first_is_better: bool
+    sentence: str
+
+    def __post_init__(self):
+        if self.first == self.second:
+            raise ValueError("a pair needs two different images")
+        if not self.sentence.strip():
+            raise ValueError("sentence must not be empty")
 
 
 # ------------------------------------------------------------------ conversations out
@@ -213,12 +235,23 @@ class ConversationConfig:
         Add paper 001's system prefix to scoring conversations.
     paraphrase : bool
         Draw the question from the task's pool; if False always use the first one.
+    extra_questions : tuple of (task, tuple of str)
+        More paraphrases per task, appended to its pool (e.g. written by an LLM from paper 000's
+        paraphrase prompt); the first question, which the scorer asks, stays the pool's own.
     """
 
     task_identifiers: bool = True
     short_answer: bool = False
     scoring_system_prompt: bool = False
     paraphrase: bool = True
+    extra_questions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self):
+        for task, questions in self.extra_questions:
+            if task not in QUESTION_POOLS:
+                raise ValueError(f"extra_questions: task must be one of {TASKS}")
+            if any(not isinstance(q, str) or not q.strip() for q in questions):
+                raise ValueError("extra_questions must be non-empty strings")
 
 
 def _text(text: str) -> dict:
@@ -241,7 +274,7 @@ def instruction(
     """
     if task not in QUESTION_POOLS:
         raise ValueError(f"task must be one of {TASKS}")
-    pool = QUESTION_POOLS[task]
+    pool = tuple(QUESTION_POOLS[task]) + tuple(q for t, extra in config.extra_questions if t == task for q in extra)
     paraphrase = config.paraphrase and rng is not None
     question = pool[int(rng.integers(len(pool)))] if paraphrase else pool[0]
     parts = [TASK_IDENTIFIERS[task]] if config.task_identifiers else []
@@ -314,6 +347,27 @@ def relativity_from_judgements(
         first, second = (j.image_a, j.image_b) if a_first else (j.image_b, j.image_a)
         first_is_better = (j.winner == "a") == a_first
         out.append(_pair_conversation(first, second, first_is_better, config, rng))
+    return out
+
+
+def relativity_from_sentences(
+    pairs: Iterable[SentencePair],
+    *,
+    rng: np.random.Generator,
+    config: ConversationConfig = ConversationConfig(),
+) -> list[Conversation]:
+    """Relativity conversations whose answer is the fixed one followed by an LLM-written sentence.
+
+    The pair scorer reads P(first better) right after :data:`ANSWER_PREFIX_PAIR`, so the answer keeps
+    :func:`pair_answer` first and adds the sentence after it; the shown order is the pair's own (the
+    sentence says "first" or "latter"), so nothing is shuffled here.
+    """
+    rng = _check_rng(rng)
+    out = []
+    for pair in pairs:
+        content = [_image(0), _image(1), _text(instruction("relativity", config, rng))]
+        answer = f"{pair_answer(pair.first_is_better)} {pair.sentence.strip()}"
+        out.append(Conversation("relativity", (pair.first, pair.second), _qa(content, answer)))
     return out
 
 
@@ -519,9 +573,8 @@ def authenticity_conversations(
     out = []
     for label in labels:
         content = [_image(0), _text(instruction("authenticity", config, rng))]
-        out.append(
-            Conversation("authenticity", (label.image,), _qa(content, authenticity_answer(label.is_photograph)))
-        )
+        answer = label.sentence.strip() if label.sentence and label.sentence.strip() else authenticity_answer(label.is_photograph)
+        out.append(Conversation("authenticity", (label.image,), _qa(content, answer)))
     return out
 
 

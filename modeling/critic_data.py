@@ -30,6 +30,7 @@ USABLE_KINDS = (TaskKind.PAIR, TaskKind.RATING, TaskKind.PATHWAY, TaskKind.DESCR
 MIN_HELDOUT_IMAGES = 3
 RATING_RANGE = (1.0, 5.0)
 MOS_RANGE = (0.0, 100.0)
+ANSWER_TEXTS = ("template", "llm")
 
 
 class CriticDataError(ValueError):
@@ -53,6 +54,12 @@ class CriticDataSettings:
         Task -> weight for the single mixture.
     n_conversations : int or None
         Size of the single mixture; None: every conversation of the mixed tasks once.
+    answer_text : str
+        "template": fixed answers. "llm": also the answers the LLM wrote from the data-construction
+        prompts (paper 000, Fig. 3-4; cached as ConstructedText by "Write answers with the LLM"):
+        descriptions from scores, authenticity sentences, MOS-pair sentences, paraphrased scoring
+        questions; inputs without an accepted text fall back to the fixed answers and are counted
+        (modeling.construction).
     """
 
     heldout_fraction: float = 0.2
@@ -60,8 +67,11 @@ class CriticDataSettings:
     curriculum: bool = True
     mix: dict = field(default_factory=lambda: {"scoring": 0.5, "relativity": 0.3, "description": 0.1, "comparison_reasoning": 0.05, "authenticity": 0.05})
     n_conversations: int | None = None
+    answer_text: str = "template"
 
     def __post_init__(self):
+        if self.answer_text not in ANSWER_TEXTS:
+            raise ValueError(f"answer_text must be one of {ANSWER_TEXTS}")
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ValueError("heldout_fraction must be in (0, 1)")
         if self.n_conversations is not None and self.n_conversations <= 0:
@@ -86,6 +96,7 @@ class TrainingSet:
     heldout_image_ids: np.ndarray  # [n_heldout] int64, sorted
     counts: dict[str, int]  # conversations per task
     image_names: dict[str, str]  # key (str(image id)) -> storage name of the file
+    answer_text: dict = field(default_factory=dict)  # answer_text "llm": LLM answers used / fallen back, per purpose
 
 
 def image_is_heldout(content_hash: str, *, fraction: float) -> bool:
@@ -131,7 +142,9 @@ def judgement_ids_load(path) -> np.ndarray:
         return np.cumsum(data["deltas"]).astype(np.int64)
 
 
-def training_set_build(*, project: Project, last_judgement_id: int, data: CriticDataSettings) -> TrainingSet:
+def training_set_build(
+    *, project: Project, last_judgement_id: int, data: CriticDataSettings, within: QuerySet[Judgement] | None = None,
+) -> TrainingSet:
     """Every conversation one run trains on, from judgements up to `last_judgement_id` and image metadata.
 
     Relativity (paper 000): pair judgements of two training images from the same source dataset (ties
@@ -140,6 +153,8 @@ def training_set_build(*, project: Project, last_judgement_id: int, data: Critic
     the mean level of its ratings and pathway levels (1-5), else its Thurstone score from the training
     comparisons alone. Descriptions: pathway text and saved questionnaire paragraphs; pair paragraphs
     become comparison reasoning (paper 002's tags). Authenticity from the images' labels.
+
+    `within`, if given, narrows the judgements further (a dataset export's filters); the rules above still apply.
 
     Raises
     ------
@@ -161,6 +176,8 @@ def training_set_build(*, project: Project, last_judgement_id: int, data: Critic
         )
     }
     usable = judgements_usable(project=project).filter(id__lte=last_judgement_id)
+    if within is not None:  # an export's filters (exports/filters.py): only these judgements, the same rules
+        usable = usable.filter(id__in=within.values("id"))
     used: list[int] = []
     pools: dict[str, list[conv.Conversation]] = {task: [] for task in conv.TASKS}
 
@@ -201,7 +218,20 @@ def training_set_build(*, project: Project, last_judgement_id: int, data: Critic
     comparison_scores = [item.score for item in scored if item.source == "comparisons"]
     if comparison_scores and max(comparison_scores) - min(comparison_scores) <= 0:
         scored = [item for item in scored if item.source != "comparisons"]  # one value carries no level
-    pools["scoring"] += conv.scoring_conversations(scored, rng=rng, ranges=ranges)
+    labels = [
+        conv.AuthenticityLabel(str(image_id), authenticity == "photographic")
+        for image_id, (_, _, _, _, _, authenticity) in images.items() if authenticity
+    ]
+    found = None
+    if data.answer_text == "llm":  # paper 000's data-construction answers, written ahead by the LLM
+        from modeling.construction import llm_answers
+
+        mos = {image_id: float(row[4]) for image_id, row in images.items() if row[4] is not None}
+        found = llm_answers(project=project, scored=scored, labels=labels, training=training, mos=mos)
+    config = conv.ConversationConfig()
+    if found is not None and found.questions:  # LLM paraphrases join the scoring question pool
+        config = conv.ConversationConfig(extra_questions=(("scoring", found.questions),))
+    pools["scoring"] += conv.scoring_conversations(scored, rng=rng, ranges=ranges, config=config)
     if any(n >= 2 for n in Counter(item.source for item in mos_scored).values()):
         pools["relativity"] += conv.relativity_from_scores(mos_scored, n_pairs=len(mos_scored), rng=rng)
 
@@ -228,12 +258,14 @@ def training_set_build(*, project: Project, last_judgement_id: int, data: Critic
         else:
             descriptions.append(conv.ImageDescription(str(image_id), text))
         used.append(judgement_id)
+    answer_text: dict = {}
+    if found is not None:
+        descriptions += found.descriptions
+        labels = found.authenticity
+        pools["relativity"] += conv.relativity_from_sentences(found.pairs, rng=rng)
+        answer_text = found.report()
     pools["description"] += conv.description_conversations(descriptions, rng=rng)
     pools["comparison_reasoning"] += conv.comparison_reasoning_conversations(reasoning, rng=rng)
-    labels = [
-        conv.AuthenticityLabel(str(image_id), authenticity == "photographic")
-        for image_id, (_, _, _, _, _, authenticity) in images.items() if authenticity
-    ]
     pools["authenticity"] += conv.authenticity_conversations(labels, rng=rng)
 
     conversations = _arrange(pools, data=data, rng=rng)
@@ -254,6 +286,7 @@ def training_set_build(*, project: Project, last_judgement_id: int, data: Critic
         heldout_image_ids=heldout_ids,
         counts=counts,
         image_names=names,
+        answer_text=answer_text,
     )
 
 

@@ -74,8 +74,13 @@ def _process_gone(worker: str) -> bool:
         return False
 
 
-def _image_loader(names: dict[str, str]):
-    """Key (str(image id)) -> RGB PIL image read from storage, shrunk to IMAGE_MAX_SIDE, cached per run."""
+def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0):
+    """Key (str(image id)) -> RGB PIL image read from storage, shrunk to IMAGE_MAX_SIDE, cached per run.
+
+    `crop` (the tiny demo model, see `input_crop`): a square of that many stored pixels instead of the whole
+    image, so blur and noise survive the processor's shrink to the model's small input; at a fresh random
+    place on every call with `random_crop` (training sees new crops each step), else the centre (scoring).
+    """
     from PIL import Image as PILImage
 
     @lru_cache(maxsize=IMAGE_CACHE)
@@ -87,7 +92,27 @@ def _image_loader(names: dict[str, str]):
         image.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))
         return image
 
-    return load
+    if not crop:
+        return load
+    rng = np.random.default_rng(seed)
+
+    def cropped(key: str):
+        image = load(key)
+        side = min(int(crop), *image.size)
+        room_x, room_y = image.size[0] - side, image.size[1] - side
+        if random_crop:
+            left, top = int(rng.integers(room_x + 1)), int(rng.integers(room_y + 1))
+        else:
+            left, top = room_x // 2, room_y // 2
+        return image.crop((left, top, left + side, top + side))
+
+    return cropped
+
+
+def input_crop(version: CriticVersion) -> int | None:
+    """The version's input crop side (`training_settings["input"]["crop"]`), None for whole images."""
+    side = (version.training_settings.get("input") or {}).get("crop")
+    return int(side) if side else None
 
 
 def _image_names(image_ids) -> dict[str, str]:
@@ -175,12 +200,16 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
     try:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
-        critic, training_set, result = _train(version, folder)
+        critic, training_set, result, base_metrics = _train(version, folder)
         _heartbeat(version.pk, status=CriticVersion.Status.EVALUATING)
         metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
+        if base_metrics is not None:
+            metrics["base"] = base_metrics
         metrics["train_seconds"] = round(result.seconds, 3)
         metrics["final_loss"] = float(np.mean(result.losses[-5:])) if result.losses else None
         metrics["first_loss"] = float(np.mean(result.losses[:5])) if result.losses else None
+        if training_set.answer_text:
+            metrics["answer_text"] = training_set.answer_text
         from modeling.critic.training import artifact_sha256
 
         digest, _ = artifact_sha256(folder)
@@ -214,7 +243,12 @@ def _finish(version_id: int, status: str, error: str) -> CriticVersion:
 
 
 def _train(version: CriticVersion, folder):
-    """Build the data, snapshot the judgements, load the base and train; returns (critic, set, result)."""
+    """Build the data, snapshot the judgements, load the base, score it, train; returns (critic, set, result, base metrics).
+
+    The untrained base (with the run's adapter settings applied, so LoRA adds nothing yet) is scored on the
+    held-out images first, so the version shows before -> after on the same images (`evaluate_base`, on by
+    default; off, the base metrics are None).
+    """
     import torch  # noqa: F401  (fail here, not half-way, if the worker cannot import it)
 
     from modeling.critic.loading import load_critic
@@ -243,12 +277,20 @@ def _train(version: CriticVersion, folder):
         adapter_settings = replace(adapter_settings, vision_feature_layer=None)  # families without one (Qwen2-VL)
     apply_training_settings(critic, adapter_settings)
     CriticVersion.objects.filter(pk=version.pk).update(model_type=critic.model_type)
+    base_metrics = None
+    if chosen.get("evaluate_base", True):
+        base_metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
+        base_metrics.pop("evaluated", None)
     progress = _Progress(version.pk)
     result = train_critic(
         critic, training_set.conversations, output_dir=folder / ADAPTER_DIR, config=optimisation,
-        image_loader=_image_loader(training_set.image_names), progress=progress, should_cancel=progress.should_cancel,
+        image_loader=_image_loader(
+            training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")),
+            seed=optimisation.seed,
+        ),
+        progress=progress, should_cancel=progress.should_cancel,
     )
-    return critic, training_set, result
+    return critic, training_set, result, base_metrics
 
 
 def critic_base_dir_for(version: CriticVersion):
@@ -266,11 +308,11 @@ def critic_base_dir_for(version: CriticVersion):
 # ---------------------------------------------------------------------------------------- evaluation
 
 
-def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None):
-    """Yield (image ids, LevelScores) chunk by chunk, with a heartbeat on the version after each."""
+def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None, crop: int | None = None):
+    """Yield (image ids, LevelScores) chunk by chunk, with a heartbeat on the version after each (centre crops with `crop`)."""
     from modeling.critic.scoring import score_images
 
-    load = _image_loader(_image_names(image_ids))
+    load = _image_loader(_image_names(image_ids), crop=crop)
     ids = [int(i) for i in image_ids]
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = ids[start : start + SCORE_CHUNK]
@@ -299,7 +341,7 @@ def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> di
     ids = np.asarray(sorted(int(i) for i in heldout_image_ids), dtype=np.int64)
     batch_size = int(version.training_settings.get("scoring_batch_size", 16))
     predicted, variances = {}, []
-    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk):
+    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk, crop=input_crop(version)):
         predicted.update(zip(chunk, result.scores.tolist()))
         variances += result.variances.tolist()
 
@@ -383,7 +425,7 @@ def critic_pool_score(version_id: int) -> int:
         ids = list(Image.objects.filter(project_id=version.project_id).order_by("id").values_list("id", flat=True))
         batch_size = int(version.training_settings.get("scoring_batch_size", 16))
         done = 0
-        for chunk, result in _score_chunks(critic, ids, batch_size=batch_size):
+        for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, crop=input_crop(version)):
             rows = [
                 CriticScore(version=version, image_id=image_id, score=float(s), variance=float(v), probabilities=[float(p) for p in probs])
                 for image_id, s, v, probs in zip(chunk, result.scores, result.variances, result.probabilities)
@@ -424,7 +466,7 @@ def critic_texts_generate(version_id: int, image_ids: list[int], *, max_new_toke
     if not ids:
         return 0
     critic = _load_trained(version)
-    load = _image_loader(_image_names(ids))
+    load = _image_loader(_image_names(ids), crop=input_crop(version))
     written = 0
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = ids[start : start + SCORE_CHUNK]

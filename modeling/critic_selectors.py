@@ -2,7 +2,7 @@
 from django.db.models import QuerySet
 
 from annotation.models import Project
-from modeling.critic_models import CriticScore, CriticVersion
+from modeling.critic_models import CriticScore, CriticText, CriticVersion
 
 
 def critic_versions(*, project: Project) -> QuerySet[CriticVersion]:
@@ -35,3 +35,8 @@ def critic_busy(*, project: Project) -> bool:
     ).exists() or CriticVersion.objects.filter(
         project=project, score_status__in=(CriticVersion.ScoreStatus.QUEUED, CriticVersion.ScoreStatus.RUNNING),
     ).exists()
+
+
+def critic_texts(*, version: CriticVersion, limit: int = 200) -> QuerySet[CriticText]:
+    """The version's descriptions, newest first (the page shows them as they arrive)."""
+    return CriticText.objects.filter(version=version, task="description").select_related("image").order_by("-id")[:limit]

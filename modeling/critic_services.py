@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotation.models import Project
+from annotation.models import Image, Project
 from modeling.critic_data import CriticDataSettings, judgement_last_id, judgements_usable
-from modeling.critic_models import CriticVersion
+from modeling.critic_models import CriticText, CriticVersion
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def training_settings_default(*, tiny: bool) -> dict:
                         "shuffle": False, "seed": 0}  # not shuffled: the curriculum's stage order is kept
         data = CriticDataSettings(curriculum=True)
     return {"adapter": adapter, "optimisation": optimisation, "data": data.to_dict(), "scoring_batch_size": 16,
-            "gradient_checkpointing": not tiny}
+            "gradient_checkpointing": not tiny, "evaluate_base": True}
 
 
 def _merged(base: dict, overrides: dict | None) -> dict:
@@ -309,6 +309,32 @@ def critic_texts_request(*, version: CriticVersion, image_ids: list[int]) -> Non
         raise CriticStateError(f"v{version.number} has no trained adapter to write with.")
     ids = [int(i) for i in image_ids]
     transaction.on_commit(lambda: critic_generate.delay(version.pk, ids))
+
+
+#: At most this many images per "Describe images" request (generation is slow on a CPU worker).
+MAX_TEXTS_PER_REQUEST = 50
+
+
+def critic_texts_ask(*, version: CriticVersion, n) -> list[int]:
+    """Queue descriptions of `n` images this version has not described yet, held-out images first; returns their ids.
+
+    Raises CriticStateError for an `n` that is not a whole number in 1..MAX_TEXTS_PER_REQUEST, for a version
+    without a trained adapter, and when every image has a description from it already.
+    """
+    try:
+        count = int(str(n).strip())
+    except (TypeError, ValueError):
+        raise CriticStateError(f"Ask for a whole number of images, 1 to {MAX_TEXTS_PER_REQUEST}.") from None
+    if not 1 <= count <= MAX_TEXTS_PER_REQUEST:
+        raise CriticStateError(f"Ask for 1 to {MAX_TEXTS_PER_REQUEST} images at a time, not {count}.")
+    described = set(CriticText.objects.filter(version=version, task="description").values_list("image_id", flat=True))
+    heldout = [int(i) for i in version.heldout_image_ids or []]
+    rest = Image.objects.filter(project_id=version.project_id).exclude(id__in=heldout).order_by("id").values_list("id", flat=True)
+    ids = [i for i in [*sorted(heldout), *rest] if i not in described][:count]
+    if not ids:
+        raise CriticStateError(f"v{version.number} has described every image of the project already.")
+    critic_texts_request(version=version, image_ids=ids)
+    return ids
 
 
 # --------------------------------------------------------------------------------------- liveness

@@ -135,3 +135,4 @@ class VQAItem(models.Model):
 
 
 from modeling.critic_models import CriticScore, CriticText, CriticVersion  # noqa: E402,F401
+from modeling.construction_models import ConstructedText  # noqa: E402,F401

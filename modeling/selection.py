@@ -57,7 +57,8 @@ class CriticPrior:
     critic_version_id : int
         The CriticVersion whose scores these are (recorded on every proposed pair).
     features : ndarray, shape [n_images, n_features], optional
-        The critic's image features, for the diversity term of critic-disagreement selection.
+        The critic's image features, for the diversity term of critic-disagreement selection: its five
+        level probabilities per image (what the critic sees in it; images it has not scored get the mean).
     """
 
     prior_mean: np.ndarray
@@ -89,10 +90,11 @@ def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> Crit
     if version is None:
         return None
     n = image_ids.size
-    rows = list(CriticScore.objects.filter(version=version, image__project=project).values_list("image_id", "score", "variance"))
+    rows = list(CriticScore.objects.filter(version=version, image__project=project).values_list("image_id", "score", "variance", "probabilities"))
     if len(rows) < MIN_CRITIC_SCORES:
         return None
-    ids, scores, variances = (np.asarray(column) for column in zip(*rows))
+    ids, scores, variances = (np.asarray(column) for column in list(zip(*rows))[:3])
+    probabilities = np.asarray([row[3] for row in rows], dtype=float)
     where = np.searchsorted(image_ids, ids.astype(np.int64))
     known = (where < n) & (image_ids[np.minimum(where, n - 1)] == ids)
     if int(known.sum()) < MIN_CRITIC_SCORES:
@@ -101,6 +103,10 @@ def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> Crit
     critic_var = np.full(n, float(np.max(variances[known])))
     critic[where[known]] = scores[known]
     critic_var[where[known]] = variances[known]
+    features = None
+    if probabilities.ndim == 2 and np.isfinite(probabilities).all():
+        features = np.tile(probabilities[known].mean(axis=0), (n, 1))
+        features[where[known]] = probabilities[known]
 
     run = scaling_run_current(project=project)
     if run is None:
@@ -128,7 +134,9 @@ def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> Crit
     except (ValueError, RuntimeError) as error:
         logger.info("No critic prior for project %s from v%s: %s", project.pk, version.number, error)
         return None
-    return CriticPrior(prior_mean=calibrated.prior_mean, prior_var=calibrated.prior_var, critic_version_id=version.pk)
+    return CriticPrior(
+        prior_mean=calibrated.prior_mean, prior_var=calibrated.prior_var, critic_version_id=version.pk, features=features,
+    )
 
 
 # -------------------------------------------------------------------------------------------- refills

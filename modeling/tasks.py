@@ -62,4 +62,18 @@ def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
     return len(llm_services.vqa_generate(project=project, judgement_ids=judgement_ids))
 
 
+# Safe to run twice: inputs that have a row for the active prompt version and model are skipped. Not retried as
+# a whole: failed calls are stored (and shown on the Critic page) and the next run tries them again.
+@shared_task(
+    name="modeling.llm_construct", acks_late=True, reject_on_worker_lost=True, soft_time_limit=3600, time_limit=3700,
+)
+def llm_construct(project_id: int) -> dict:
+    from modeling import construction
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return {}
+    return construction.constructed_texts_write(project=project)
+
+
 from modeling.tasks_critic import critic_generate, critic_retrain, critic_score_pool  # noqa: E402,F401

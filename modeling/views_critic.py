@@ -1,5 +1,6 @@
 """The researcher's Critic pages: versions with live progress, retrain, cancel, promote, roll back, score."""
 import json
+import time
 
 from django.contrib import messages
 from django.http import Http404
@@ -7,9 +8,13 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from annotation.views.access import ProjectResearcherMixin
+from modeling import construction
 from modeling import critic_selectors as selectors
 from modeling import critic_services as services
+from modeling.critic_data import ANSWER_TEXTS
 from modeling.critic_models import CriticVersion
+from modeling.llm.template_drafter import TEMPLATE_DRAFTER_MODEL
+from modeling.llm_services import llm_model_name
 
 
 def _context(project) -> dict:
@@ -32,6 +37,10 @@ class CriticView(ProjectResearcherMixin, View):
 
     def get(self, request, project_id):
         context = _context(self.project)
+        if not request.htmx:
+            context["constructed"] = construction.constructed_texts_summary(project=self.project)
+            context["llm_model"] = llm_model_name()
+            context["offline_drafter"] = context["llm_model"] == TEMPLATE_DRAFTER_MODEL
         return render(request, self.partial_template if request.htmx else self.template_name, context)
 
 
@@ -53,9 +62,27 @@ class _CriticActionView(ProjectResearcherMixin, View):
 
 
 class CriticRetrainView(_CriticActionView):
+    """Retrain; the form's "answer_text" checkbox trains with the LLM-written answers (modeling.construction)."""
+
     def act(self, request):
-        version = services.critic_version_request(project=self.project, user=request.user, trigger=CriticVersion.Trigger.MANUAL)
+        answer_text = request.POST.get("answer_text", "template")
+        if answer_text not in ANSWER_TEXTS:
+            raise services.CriticStateError(f"Unknown answer text {answer_text!r}: choose one of {', '.join(ANSWER_TEXTS)}.")
+        overrides = {"data": {"answer_text": answer_text}} if answer_text != "template" else None
+        version = services.critic_version_request(
+            project=self.project, user=request.user, trigger=CriticVersion.Trigger.MANUAL, overrides=overrides,
+        )
         return f"Critic v{version.number} is {version.get_status_display().lower()}; this page follows it."
+
+
+class CriticConstructView(ProjectResearcherMixin, View):
+    """Queue the LLM-written training answers (paper 000's data-construction prompts) on the default queue."""
+
+    def post(self, request, project_id):
+        construction.constructed_texts_request(project=self.project)
+        writer = "the offline template drafter (no model configured)" if llm_model_name() == TEMPLATE_DRAFTER_MODEL else llm_model_name()
+        messages.success(request, f"Writing training answers with {writer}; reload to see them counted below.")
+        return redirect("critic:index", project_id=self.project.pk)
 
 
 class CriticRollbackView(_CriticActionView):
@@ -81,6 +108,7 @@ class CriticVersionView(_VersionMixin, ProjectResearcherMixin, View):
     def get(self, request, project_id, version_id):
         version = self.version_get()
         context = {
+            **_texts_context(self.project, version),
             "project": self.project, "tab": "critic", "version": version,
             "top_scores": selectors.critic_scores_top(version=version),
             "settings_json": json.dumps(version.training_settings, indent=2, sort_keys=True),
@@ -111,3 +139,44 @@ class CriticRetryView(_VersionMixin, _CriticActionView):
     def act(self, request):
         version = services.critic_version_retry(version=self.version_get(), user=request.user)
         return f"v{version.number} is {version.get_status_display().lower()}: a fresh run with the same settings."
+
+
+#: The texts part stops polling this long after a request even when some images never got a text (a failed run).
+TEXTS_POLL_FOR_S = 600
+
+
+def _texts_context(project, version, *, expect: int = 0, since: float = 0.0, error: str = "") -> dict:
+    texts = list(selectors.critic_texts(version=version))
+    polling = expect > len(texts) and 0 <= time.time() - since < TEXTS_POLL_FOR_S
+    return {"project": project, "version": version, "texts": texts, "expect": expect, "since": since,
+            "polling": polling, "error": error, "max_texts": services.MAX_TEXTS_PER_REQUEST}
+
+
+class CriticTextsView(_VersionMixin, ProjectResearcherMixin, View):
+    """The version's descriptions; htmx polls this part while asked-for texts are still coming."""
+
+    def get(self, request, project_id, version_id):
+        version = self.version_get()
+        try:
+            expect, since = int(request.GET.get("expect", 0)), float(request.GET.get("since", 0))
+        except ValueError:
+            expect, since = 0, 0.0
+        return render(request, "modeling/critic/_texts.html", _texts_context(self.project, version, expect=expect, since=since))
+
+
+class CriticGenerateView(_VersionMixin, ProjectResearcherMixin, View):
+    """Ask the version (critic_generate on the `gpu` queue) to describe N images; answers with the live texts part."""
+
+    def post(self, request, project_id, version_id):
+        version = self.version_get()
+        error, expect = "", 0
+        try:
+            asked = services.critic_texts_ask(version=version, n=request.POST.get("n", ""))
+            expect = selectors.critic_texts(version=version).count() + len(asked)
+        except services.CriticStateError as exc:
+            error = str(exc)
+        if request.htmx:
+            context = _texts_context(self.project, version, expect=expect, since=time.time(), error=error)
+            return render(request, "modeling/critic/_texts.html", context)  # 200 with the error in it: htmx swaps it in
+        (messages.error if error else messages.success)(request, error or "Descriptions asked for; they appear below as they arrive.")
+        return redirect("critic:version", project_id=self.project.pk, version_id=version.pk)

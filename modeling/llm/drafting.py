@@ -29,6 +29,7 @@ from modeling.llm.template_drafter import (
     draft_comparison_paragraph,
     draft_description_paragraph,
     draft_mos_comparison,
+    draft_scores_description,
     draft_yes_no_questions,
 )
 from modeling.llm.validation import parse_json_output, validate
@@ -195,8 +196,8 @@ def construct_text(client: LLMClient | None, template: PromptTemplate, payload: 
     """VisualCritic data construction (paper 000, Fig. 3-4): scores, authenticity, MOS pair or metric paraphrases.
 
     ``payload`` by task: ``{metric: score}``, an authenticity score, ``(mos_first, mos_second)``,
-    or a metric name. Offline, the MOS comparison and the authenticity sentence are written by
-    the template drafter; score descriptions and paraphrases raise :class:`LLMNotConfigured`.
+    or a metric name. Offline, the template drafter writes the score description, the MOS comparison
+    and the authenticity sentence; paraphrases raise :class:`LLMNotConfigured`.
     """
     _require_task(template, "scores", "authenticity", "mos_pair", "instruction_paraphrases")
     rendered = render_task(template, payload)
@@ -206,6 +207,8 @@ def construct_text(client: LLMClient | None, template: PromptTemplate, payload: 
         return _offline(template, rendered, draft_mos_comparison(*payload))
     if template.task == "authenticity":
         return _offline(template, rendered, draft_authenticity_sentence(payload))
+    if template.task == "scores":
+        return _offline(template, rendered, draft_scores_description(payload))
     raise LLMNotConfigured(detail=f"{template.task} has no offline version")
 
 

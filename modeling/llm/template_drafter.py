@@ -5,7 +5,8 @@ it for a model's, and it passes the same :mod:`modeling.llm.validation` rules as
 (a test checks every combination of answers). It also writes VisualCritic-style sentences
 (MOS comparison, authenticity) and, from pathway feedback, balanced yes/no questions about
 attribute words the feedback mentions (each "yes" paired with a "no" about the opposite
-attribute). Multiple-choice questions, conversations, score descriptions and instruction
+attribute), and a plain description of quality scores (VisualCritic's scores prompt) from fixed
+phrases per fifth of the 0-100 scale. Multiple-choice questions, conversations and instruction
 paraphrases have no offline version: they need a model.
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "draft_comparison_paragraph",
     "draft_description_paragraph",
     "draft_mos_comparison",
+    "draft_scores_description",
     "draft_yes_no_questions",
 ]
 
@@ -171,6 +173,40 @@ def draft_mos_comparison(mos_first: float, mos_second: float) -> str:
     if mos_second > mos_first:
         return "The latter image has superior quality."
     return "The two images have similar quality."
+
+
+#: Per fifth of the 0-100 scale (bad .. excellent): the overall verdict, and how one named metric reads.
+_OVERALL_PHRASES = (
+    "Viewers would judge this image to be of bad quality, and most people would find it unpleasant to look at.",
+    "Viewers would judge this image to be of poor quality, with clear flaws that most people notice at once.",
+    "Viewers would judge this image to be of fair quality: acceptable, though with flaws that are easy to see.",
+    "Viewers would judge this image to be of good quality, with only minor flaws that few people would mind.",
+    "Viewers would judge this image to be of excellent quality, clean and pleasing to look at.",
+)
+_METRIC_PHRASES = ("very weak", "weak", "moderate", "good", "very good")
+
+
+def _fifth(value: float) -> int:
+    if not 0 <= value <= 100:
+        raise ValueError("scores must be in [0, 100]")
+    return min(int(value // 20), 4)
+
+
+def draft_scores_description(scores: Mapping[str, float]) -> str:
+    """VisualCritic's scores-to-description answer (paper 000, Fig. 3) without numbers, from fixed phrases.
+
+    ``scores`` maps metric names (``"MOS"``, ``"Sharpness"``, ...) to 0-100, higher is better; the MOS
+    gives the verdict (the mean of the metrics when there is no MOS), every other metric one clause.
+    """
+    if not scores:
+        raise ValueError("scores must not be empty")
+    values = {name: float(value) for name, value in scores.items()}
+    overall = values.get("MOS", sum(values.values()) / len(values))
+    sentences = [_OVERALL_PHRASES[_fifth(overall)]]
+    others = [f"its {name.lower()} is {_METRIC_PHRASES[_fifth(value)]}" for name, value in values.items() if name != "MOS"]
+    if others:
+        sentences.append(_capitalise(_join(others)) + ".")
+    return " ".join(sentences)
 
 
 def draft_authenticity_sentence(score: float) -> str:

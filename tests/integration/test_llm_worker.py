@@ -59,3 +59,26 @@ def test_the_worker_drafts_the_paragraph_of_a_submitted_questionnaire(celery_wor
     assert saved.edit_distance == len(" The leaves are still sharp.")
     (row,) = llm_services.revision_stats(project=project)
     assert (row.saved, row.with_draft, row.share_unchanged) == (1, 1, 0.0)
+
+
+def test_the_worker_writes_the_critics_llm_answers_on_the_default_queue(celery_worker, worker_media_root, project):
+    """"Write answers with the LLM" → modeling.llm_construct on the worker → accepted, labelled ConstructedText rows."""
+    from annotation.models import Image
+    from modeling import construction
+    from modeling.construction_models import ConstructedText
+    from modeling.critic_data import CriticDataSettings, heldout_split
+    from tests.work_data import project_images
+
+    if celery_worker.env.get("LOUPE_LLM_API_KEY"):
+        pytest.skip("the worker has LOUPE_LLM_API_KEY in its environment: it would call a real model")
+    project_images(project, 12)
+    train_ids, _ = heldout_split(project=project, fraction=CriticDataSettings().heldout_fraction)
+    Image.objects.filter(pk__in=[int(i) for i in train_ids[:3]]).update(mos_normalised=55.0, source_dataset="spaq")
+
+    construction.constructed_texts_request(project=project)  # outside a transaction: sent at once
+
+    assert _wait_for(lambda: ConstructedText.objects.filter(project=project).count() >= 3), celery_worker.log_tail()
+    rows = ConstructedText.objects.filter(project=project)
+    assert set(rows.values_list("status", "model")) == {("accepted", "loupe-template-drafter")}
+    assert {row.purpose for row in rows} == {"scores"}  # equal MOS: no comparison pairs
+    assert "Task modeling.llm_construct" in celery_worker.log_path.read_text()

@@ -91,6 +91,32 @@ def test_golden_authenticity():
     _check_golden("authenticity", conv.authenticity_conversations(labels, rng=np.random.default_rng(5), config=config))
 
 
+def test_golden_llm_written_answers():
+    """LLM-written answers (paper 000, Fig. 3): an authenticity sentence replaces the fixed answer; a MOS-pair
+    sentence follows the fixed relativity answer the pair scorer reads (golden file)."""
+    rng = np.random.default_rng(6)
+    labels = [conv.AuthenticityLabel("gen.png", False, sentence="It looks very much like an AI-created image.")]
+    pairs = [conv.SentencePair("koniq/1.jpg", "koniq/2.jpg", False, "The latter image has clearly superior quality.")]
+    out = conv.authenticity_conversations(labels, rng=rng) + conv.relativity_from_sentences(pairs, rng=rng)
+    _check_golden("llm_answers", out)
+    assert out[0].answer == "It looks very much like an AI-created image."
+    assert out[1].answer.startswith(conv.pair_answer(False) + " ")
+    with pytest.raises(ValueError):
+        conv.SentencePair("a", "b", True, "  ")
+
+
+def test_extra_questions_join_the_pool_but_not_the_scorers_question():
+    """LLM paraphrases are drawn like the built-in ones; without an rng the scorer's first question is unchanged."""
+    extra = ("Please predict the MOS of this picture.",)
+    config = conv.ConversationConfig(extra_questions=(("scoring", extra),))
+    rng = np.random.default_rng(0)
+    drawn = {conv.instruction("scoring", config, rng) for _ in range(200)}
+    assert f"{conv.TASK_IDENTIFIERS['scoring']} {extra[0]}" in drawn
+    assert conv.instruction("scoring", config) == conv.instruction("scoring")
+    with pytest.raises(ValueError):
+        conv.ConversationConfig(extra_questions=(("poetry", extra),))
+
+
 @pytest.mark.parametrize(
     "score, level",
     [(0.0, "bad"), (20.0, "bad"), (20.001, "poor"), (40.0, "poor"), (50.0, "fair"), (60.0, "fair"),

@@ -162,6 +162,78 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
     assert proposed.exists() and set(proposed.values_list("critic_version_id", flat=True)) == {version.pk}
 
 
+def test_untrained_base_is_scored_on_the_same_heldout_images(critic_settings, project, labelled, client, researcher, monkeypatch, tiny_base):
+    """Before -> after: the version keeps the base's held-out metrics, computed by the base with the run's settings."""
+    from modeling import tasks_critic
+    from modeling.critic.loading import load_critic
+    from modeling.critic.lora import CriticTrainingSettings, apply_training_settings
+    from modeling.critic.scoring import score_images
+
+    monkeypatch.setattr(tasks_critic.critic_retrain, "delay", lambda *a: None)
+    _, _, heldout = labelled
+    version = critic_runs.critic_version_train(_queue(project).pk)
+
+    base = version.metrics["base"]
+    assert base["n_heldout_images"] == version.metrics["n_heldout_images"] == len(heldout)
+    assert base["pairwise"]["n"] == version.metrics["pairwise"]["n"] == 2
+    assert set(base) >= {"scaling", "mos", "pairwise", "mean_variance"} and "base" not in base
+    critic = load_critic(tiny_base)
+    adapter = version.training_settings["adapter"]
+    apply_training_settings(critic, CriticTrainingSettings(**dict(adapter, projections=tuple(adapter["projections"]))))
+    ids = sorted(image.pk for image in heldout)
+    load = critic_runs.image_loader(critic_runs.image_names(ids))
+    untrained = score_images(critic, [load(str(i)) for i in ids], batch_size=8)
+    assert base["mean_variance"] == pytest.approx(float(np.mean(untrained.variances)), rel=1e-4)
+    assert version.metrics["mean_variance"] != pytest.approx(base["mean_variance"], rel=1e-6)  # it trained
+
+    client.force_login(researcher)
+    page = client.get(f"/projects/{project.pk}/critic/versions/{version.pk}/")
+    assert b'data-testid="critic-before-after"' in page.content and "→".encode() in page.content
+
+    skipped = critic_services.critic_version_request(project=project, overrides={**QUICK, "evaluate_base": False})
+    assert "base" not in critic_runs.critic_version_train(skipped.pk).metrics
+
+
+def test_researcher_asks_a_version_for_descriptions_and_sees_them_arrive(critic_settings, project, labelled, client, researcher, monkeypatch, django_capture_on_commit_callbacks):
+    """critic_generate's page: N images (held-out first) are queued, the part polls until their CriticText rows are there."""
+    from modeling import tasks_critic
+    from modeling.critic_models import CriticText
+
+    monkeypatch.setattr(tasks_critic.critic_retrain, "delay", lambda *a: None)
+    queued = []
+    monkeypatch.setattr(tasks_critic.critic_generate, "delay", lambda *a: queued.append(a))
+    _, _, heldout = labelled
+    version = critic_runs.critic_version_train(_queue(project).pk)
+    client.force_login(researcher)
+    url = f"/projects/{project.pk}/critic/versions/{version.pk}/generate/"
+    htmx = {"HX-Request": "true"}
+
+    for bad, message in (("0", "1 to 50 images"), ("51", "1 to 50 images"), ("three", "whole number")):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, {"n": bad}, headers=htmx)
+        assert message in response.content.decode() and 'role="alert"' in response.content.decode()
+    assert queued == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"n": "2"}, headers=htmx)
+    text = response.content.decode()
+    assert "<html" not in text and 'hx-trigger="every 2s"' in text and "0 of 2 written" in text
+    heldout_ids = sorted(image.pk for image in heldout)
+    assert queued == [(version.pk, heldout_ids[:2])]
+
+    tasks_critic.critic_generate.apply(args=queued[0])  # the gpu task, run here
+    assert CriticText.objects.filter(version=version).count() == 2
+    poll = text.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    done = client.get(poll, headers=htmx).content.decode()
+    assert 'hx-trigger="every 2s"' not in done and done.count("held out</span>") == 2
+    page = client.get(f"/projects/{project.pk}/critic/versions/{version.pk}/").content.decode()
+    assert 'data-testid="critic-texts-table"' in page
+
+    pending = critic_services.critic_version_request(project=project, overrides=QUICK)
+    response = client.post(f"/projects/{project.pk}/critic/versions/{pending.pk}/generate/", {"n": "1"}, follow=True)
+    assert "no trained adapter" in response.content.decode() and len(queued) == 1
+
+
 def test_cancel_stops_a_running_version_and_saves_nothing(critic_settings, project, labelled, monkeypatch):
     """A cancel asked for mid-run stops training at the next step; the version ends cancelled without an artifact."""
     monkeypatch.setattr(critic_runs, "PROGRESS_EVERY_S", 0.0)

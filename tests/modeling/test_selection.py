@@ -171,6 +171,31 @@ def test_the_critic_seam_returns_none_today(project):
     assert selection.critic_prior_for_project(project, image_ids=np.array([1, 2, 3])) is None
 
 
+def test_critic_disagreement_uses_the_active_critics_level_probabilities_as_features(project):
+    """With an active scored critic and human scores, critic disagreement runs (no fallback) on the critic's features."""
+    from modeling.critic_models import CriticScore, CriticVersion
+
+    _configure(project, selection_strategy=SelectionStrategy.CRITIC_DISAGREEMENT, pair_batch_size=4)
+    images = images_make(project, 8)
+    version = CriticVersion.objects.create(project=project, number=1, status=CriticVersion.Status.ACTIVE, base_model_dir="/x")
+    for i, image in enumerate(images[:7]):  # the last image is not scored: it gets the mean features
+        probabilities = np.roll([0.6, 0.2, 0.1, 0.05, 0.05], i % 5).tolist()
+        CriticScore.objects.create(version=version, image=image, score=10.0 * i, variance=5.0 + i, probabilities=probabilities)
+    run = ScalingRun.objects.create(project=project, status=ScalingRun.Status.DONE)
+    for i, image in enumerate(images):
+        ItemScore.objects.create(run=run, image=image, score=(-1) ** i * 0.3 * i, variance=0.5, ci_low=0, ci_high=0, score_0_100=0, n_comparisons=2)
+    ids = np.asarray([image.pk for image in images])
+
+    prior = selection.critic_prior_for_project(project, image_ids=ids)
+
+    assert prior is not None and prior.features.shape == (8, 5)
+    assert prior.features[0].tolist() == [0.6, 0.2, 0.1, 0.05, 0.05]
+    assert np.allclose(prior.features[7], prior.features[:7].mean(axis=0))
+    result = pair_queue_refill_run(project, rng=np.random.default_rng(0))
+    assert (result.strategy_used, result.critic_version_id) == ("critic_disagreement", version.pk)
+    assert result.added > 0 and "fell back" not in result.note and "no critic features" not in result.note
+
+
 def test_a_later_batch_is_served_first(project):
     """Each batch gets a higher priority than the one before, and retires the older batch's unserved pairs."""
     _configure(project, pair_batch_size=2)
