@@ -16,6 +16,7 @@ app.conf.task_default_routing_key = Queue.DEFAULT.value
 # Tasks go to `default` unless routed here; every GPU task is named in one place.
 app.conf.task_routes = {
     name: {"queue": Queue.GPU.value}
-    for name in ("modeling.device_report", "modeling.critic_retrain", "modeling.critic_score_pool", "modeling.critic_generate")
+    for name in ("modeling.device_report", "modeling.critic_retrain", "modeling.critic_score_pool", "modeling.critic_generate",
+                 "studies.system_generate_critic", "system_benchmarks.run_critic")
 }
 app.autodiscover_tasks()

@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "annotation",
     "modeling",
     "evaluation",
+    "exports",
+    "system_benchmarks",
+    "studies",
 ]
 
 MIDDLEWARE = [

@@ -8,8 +8,11 @@ from rest_framework.authtoken.views import obtain_auth_token
 from accounts.views import home
 from annotation.api_urls import api_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
+from exports.urls import api_urlpatterns as exports_api_urlpatterns
 from modeling.urls import api_urlpatterns as modeling_api_urlpatterns
 from modeling.api_critic import api_urlpatterns as critic_api_urlpatterns
+from studies.urls import api_urlpatterns as studies_api_urlpatterns
+from system_benchmarks.api import api_urlpatterns as benchmarks_api_urlpatterns
 from modeling.views import WorkersView
 
 urlpatterns = [
@@ -21,10 +24,14 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api_token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
-    path("api/", include((api_urlpatterns + evaluation_api_urlpatterns + modeling_api_urlpatterns, "api"))),
+    path("api/", include((api_urlpatterns + evaluation_api_urlpatterns + modeling_api_urlpatterns + exports_api_urlpatterns + studies_api_urlpatterns, "api"))),
     path("", include("annotation.urls")),
     path("", include("evaluation.urls")),
+    path("", include("studies.urls")),
     path("", include("modeling.urls_critic")),
     path("api/", include((critic_api_urlpatterns, "critic_api"))),
     path("", include("modeling.urls")),
+    path("", include("exports.urls")),
+    path("", include("system_benchmarks.urls")),
+    path("api/", include((benchmarks_api_urlpatterns, "benchmarks_api"))),
 ]

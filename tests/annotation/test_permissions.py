@@ -10,7 +10,10 @@ from annotation.services.imports import image_import
 from annotation.services.queue import assignment_next, judgement_submit
 from annotation.services.work import project_settings_update
 from annotation.vocabulary import TaskKind
+from exports.services import export_job_create, export_job_run
 from modeling.models import CriticVersion, VQAItem
+from tests.studies.builders import study_world
+from tests.system_benchmarks.builders import benchmark_world
 from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes
 
 # Researchers (and admins) only; those with a project in the URL only for researchers who manage it.
@@ -29,6 +32,10 @@ RESEARCHER_ONLY = {
     "evaluation:project_scores",
     "evaluation:project_scores_csv",
     "evaluation:pair_queue",
+    "evaluation:project_quality",
+    "evaluation:project_quality_exclusion",
+    "api:project_quality",
+    "api:project_quality_exclusion",
     "workers",
     "api:project_list",
     "api:project_detail",
@@ -62,10 +69,19 @@ RESEARCHER_ONLY = {
     "critic:promote",
     "critic:score",
     "critic:retry",
+    "critic:construct",
+    "critic:texts",
+    "critic:generate",
     "critic_api:critic_versions",
     "critic_api:critic_retrain",
     "critic_api:critic_promote",
     "critic_api:critic_cancel",
+    "exports:export_list",
+    "exports:export_status",
+    "exports:export_download",
+    "api:export_list",
+    "api:export_detail",
+    "api:export_download",
 }
 # Annotators may open these (each still checks who: signed in, or a member of the image's project).
 ANNOTATOR_ALLOWED = {
@@ -98,6 +114,25 @@ PROJECT_ANNOTATOR = {
 LEASE_HOLDER = {"api:judgement_submit", "api:lease_release", "api:revision"}
 # Open to anonymous users: signing in and out, and trading a password for an API token.
 PUBLIC = {"login", "logout", "api_token"}
+# Side-by-side studies (the studies app): researchers run them; assigned annotators vote by opaque trial token.
+RESEARCHER_ONLY |= {
+    "studies:study_list", "studies:study_create", "studies:study_detail", "studies:system_add", "studies:system_retry",
+    "studies:trials_generate", "studies:study_results", "studies:study_results_csv", "studies:study_results_json",
+    "api:study_list", "api:study_detail", "api:study_results",
+    "api:study_system_import", "api:study_system_critic", "api:study_system_endpoint", "api:study_system_retry", "api:study_annotators",
+}
+ANNOTATOR_ALLOWED |= {"studies:my_studies"}
+PROJECT_ANNOTATOR |= {"studies:vote", "api:study_trial_next"}
+LEASE_HOLDER |= {"api:study_vote"}
+# System benchmarks (the system_benchmarks app): researchers who manage the project only (ProjectResearcherMixin /
+# IsProjectResearcher); runs and challenge sets of another project are 404.
+RESEARCHER_ONLY |= {
+    "benchmarks:index", "benchmarks:create", "benchmarks:run", "benchmarks:run_cancel", "benchmarks:run_resume",
+    "benchmarks:run_csv", "benchmarks:run_json", "benchmarks:run_calls_csv", "benchmarks:challenge_create", "benchmarks:challenge",
+    "benchmarks:challenge_csv", "benchmarks:challenge_json",
+    "benchmarks_api:benchmark_runs", "benchmarks_api:benchmark_run", "benchmarks_api:benchmark_cancel",
+    "benchmarks_api:benchmark_resume", "benchmarks_api:challenge_create", "benchmarks_api:challenge_set",
+}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
 ADMIN_PREFIX = "admin/"
 
@@ -180,6 +215,10 @@ def world(project, researcher, annotator_member):
         "vqa_item_id": vqa_item.pk,
         "name": "description_paragraph",
         "version_id": CriticVersion.objects.create(project=project, number=1, base_model_dir="unused").pk,
+        # A finished export (written here, synchronously), so that its download answers 200 to whoever may have it.
+        "export_id": export_job_run(job_id=export_job_create(project=project, requested_by=researcher, formats=["pairs"]).pk).pk,
+        **study_world(project=project, researcher=researcher, annotator=annotator_member),  # study_id, system_id, token
+        **benchmark_world(project=project),  # benchmark_run_id, challenge_set_id
     }
 
 
