@@ -16,6 +16,8 @@ seed_output="$(.venv/bin/python manage.py seed_demo | tee /dev/stderr)"
 # The demo's comparison pairs come from the active selector: queue the first batch now; the worker
 # refills the queue and rescales the scores as judgements arrive.
 .venv/bin/python manage.py refill_pairs demo
+# A blinded side-by-side study of two offline describers, for annotator1 and annotator2 to vote on.
+.venv/bin/python manage.py seed_demo_study demo
 # Simulated annotators (sim-observer-N, sim-careless-N: labelled, no password) answer part of the queue from
 # the hidden ground truth, so scores, quality control and exports have data; annotator1/2 still find open work.
 # The numbers are totals per observer: a second `make demo` adds nothing.
