@@ -13,9 +13,7 @@ message is a duplicate (a broker redelivering a long task) and is dropped.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import socket
 import time
 from dataclasses import replace
 from functools import lru_cache
@@ -26,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Image, Judgement
+from config.processes import process_gone, worker_identity
 from annotation.vocabulary import TaskKind
 from modeling.critic_data import (
     CriticDataError,
@@ -50,28 +49,6 @@ IMAGE_MAX_SIDE = 1024  # images are shrunk to this on load; the processors resiz
 IMAGE_CACHE = 1024
 ADAPTER_DIR = "adapter"
 JUDGEMENTS_FILE = "judgement_ids.npz"
-
-
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _process_gone(worker: str) -> bool:
-    """True when `worker` (host:pid) names a process on this host that no longer runs (or is a zombie)."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0):
@@ -141,7 +118,7 @@ def _claim(version_id: int) -> CriticVersion | None:
             return version
         if version.status in (CriticVersion.Status.TRAINING, CriticVersion.Status.EVALUATING):
             stale = version.heartbeat_at is None or version.heartbeat_at < now - HEARTBEAT_STALE_AFTER
-            if _process_gone(version.worker) or stale:
+            if process_gone(version.worker) or stale:
                 version.status, version.finished_at = CriticVersion.Status.FAILED, now
                 version.error = (
                     f"The worker running attempt {version.attempt} stopped mid-run ({version.worker or 'unknown'}: killed, "

@@ -9,8 +9,6 @@ A duplicate message while that process is alive is dropped.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from datetime import timedelta
 
@@ -18,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from config.processes import process_gone, worker_identity
 from evaluation.protocols import answer_parse
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
 from system_benchmarks.services.results import results_compute
@@ -30,24 +29,6 @@ HEARTBEAT_STALE_AFTER = timedelta(minutes=15)
 PROGRESS_EVERY_S = 1.0
 
 
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _process_gone(worker: str) -> bool:
-    """True when `worker` (host:pid) names a process on this host that no longer runs."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _claim(run_id: int) -> BenchmarkRun | None:
     """Mark the run running for this process; None when there is nothing (more) for it to do."""
     with transaction.atomic():
@@ -57,7 +38,7 @@ def _claim(run_id: int) -> BenchmarkRun | None:
         now = timezone.now()
         if run.status == BenchmarkRun.Status.RUNNING:
             stale = run.heartbeat_at is None or run.heartbeat_at < now - HEARTBEAT_STALE_AFTER
-            if not (_process_gone(run.worker) or stale):
+            if not (process_gone(run.worker) or stale):
                 return None  # a duplicate message while the first worker still runs it
             logger.warning("Benchmark #%s: taking over from %s (gone or silent); pending calls go on", run.pk, run.worker)
         elif run.status != BenchmarkRun.Status.QUEUED:
