@@ -32,7 +32,11 @@ SENDABLE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 def _claim(system_id: int, kind: str) -> System | None:
     """Lock the row and mark it running, unless it is done already (a duplicate delivery) or is not of `kind`."""
     with transaction.atomic():
-        system = System.objects.select_for_update().select_related("study", "critic_version").filter(pk=system_id, kind=kind).first()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to critic_version.
+        system = (
+            System.objects.select_for_update(of=("self",)).select_related("study", "critic_version")
+            .filter(pk=system_id, kind=kind).first()
+        )
         if system is None or system.status == System.Status.READY:
             return None
         system.status, system.error, system.failed_count = System.Status.RUNNING, "", 0
