@@ -1,4 +1,5 @@
-"""Fixtures shared by all tests: users, a project, an isolated media root, a real Celery worker, a headless browser."""
+"""Fixtures shared by all tests: users, a project, an isolated media root, the loopback LLM server, a real Celery worker,
+a headless browser."""
 import os
 import shutil
 import signal
@@ -12,12 +13,20 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from tests.factories import PASSWORD, AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory
+from tests.llm_server import FakeLLMServer
 
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Every test writes its files under its own temporary media root."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def llm_server():
+    """A FakeLLMServer on 127.0.0.1:<ephemeral>; script it with ``llm_server.script(...)``."""
+    with FakeLLMServer() as server:
+        yield server
 
 
 @pytest.fixture

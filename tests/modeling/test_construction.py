@@ -14,7 +14,7 @@ from modeling.critic_data import CriticDataSettings, heldout_split, training_set
 from modeling.llm.template_drafter import TEMPLATE_DRAFTER_MODEL
 from modeling.models import LLMCall
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
-from tests.llm_server import FakeLLMServer, Ok
+from tests.llm_server import Ok
 from tests.work_data import project_images
 
 FRACTION = 0.3
@@ -23,28 +23,6 @@ GOOD = "Viewers would find this picture rather dull and soft, with muted colours
 BROKEN = "This image has a MOS of 42 out of 100, so its quality is poor and it looks rather soft overall."
 QUESTIONS = [f"How would viewers rate this picture, question {word}?" for word in
              ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")]
-
-
-@pytest.fixture
-def llm_server():
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def online(settings, llm_server):
-    settings.LOUPE_LLM_BASE_URL = llm_server.base_url
-    settings.LOUPE_LLM_MODEL = "fake-vision-1"
-    settings.LOUPE_LLM_API_KEY = "sk-test"
-    settings.LOUPE_LLM_TIMEOUT_S = 2.0
-    settings.LOUPE_LLM_MAX_RETRIES = 0
-    settings.LOUPE_LLM_REQUESTS_PER_MINUTE = 0
-    return llm_server
-
-
-@pytest.fixture
-def offline(settings):
-    settings.LOUPE_LLM_API_KEY = ""
 
 
 @pytest.fixture

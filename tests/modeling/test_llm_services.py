@@ -12,7 +12,7 @@ from modeling.llm.errors import LLMRateLimited
 from modeling.models import LLMCall, PromptVersion, VQAItem
 from modeling.tasks import LLM_DRAFT_TASK_RETRIES, llm_draft, vqa_generate
 from tests.factories import AnnotatorFactory, MembershipFactory
-from tests.llm_server import FakeLLMServer, Malformed, Ok, RateLimited, Slow, Status
+from tests.llm_server import Malformed, Ok, RateLimited, Slow, Status
 from tests.work_data import work_project
 
 DESCRIPTION = {
@@ -30,31 +30,6 @@ FEEDBACK = {
     "conclusion": "Poor quality because of the blur and the dark exposure.",
     "level": 2,
 }
-
-
-@pytest.fixture
-def llm_server():
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def online(settings, llm_server):
-    """Point the app at the loopback server, quickly: short timeout, no client retries, no local rate limit."""
-    settings.LOUPE_LLM_BASE_URL = llm_server.base_url
-    settings.LOUPE_LLM_MODEL = "fake-vision-1"
-    settings.LOUPE_LLM_API_KEY = "sk-test"
-    settings.LOUPE_LLM_TIMEOUT_S = 2.0
-    settings.LOUPE_LLM_MAX_RETRIES = 0
-    settings.LOUPE_LLM_REQUESTS_PER_MINUTE = 0
-    settings.LOUPE_LLM_PROMPT_PRICE_PER_MILLION = 1.0
-    settings.LOUPE_LLM_COMPLETION_PRICE_PER_MILLION = 2.0
-    return llm_server
-
-
-@pytest.fixture
-def offline(settings):
-    settings.LOUPE_LLM_API_KEY = ""
 
 
 @pytest.fixture

@@ -6,14 +6,8 @@ import pytest
 from studies.models import Answer, System, Trial
 from studies.services.answers import system_answers_generate_endpoint
 from studies.services.setup import study_create, system_add_endpoint, system_import, system_retry
-from tests.llm_server import FakeLLMServer, Malformed, Ok, Status
+from tests.llm_server import Malformed, Ok, Status
 from tests.studies.builders import answers_jsonl, images_add
-
-
-@pytest.fixture
-def llm_server():
-    with FakeLLMServer() as server:
-        yield server
 
 
 def _study(project, researcher, annotator, n=3):

@@ -1,18 +1,10 @@
-"""Fixtures for system benchmarks: a labelled project, the scripted loopback LLM server, and scripted answers."""
+"""Helpers for system benchmarks: a labelled project and scripted answers (the loopback server is tests/conftest.py's
+`llm_server`)."""
 from __future__ import annotations
-
-import pytest
 
 from annotation.models import Image
 from tests.llm_server import FakeLLMServer, Ok
 from tests.work_data import project_images
-
-
-@pytest.fixture
-def llm_server():
-    """A FakeLLMServer on 127.0.0.1:<ephemeral>; script it with ``llm_server.script(...)``."""
-    with FakeLLMServer() as server:
-        yield server
 
 
 def labelled(project, count: int = 12) -> list[Image]:

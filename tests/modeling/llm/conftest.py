@@ -1,4 +1,4 @@
-"""Fixtures for the LLM core: the scripted loopback server, a client wired to it, questionnaire labels."""
+"""Fixtures for the LLM core: a client wired to the loopback server (tests/conftest.py's `llm_server`), questionnaire labels."""
 from __future__ import annotations
 
 import random
@@ -7,14 +7,6 @@ import pytest
 
 from modeling.llm.client import LLMClient, LLMConfig
 from modeling.llm.prompts import QuestionnaireLabels
-from tests.llm_server import FakeLLMServer
-
-
-@pytest.fixture
-def llm_server():
-    """A FakeLLMServer on 127.0.0.1:<ephemeral>; script it with ``llm_server.script(...)``."""
-    with FakeLLMServer() as server:
-        yield server
 
 
 class RecordingSleep:
