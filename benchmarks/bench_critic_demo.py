@@ -166,6 +166,8 @@ def run_seed(args, seed: int) -> dict:
         overrides["optimisation"]["learning_rate"] = args.lr
     if args.scored_weight is not None:
         overrides["optimisation"]["scored_token_weight"] = args.scored_weight
+    if args.warmup is not None:
+        overrides["optimisation"]["vision_warmup_steps"] = args.warmup
     settings = _merged(training_settings_default(tiny=True), overrides)
     version = CriticVersion.objects.create(
         project=project, number=1, trigger=CriticVersion.Trigger.MANUAL, base_model_dir=str(base_dir), is_tiny=True,
@@ -218,6 +220,7 @@ def main() -> None:
     parser.add_argument("--vision-width", type=int, default=32, help="tiny base vision_hidden_size")
     parser.add_argument("--lr", type=float, default=None, help="optimisation.learning_rate")
     parser.add_argument("--scored-weight", type=float, default=None, help="optimisation.scored_token_weight")
+    parser.add_argument("--warmup", type=int, default=None, help="optimisation.vision_warmup_steps")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 

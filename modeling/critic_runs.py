@@ -185,6 +185,11 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
         metrics["train_seconds"] = round(result.seconds, 3)
         metrics["final_loss"] = float(np.mean(result.losses[-5:])) if result.losses else None
         metrics["first_loss"] = float(np.mean(result.losses[:5])) if result.losses else None
+        if result.warmup_losses:
+            metrics["vision_warmup"] = {
+                "steps": len(result.warmup_losses), "first_loss": float(np.mean(result.warmup_losses[:5])),
+                "final_loss": float(np.mean(result.warmup_losses[-5:])),
+            }
         if training_set.answer_text:
             metrics["answer_text"] = training_set.answer_text
         from modeling.critic.training import artifact_sha256

@@ -11,7 +11,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,10 @@ class TrainingConfig:
         Shuffle within each epoch; turn off to keep a curriculum's order.
     seed : int
         Seeds shuffling, dropout and any random init, without touching global state.
+    vision_warmup_steps : int
+        Steps of a vision warm-up before the conversations (0: none; see
+        :func:`vision_warmup`). For tiny random critics only: a real checkpoint's
+        vision tower already sees blur and noise.
     scored_token_weight : float
         Loss weight of the answer tokens the scorer reads (the level words and
         " first"/" second"); every other answer token weighs 1. The default 1.0 is
@@ -87,6 +91,7 @@ class TrainingConfig:
     shuffle: bool = True
     seed: int = 0
     scored_token_weight: float = 1.0
+    vision_warmup_steps: int = 0
 
     @classmethod
     def tiny(cls, *, max_steps: int = 600, seed: int = 0, **overrides) -> TrainingConfig:
@@ -128,6 +133,8 @@ class TrainingConfig:
             raise ValueError("max_grad_norm must be > 0 or None")
         if not self.scored_token_weight > 0:
             raise ValueError("scored_token_weight must be > 0")
+        if self.vision_warmup_steps < 0:
+            raise ValueError("vision_warmup_steps must be >= 0")
 
 
 @dataclass
@@ -146,6 +153,8 @@ class TrainingResult:
         One checksum over all files (:func:`artifact_sha256`).
     heldout : dict or None
         :func:`heldout_metrics` after training, when a held-out set was given.
+    warmup_losses : list of float
+        Mean squared error of each vision warm-up step (empty without one).
     seconds : float
         Wall time of the optimisation loop.
     """
@@ -156,6 +165,7 @@ class TrainingResult:
     files: dict[str, str]
     sha256: str
     heldout: dict | None = None
+    warmup_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -254,6 +264,89 @@ def _batches(n_items: int, config: TrainingConfig, rng: np.random.Generator):
     return out[:total]
 
 
+VISION_WARMUP_BATCH = 16
+
+
+def scored_image_levels(conversations: Sequence[Conversation]) -> list[tuple[str, int]]:
+    """``(image key, level index 0-4)`` of every scoring conversation (its answer names one level)."""
+    from modeling.conversations import LEVELS
+
+    out = []
+    for conversation in conversations:
+        if conversation.task != "scoring" or len(conversation.images) != 1:
+            continue
+        words = conversation.answer.rstrip(".").split()
+        if words and words[-1] in LEVELS:
+            out.append((conversation.images[0], LEVELS.index(words[-1])))
+    return out
+
+
+def pooled_image_features(critic: Critic, images: Sequence) -> torch.Tensor:
+    """Each image's projector output averaged over its tokens: [n_images, text hidden size].
+
+    Through the family's own ``get_image_features`` (LLaVA-OneVision and Qwen2-VL both return one
+    tensor of tokens per image), so the features are exactly what the language model receives.
+    """
+    from peft import PeftModel
+
+    model = critic.model.get_base_model() if isinstance(critic.model, PeftModel) else critic.model
+    placeholder = critic.render([{"role": "user", "content": [{"type": "image", "index": 0}]}])
+    batch = critic.encode([placeholder] * len(images), [[image] for image in images])
+    inputs = {key: batch[key] for key in ("pixel_values", "image_sizes", "image_grid_thw") if key in batch}
+    output = model.model.get_image_features(**inputs)
+    per_image = getattr(output, "pooler_output", output)
+    return torch.stack([tokens.reshape(-1, tokens.shape[-1]).mean(dim=0) for tokens in per_image])
+
+
+def _vision_parameters(critic: Critic) -> list[torch.nn.Parameter]:
+    from modeling.critic.lora import projector_module_names, vision_module_names
+
+    names = vision_module_names(critic.model) + projector_module_names(critic.model)
+    # Qwen2-VL's merger sits inside its vision tower: each parameter once.
+    unique = {id(p): p for name in names for p in critic.model.get_submodule(name).parameters() if p.requires_grad}
+    return list(unique.values())
+
+
+def vision_warmup(
+    critic: Critic,
+    conversations: Sequence[Conversation],
+    *,
+    config: TrainingConfig,
+    image_loader: Callable,
+    rng: np.random.Generator,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Teach a tiny random critic's vision tower and projector to see quality before its language model.
+
+    A tiny random critic cannot learn blur and noise through its random language model: the fixed answer
+    words are learnt first and the image's gradient is lost (docs/benchmarks.md, "Critic on the demo").
+    So, for ``config.vision_warmup_steps`` steps, the trainable vision and projector parameters learn the
+    scoring conversations' levels (0-4) from :func:`pooled_image_features` through a throw-away linear
+    head, by mean squared error. Only the scoring labels of this run's training images are used; the head
+    is not saved. Returns the loss of each step (empty when there is nothing to warm up).
+    """
+    labelled = scored_image_levels(conversations)
+    parameters = _vision_parameters(critic)
+    if not labelled or not parameters or not config.vision_warmup_steps:
+        return []
+    hidden = pooled_image_features(critic, [image_loader(labelled[0][0])]).shape[-1]
+    head = torch.nn.Linear(hidden, 1).to(device=critic.device, dtype=critic.dtype)
+    optimizer = torch.optim.AdamW([*parameters, *head.parameters()], lr=config.learning_rate)
+    losses = []
+    for step in range(1, config.vision_warmup_steps + 1):
+        chosen = [labelled[i] for i in rng.integers(0, len(labelled), VISION_WARMUP_BATCH)]
+        features = pooled_image_features(critic, [image_loader(key) for key, _ in chosen])
+        targets = torch.tensor([level for _, level in chosen], dtype=features.dtype, device=features.device)
+        loss = torch.nn.functional.mse_loss(head(features).squeeze(-1), targets)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(step, losses[-1])
+    return losses
+
+
 def artifact_sha256(directory) -> tuple[str, dict[str, str]]:
     """SHA-256 of every file under ``directory`` and one digest over (path, digest) pairs in order.
 
@@ -342,22 +435,41 @@ def train_critic(
     """
     if not conversations:
         raise ValueError("no conversations to train on")
-    parameters = [p for p in critic.model.parameters() if p.requires_grad]
-    if not parameters:
+    if not any(p.requires_grad for p in critic.model.parameters()):
         raise ValueError("the critic has no trainable parameters; call apply_training_settings first")
     rng = np.random.default_rng(config.seed)
     batches = _batches(len(conversations), config, rng)
-    total = len(batches)
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total))
+    warmup = config.vision_warmup_steps if scored_image_levels(conversations) and _vision_parameters(critic) else 0
+    total = warmup + len(batches)
     losses: list[float] = []
+    warmup_losses: list[float] = []
+    frozen: list[torch.nn.Parameter] = []
     started = time.perf_counter()
+
+    def report(step: int, loss: float) -> None:
+        if should_cancel is not None and should_cancel():
+            raise TrainingCancelled(f"cancelled at step {step} of {total}")
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            progress(step, total, loss, elapsed / step * (total - step))
+
     # Dropout draws from torch's global generator: fork it so the seed stays local.
     with torch.random.fork_rng(devices=[critic.device] if critic.device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         critic.model.train()
         try:
-            for step, indices in enumerate(batches, start=1):
+            if warmup:
+                warmup_losses = vision_warmup(critic, conversations, config=config, image_loader=image_loader, rng=rng, on_step=report)
+                # What the vision tower learnt stays: the conversations train the projector and language model.
+                from modeling.critic.lora import vision_module_names
+
+                frozen = [p for name in vision_module_names(critic.model) for p in critic.model.get_submodule(name).parameters() if p.requires_grad]
+                for parameter in frozen:
+                    parameter.requires_grad_(False)
+            parameters = [p for p in critic.model.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(batches)))
+            for step, indices in enumerate(batches, start=warmup + 1):
                 if should_cancel is not None and should_cancel():
                     raise TrainingCancelled(f"cancelled before step {step} of {total}")
                 batch = conversation_batch(critic, [conversations[i] for i in indices], image_loader)
@@ -373,17 +485,20 @@ def train_critic(
                     elapsed = time.perf_counter() - started
                     progress(step, total, losses[-1], elapsed / step * (total - step))
         finally:
+            for parameter in frozen:
+                parameter.requires_grad_(True)
             critic.model.eval()
     seconds = time.perf_counter() - started
     save_adapter(critic, output_dir)
     digest, files = artifact_sha256(output_dir)
     metrics = heldout_metrics(critic, heldout[0], heldout[1]) if heldout is not None else None
     return TrainingResult(
-        steps=total,
+        steps=len(batches),
         losses=losses,
         artifact_dir=Path(output_dir),
         files=files,
         sha256=digest,
         heldout=metrics,
+        warmup_losses=warmup_losses,
         seconds=seconds,
     )

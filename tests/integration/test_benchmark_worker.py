@@ -56,7 +56,7 @@ def test_a_critic_version_is_benchmarked_on_the_gpu_queue(celery_worker, worker_
     images = labelled(project, 12)
     judgements_add(project, [(image, 1 + i % 5) for i, image in enumerate(images)], annotators_make(project, 2), kind=TaskKind.RATING)
     version = critic_services.critic_version_request(
-        project=project, overrides={"optimisation": {"max_steps": 2, "batch_size": 2}, "data": {"heldout_fraction": 0.3}},
+        project=project, overrides={"optimisation": {"max_steps": 2, "batch_size": 2, "vision_warmup_steps": 2}, "data": {"heldout_fraction": 0.3}},
     )
     deadline = time.monotonic() + 180
     while version.is_pending and time.monotonic() < deadline:

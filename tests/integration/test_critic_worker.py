@@ -13,8 +13,8 @@ from tests.work_data import project_images
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-QUICK = {"optimisation": {"max_steps": 2, "batch_size": 2}, "data": {"heldout_fraction": 0.3}}
-LONG = {"optimisation": {"max_steps": 400, "batch_size": 2}, "data": {"heldout_fraction": 0.3}}
+QUICK = {"optimisation": {"max_steps": 2, "batch_size": 2, "vision_warmup_steps": 2}, "data": {"heldout_fraction": 0.3}}
+LONG = {"optimisation": {"max_steps": 400, "batch_size": 2, "vision_warmup_steps": 0}, "data": {"heldout_fraction": 0.3}}
 
 
 def _labelled(project):

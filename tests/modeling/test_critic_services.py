@@ -20,7 +20,7 @@ from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.work_data import project_images
 
 #: A few steps on two conversations a batch: enough to exercise the path, quick on CPU.
-QUICK = {"optimisation": {"max_steps": 2, "batch_size": 2}, "data": {"heldout_fraction": 0.3}, "scoring_batch_size": 8}
+QUICK = {"optimisation": {"max_steps": 2, "batch_size": 2, "vision_warmup_steps": 2}, "data": {"heldout_fraction": 0.3}, "scoring_batch_size": 8}
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +245,7 @@ def test_cancel_stops_a_running_version_and_saves_nothing(critic_settings, proje
             critic_services.critic_version_cancel(version=CriticVersion.objects.get(pk=self.version_id))
 
     monkeypatch.setattr(critic_runs._Progress, "__call__", progress_then_cancel)
-    version = critic_services.critic_version_request(project=project, overrides={**QUICK, "optimisation": {"max_steps": 20, "batch_size": 2}})
+    version = critic_services.critic_version_request(project=project, overrides={**QUICK, "optimisation": {"max_steps": 20, "batch_size": 2, "vision_warmup_steps": 2}})
     version = critic_runs.critic_version_train(version.pk)
     assert version.status == CriticVersion.Status.CANCELLED and version.step < 20
     assert not version.artifact_sha256 and not critic_services.version_path(version).exists()

@@ -14,7 +14,7 @@ from tests.system_benchmarks.conftest import labelled
 
 pytestmark = pytest.mark.django_db
 
-QUICK = {"optimisation": {"max_steps": 2, "batch_size": 2}, "data": {"heldout_fraction": 0.3}, "scoring_batch_size": 8}
+QUICK = {"optimisation": {"max_steps": 2, "batch_size": 2, "vision_warmup_steps": 2}, "data": {"heldout_fraction": 0.3}, "scoring_batch_size": 8}
 
 
 @pytest.fixture(scope="module")

@@ -121,7 +121,9 @@ def test_untrainable_critic_is_refused(tiny_dirs, scoring_data, tmp_path):
         train_critic(critic, conversations, output_dir=tmp_path / "x", image_loader=lookup.__getitem__)
 
 
-@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"learning_rate": 0.0}, {"schedule": "step"}, {"max_steps": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"batch_size": 0}, {"learning_rate": 0.0}, {"schedule": "step"}, {"max_steps": 0}, {"vision_warmup_steps": -1}]
+)
 def test_training_config_validation(kwargs):
     """Invalid optimisation settings are refused."""
     with pytest.raises(ValueError):
@@ -181,3 +183,76 @@ def test_answer_loss_weighting(tiny_dirs, scoring_data):
     assert torch.allclose(weighted, per_token, atol=1e-3)
     with pytest.raises(ValueError):
         TrainingConfig(scored_token_weight=0.0)
+
+
+def test_scored_image_levels_reads_the_answers(scoring_data):
+    """Each scoring conversation gives (its image, the index of the level its answer names)."""
+    from modeling.critic.training import scored_image_levels
+
+    conversations, _ = scoring_data
+    levels = scored_image_levels(conversations)
+    assert len(levels) == len(conversations)
+    for (key, index), conversation in zip(levels, conversations):
+        assert key == conversation.images[0]
+        assert conversation.answer == conv.score_answer(conv.LEVELS[index])
+    pair = conv.relativity_from_scores([conv.ScoredImage("a", 10.0), conv.ScoredImage("b", 90.0)], n_pairs=1, rng=np.random.default_rng(0))
+    assert scored_image_levels(pair) == []
+
+
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
+def test_pooled_image_features_one_row_per_image(tiny_dirs, scoring_data, family):
+    """The projector output the language model receives, averaged per image, for both families."""
+    from modeling.critic.training import pooled_image_features
+
+    critic = load_critic(tiny_dirs[family])
+    _, lookup = scoring_data
+    images = list(lookup.values())[:3]
+    features = pooled_image_features(critic, images)
+    assert features.shape == (3, critic.model.config.text_config.hidden_size)
+    assert not np.allclose(features[0].detach().numpy(), features[1].detach().numpy())
+
+
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
+def test_vision_warmup_trains_the_tower_first_then_keeps_it(tiny_dirs, scoring_data, tmp_path, family):
+    """Warm-up steps come first in the progress count and lower their own loss; the conversations then
+    leave the vision tower as the warm-up left it, and every parameter is trainable again afterwards."""
+    import torch
+
+    from modeling.critic.lora import vision_module_names
+
+    conversations, lookup = scoring_data
+    critic = apply_training_settings(load_critic(tiny_dirs[family]), CriticTrainingSettings.tiny(vision_feature_layer=None))
+    tower = critic.model.get_submodule(vision_module_names(critic.model)[0])
+    initial = {k: v.clone() for k, v in tower.state_dict().items()}
+    snapshots = {}
+    calls = []
+
+    def progress(step, total, loss, eta):
+        calls.append((step, total))
+        if step == 40:  # the last warm-up step
+            snapshots["warm"] = {k: v.clone() for k, v in tower.state_dict().items()}
+
+    result = train_critic(
+        critic, conversations, output_dir=tmp_path / "artifact", image_loader=lookup.__getitem__, progress=progress,
+        config=TrainingConfig(max_steps=5, batch_size=4, learning_rate=3e-3, vision_warmup_steps=40),
+    )
+    assert [step for step, _ in calls] == list(range(1, 46)) and {total for _, total in calls} == {45}
+    assert len(result.warmup_losses) == 40 and result.steps == 5 and len(result.losses) == 5
+    assert np.mean(result.warmup_losses[-5:]) < np.mean(result.warmup_losses[:5])
+    assert any(not torch.equal(initial[k], snapshots["warm"][k]) for k in initial)
+    assert all(torch.equal(snapshots["warm"][k], v) for k, v in tower.state_dict().items())
+    assert all(p.requires_grad for p in critic.model.parameters())
+
+
+def test_vision_warmup_needs_scoring_conversations(tiny_dirs, tmp_path):
+    """Without scoring labels there is nothing to warm up on: the run trains on its conversations alone."""
+    rng = np.random.default_rng(0)
+    images = distorted_images(sources=("coffee",), crops_per_source=1, rng=rng)
+    lookup = {im.key: im.image() for im in images}
+    pairs = conv.relativity_from_scores([conv.ScoredImage(im.key, im.quality) for im in images], n_pairs=6, rng=rng)
+    critic = apply_training_settings(load_critic(tiny_dirs["qwen2_vl"]), CriticTrainingSettings.tiny(vision_feature_layer=None))
+    result = train_critic(
+        critic, pairs, output_dir=tmp_path / "artifact", image_loader=lookup.__getitem__,
+        config=TrainingConfig(max_steps=2, batch_size=2, vision_warmup_steps=10),
+    )
+    assert result.warmup_losses == [] and result.steps == 2
