@@ -107,7 +107,7 @@ def training_settings_default(*, tiny: bool) -> dict:
                    "train_projector": True, "train_vision": True, "full_finetune": True, "vision_feature_layer": -2, "seed": 0}
         optimisation = {"epochs": 1, "max_steps": 300, "batch_size": 8, "learning_rate": 1e-3, "weight_decay": 0.0,
                         "warmup_fraction": 0.05, "schedule": "cosine", "min_lr_ratio": 0.1, "max_grad_norm": 1.0,
-                        "shuffle": True, "seed": 0, "scored_token_weight": 20.0, "vision_warmup_steps": 600}
+                        "shuffle": True, "seed": 0, "scored_token_weight": 20.0, "vision_warmup_steps": 1000}
         data = CriticDataSettings(curriculum=False, mix={"scoring": 0.7, "relativity": 0.3})
     else:
         adapter = {"r": 16, "alpha": 32, "dropout": 0.1, "projections": ["q_proj", "k_proj", "v_proj", "o_proj"],
