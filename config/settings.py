@@ -1,6 +1,7 @@
 """Loupe's settings: everything from the environment, with an embedded default that needs no server."""
 from datetime import timedelta
 
+from config.egress import EgressPolicy
 from config.env import BASE_DIR, LOUPE_ENV, env
 
 VAR_DIR = env.path("LOUPE_VAR_DIR", default=str(BASE_DIR / "var"))
@@ -154,6 +155,18 @@ LOUPE_LLM_REQUESTS_PER_MINUTE = env.float("LOUPE_LLM_REQUESTS_PER_MINUTE", defau
 # What a million tokens cost, for the usage page (0: not counted).
 LOUPE_LLM_PROMPT_PRICE_PER_MILLION = env.float("LOUPE_LLM_PROMPT_PRICE_PER_MILLION", default=0.0)
 LOUPE_LLM_COMPLETION_PRICE_PER_MILLION = env.float("LOUPE_LLM_COMPLETION_PRICE_PER_MILLION", default=0.0)
+
+# Endpoints a researcher configures (study systems, system benchmarks) are called by the worker only under the
+# administrator's policy in config/egress.py: keys by registered name (`name=VARIABLE@host`, comma-separated),
+# hosts from an allow-list (the LLM server and credential hosts are always on it), private networks refused
+# unless listed as CIDRs here.
+LOUPE_ENDPOINT_CREDENTIALS = env.str("LOUPE_ENDPOINT_CREDENTIALS", default="")
+LOUPE_ENDPOINT_ALLOWED_HOSTS = env.str("LOUPE_ENDPOINT_ALLOWED_HOSTS", default="")
+LOUPE_ENDPOINT_PRIVATE_NETWORKS = env.str("LOUPE_ENDPOINT_PRIVATE_NETWORKS", default="")
+EgressPolicy.from_config(  # a malformed entry stops the start, with the entry named
+    credentials=LOUPE_ENDPOINT_CREDENTIALS, allowed_hosts=LOUPE_ENDPOINT_ALLOWED_HOSTS,
+    private_networks=LOUPE_ENDPOINT_PRIVATE_NETWORKS, llm_base_url=LOUPE_LLM_BASE_URL,
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from annotation.api import ProjectApiMixin
 from annotation.models import Membership
+from config.egress import EgressRefused, validate_endpoint
 from annotation.permissions import IsProjectResearcher, is_researcher
 from studies import selectors
 from studies.api import StudyApiView, StudyErrorSerializer, StudyOutputSerializer, SystemSerializer
@@ -25,7 +26,6 @@ from studies.models import DEFAULT_INSTRUCTION, Study, System
 from studies.permissions import StudyMixin, can_manage_study
 from studies.services import StudyError
 from studies.services.setup import (
-    ENV_NAME,
     JSONL_MAX_BYTES,
     study_annotators_set,
     study_create,
@@ -183,8 +183,9 @@ class SystemCriticApi(StudyMixin, _NameCheck, StudyApiView):
 class SystemEndpointApi(StudyMixin, _NameCheck, StudyApiView):
     """POST /api/studies/<id>/systems/endpoint/: an OpenAI-compatible vision endpoint, asked about every image; 201.
 
-    The key is never sent: `key_env` names the worker's environment variable that holds it. A body carrying a key
-    (`api_key`, `key`, `token`, `secret`) is refused.
+    The key is never sent: `key_env` names a credential the administrator registered (LOUPE_ENDPOINT_CREDENTIALS),
+    which the worker sends only to that credential's hosts. The base URL's host must be on the administrator's
+    allow-list. A body carrying a key (`api_key`, `key`, `token`, `secret`) is refused.
     """
 
     permission_classes = [IsStudyResearcherElse404]
@@ -194,27 +195,27 @@ class SystemEndpointApi(StudyMixin, _NameCheck, StudyApiView):
         base_url = serializers.URLField(max_length=200, help_text="e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
         model = serializers.CharField(max_length=200)
         key_env = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
-                                        help_text="The NAME of the environment variable holding the key (never the key).")
+                                        help_text="The NAME of a registered credential (e.g. `llm`), never a key; empty: no key.")
 
         def validate_base_url(self, value: str) -> str:
             if not value.startswith(("http://", "https://")):
                 raise serializers.ValidationError("Give an http(s) URL.")
             return value
 
-        def validate_key_env(self, value: str) -> str:
-            value = value.strip()
-            if value and not ENV_NAME.match(value):
-                raise serializers.ValidationError(
-                    "Give the NAME of an environment variable (letters, digits and _, not starting with a digit), never the key itself."
-                )
-            return value
+        def validate(self, data):
+            data["key_env"] = data["key_env"].strip()
+            try:
+                validate_endpoint(data["base_url"], data["key_env"])
+            except EgressRefused as error:
+                raise serializers.ValidationError({"key_env" if error.field == "credential" else "base_url": [str(error)]})
+            return data
 
     @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **_errors(400, 403, 404)})
     def post(self, request, study_id):
         study = self.get_study()
         sent_keys = [field for field in KEY_FIELDS if field in request.data]
         if sent_keys:
-            raise ValidationError({field: ["Never send a key: give `key_env`, the name of the environment variable that holds it."]
+            raise ValidationError({field: ["Never send a key: give `key_env`, the name of a credential an administrator registered."]
                                    for field in sent_keys})
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

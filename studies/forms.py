@@ -3,6 +3,7 @@ from django import forms
 
 from accounts.models import User
 from annotation.models import Membership
+from config.egress import CREDENTIAL_HELP, CREDENTIAL_UNKNOWN, credential_choices
 from studies.models import DEFAULT_INSTRUCTION
 from studies.services.setup import JSONL_MAX_BYTES
 
@@ -51,8 +52,12 @@ class EndpointSystemForm(forms.Form):
     name = forms.CharField(max_length=120, help_text="Seen by researchers only.")
     base_url = forms.URLField(label="Base URL", assume_scheme="https", help_text="e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
     model = forms.CharField(max_length=200)
-    key_env = forms.CharField(max_length=100, required=False, label="Key variable",
-                              help_text="The NAME of the worker's environment variable holding the key (the key is never stored).")
+    key_env = forms.ChoiceField(required=False, label="Key", help_text=CREDENTIAL_HELP,
+                                   error_messages={"invalid_choice": CREDENTIAL_UNKNOWN})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key_env"].choices = credential_choices()
 
 
 class StudyAnnotatorsForm(forms.Form):

@@ -65,7 +65,7 @@ class BenchmarkRunsApi(ProjectApiMixin, APIView):
         endpoint_base_url = serializers.CharField(required=False, allow_blank=True, default="")
         endpoint_model = serializers.CharField(required=False, allow_blank=True, default="")
         endpoint_key_env = serializers.CharField(
-            required=False, allow_blank=True, default="", help_text="The NAME of the environment variable holding the key, never the key.",
+            required=False, allow_blank=True, default="", help_text="The NAME of a registered credential (e.g. `llm`), never a key; empty: no key.",
         )
         requests_per_minute = serializers.FloatField(required=False, default=0.0)
         protocols = serializers.ListField(child=serializers.ChoiceField(choices=p.PROTOCOLS), allow_empty=False)

@@ -1,6 +1,7 @@
 """Forms of the benchmark pages: they check input; the services do the work."""
 from django import forms
 
+from config.egress import CREDENTIAL_HELP, CREDENTIAL_UNKNOWN, credential_choices
 from evaluation import protocols as p
 from evaluation.difficulty import DEFAULT_EPSILON, DEFAULT_LAMBDA
 from system_benchmarks.models import BenchmarkRun
@@ -17,10 +18,8 @@ class BenchmarkRunForm(forms.Form):
         required=False, max_length=500, label="Endpoint base URL", help_text="An OpenAI-compatible server, e.g. http://host:8000/v1",
     )
     endpoint_model = forms.CharField(required=False, max_length=200, label="Model")
-    endpoint_key_env = forms.CharField(
-        required=False, max_length=100, label="API key variable",
-        help_text="The NAME of an environment variable on the worker that holds the key (e.g. OPENAI_API_KEY); never the key itself. Empty: no key.",
-    )
+    endpoint_key_env = forms.ChoiceField(required=False, label="Key", help_text=CREDENTIAL_HELP,
+                                        error_messages={"invalid_choice": CREDENTIAL_UNKNOWN})
     protocols = forms.MultipleChoiceField(choices=PROTOCOL_CHOICES, widget=forms.CheckboxSelectMultiple, initial=[p.SINGLE])
     promptings = forms.MultipleChoiceField(choices=PROMPTING_CHOICES, widget=forms.CheckboxSelectMultiple, initial=[p.STANDARD])
     subset_size = forms.IntegerField(min_value=1, initial=50, help_text="Labelled images drawn for the run (all, if fewer).")
@@ -30,6 +29,7 @@ class BenchmarkRunForm(forms.Form):
 
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["endpoint_key_env"].choices = credential_choices()
         self.fields["critic_version"].choices = [("", "—")] + [(str(v.pk), f"v{v.number} ({v.get_status_display().lower()})") for v in versions]
         if not self.is_bound:
             self.fields["system_kind"].initial = BenchmarkRun.SystemKind.CRITIC if versions else BenchmarkRun.SystemKind.ENDPOINT

@@ -8,16 +8,14 @@ run; a reply that cannot be read fails only its call (:class:`CallFailed`).
 from __future__ import annotations
 
 import io
-import os
-import re
 from functools import lru_cache
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 
 from annotation.models import Image
+from config.egress import EgressRefused, endpoint_access
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENDPOINT_MAX_SIDE = 1024  # images are sent at most this large (longest side, pixels)
 ENDPOINT_MAX_TOKENS = {"standard": 64, "in_context": 64, "chain_of_thought": 700}
 _SNIFFED = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
@@ -60,24 +58,18 @@ class EndpointSystem:
     def __init__(self, run):
         from modeling.llm.client import LLMClient, LLMConfig
 
-        key = ""
-        if run.endpoint_key_env:
-            if not ENV_NAME.match(run.endpoint_key_env):
-                raise SystemUnavailable(f"{run.endpoint_key_env!r} is not an environment variable name.")
-            key = os.environ.get(run.endpoint_key_env, "")
-            if not key:
-                raise SystemUnavailable(
-                    f"The environment variable {run.endpoint_key_env} is not set on the worker that runs this benchmark."
-                )
         try:
+            access = endpoint_access(run.endpoint_base_url, run.endpoint_key_env, timeout_s=settings.LOUPE_LLM_TIMEOUT_S)
             config = LLMConfig(
-                base_url=run.endpoint_base_url, model=run.endpoint_model, api_key=key,
+                base_url=run.endpoint_base_url, model=run.endpoint_model, api_key=access.api_key,
                 timeout_s=settings.LOUPE_LLM_TIMEOUT_S, max_retries=settings.LOUPE_LLM_MAX_RETRIES,
                 requests_per_minute=run.requests_per_minute or None,
             )
+        except EgressRefused as error:
+            raise SystemUnavailable(str(error)) from error
         except ValueError as error:
             raise SystemUnavailable(f"The endpoint settings are invalid: {error}") from error
-        self.client = LLMClient(config, rate_key=f"benchmark-{run.pk}")
+        self.client = LLMClient(config, rate_key=f"benchmark-{run.pk}", http_client=access.http_client, scrub=access.scrub)
         self.load = _image_bytes_loader([row["image_id"] for row in run.pool] + [row["image_id"] for row in run.exemplars])
 
     def answer(self, *, protocol: str, prompting: str, prompt: str, exemplar_ids, image_ids) -> str:

@@ -22,9 +22,22 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+#: The endpoint policy (config/egress.py) that lets the worker call the loopback LLM server, as an administrator of a
+#: machine with a local vLLM would set it. Tests that check refusals set their own.
+LOOPBACK_ENDPOINTS = {"LOUPE_ENDPOINT_ALLOWED_HOSTS": "127.0.0.1", "LOUPE_ENDPOINT_PRIVATE_NETWORKS": "127.0.0.0/8"}
+
+
 @pytest.fixture
-def llm_server():
-    """A FakeLLMServer on 127.0.0.1:<ephemeral>; script it with ``llm_server.script(...)``."""
+def loopback_endpoints(settings):
+    """Allow endpoints on 127.0.0.1 in this test (the worker fixture's process allows them too)."""
+    for name, value in LOOPBACK_ENDPOINTS.items():
+        setattr(settings, name, value)
+
+
+@pytest.fixture
+def llm_server(loopback_endpoints):
+    """A FakeLLMServer on 127.0.0.1:<ephemeral>; script it with ``llm_server.script(...)``. Endpoints on loopback are
+    allowed while it runs."""
     with FakeLLMServer() as server:
         yield server
 
@@ -133,6 +146,7 @@ def celery_worker(request, django_db_setup, django_db_blocker, worker_media_dir,
         "MEDIA_ROOT": str(worker_media_dir),
         "LOG_LEVEL": "INFO",  # the fixture waits for the worker's "ready." line
         "PYTHONUNBUFFERED": "1",
+        **LOOPBACK_ENDPOINTS,
     }
     nodename = f"loupe-test-{os.getpid()}@%h"
     log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"

@@ -256,6 +256,8 @@ class LLMClient:
     ``sleep``, ``clock`` and ``rng`` are injectable so tests observe backoff without waiting.
     ``rate_limiter``/``rate_key``: share one :class:`RateLimiter` between clients of a project;
     without one, a private limiter is made when ``config.requests_per_minute`` is set.
+    ``http_client``: the httpx client the SDK sends with (e.g. one that applies an egress policy).
+    ``scrub``: applied to every upstream text that goes into an error's ``detail`` (shorten, redact keys).
     """
 
     def __init__(
@@ -268,8 +270,11 @@ class LLMClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         max_rate_wait_s: float | None = None,
+        http_client=None,
+        scrub: Callable[[str], str] | None = None,
     ):
         self.config = config
+        self._scrub = scrub or (lambda text: text)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -285,6 +290,7 @@ class LLMClient:
             api_key=config.api_key or "not-needed",  # local servers ignore it; the SDK insists on one
             timeout=config.timeout_s,
             max_retries=0,
+            http_client=http_client,
         )
 
     def close(self) -> None:
@@ -336,16 +342,16 @@ class LLMClient:
                 completion = self._openai.chat.completions.create(**request)
             except openai.APITimeoutError as error:  # before APIConnectionError: it is a subclass
                 failure = LLMTimeout(
-                    detail=f"no answer within {self.config.timeout_s:g}s ({error})", attempts=attempts
+                    detail=self._scrub(f"no answer within {self.config.timeout_s:g}s ({error})"), attempts=attempts
                 )
                 retry_after = None
             except openai.APIConnectionError as error:
-                failure = LLMUnavailable(detail=f"cannot reach {self.config.base_url}: {error}", attempts=attempts)
+                failure = LLMUnavailable(detail=self._scrub(f"cannot reach {self.config.base_url}: {error.__cause__ or error}"), attempts=attempts)
                 retry_after = None
             except openai.RateLimitError as error:
                 retry_after = _retry_after_seconds(error.response.headers)
                 failure = LLMRateLimited(
-                    retry_after_s=retry_after, detail=f"HTTP 429: {error.message}", status=429, attempts=attempts
+                    retry_after_s=retry_after, detail=self._scrub(f"HTTP 429: {error.message}"), status=429, attempts=attempts
                 )
                 if retry_after is not None and retry_after > self.config.max_retry_after_s:
                     raise failure from error  # let the caller re-queue instead of holding a worker
@@ -353,15 +359,15 @@ class LLMClient:
                 if error.status_code >= 500:
                     retry_after = _retry_after_seconds(error.response.headers)
                     failure = LLMUnavailable(
-                        detail=f"HTTP {error.status_code}: {error.message}", status=error.status_code, attempts=attempts
+                        detail=self._scrub(f"HTTP {error.status_code}: {error.message}"), status=error.status_code, attempts=attempts
                     )
                 else:
                     raise LLMRequestRejected(
-                        detail=f"HTTP {error.status_code}: {error.message}", status=error.status_code, attempts=attempts
+                        detail=self._scrub(f"HTTP {error.status_code}: {error.message}"), status=error.status_code, attempts=attempts
                     ) from error
             except (openai.APIResponseValidationError, json.JSONDecodeError) as error:
                 # The SDK lets json.JSONDecodeError through for a 200 whose body is not JSON.
-                raise LLMBadResponse(detail=f"unreadable response body: {error}", attempts=attempts) from error
+                raise LLMBadResponse(detail=self._scrub(f"unreadable response body: {error}"), attempts=attempts) from error
             else:
                 return self._reply(completion, started, attempts)
 
@@ -383,7 +389,7 @@ class LLMClient:
         text = getattr(message, "content", None)
         if not isinstance(text, str):
             refusal = getattr(message, "refusal", None)
-            detail = f"the model refused: {refusal}" if refusal else "the completion has no text content"
+            detail = self._scrub(f"the model refused: {refusal}") if refusal else "the completion has no text content"
             raise LLMBadResponse(detail=detail, attempts=attempts)
         usage = completion.usage
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)

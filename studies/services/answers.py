@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from config.egress import EgressRefused, endpoint_access
 from modeling.llm.errors import LLMError, LLMRequestRejected
 from studies.models import Answer, StudyItem, System
 from studies.services.setup import study_trials_generate
@@ -108,18 +109,17 @@ def _image_bytes(image) -> bytes:
 
 
 def endpoint_client(system: System):
-    """An LLMClient for the system's endpoint; the key comes from the environment, never from the database."""
+    """An LLMClient for the system's endpoint under the administrator's policy (config/egress.py); the key comes
+    from the credential registry on the worker, never from the database."""
     from modeling.llm.client import LLMClient, LLMConfig
 
-    key = ""
-    if system.endpoint_key_env:
-        key = os.environ.get(system.endpoint_key_env, "")
-        if not key:
-            raise LLMRequestRejected(
-                f"The environment variable {system.endpoint_key_env} is not set on the worker.",
-                detail=f"missing {system.endpoint_key_env}",
-            )
-    return LLMClient(LLMConfig(base_url=system.endpoint_base_url, model=system.endpoint_model, api_key=key, max_retries=2))
+    try:
+        access = endpoint_access(system.endpoint_base_url, system.endpoint_key_env, timeout_s=settings.LOUPE_LLM_TIMEOUT_S)
+    except EgressRefused as error:
+        raise LLMRequestRejected(str(error), detail=str(error)) from None
+    config = LLMConfig(base_url=system.endpoint_base_url, model=system.endpoint_model, api_key=access.api_key,
+                       timeout_s=settings.LOUPE_LLM_TIMEOUT_S, max_retries=2)
+    return LLMClient(config, http_client=access.http_client, scrub=access.scrub)
 
 
 def system_answers_generate_endpoint(system_id: int, *, client=None) -> None:

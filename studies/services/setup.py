@@ -4,11 +4,11 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import re
 
 from django.db import IntegrityError, transaction
 
 from annotation.models import Image, Membership, Project
+from config.egress import EgressRefused, validate_endpoint
 from config.queues import Queue
 from modeling.critic_models import CriticVersion
 from modeling.llm.client import LLMConfig
@@ -18,8 +18,6 @@ from studies.services import StudyError
 #: An imported answers file larger than this is refused before it is read.
 JSONL_MAX_BYTES = 20 * 1024 * 1024
 ANSWER_MAX_CHARS = 20_000
-#: Environment variable names only: the key itself never enters the database.
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 USABLE_CRITIC_STATES = (CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED)
 
 
@@ -120,14 +118,19 @@ def system_add_critic(*, study: Study, name: str, critic_version: CriticVersion)
 
 
 def system_add_endpoint(*, study: Study, name: str, base_url: str, model: str, key_env: str = "") -> System:
-    """Any OpenAI-compatible vision endpoint; the key is read at run time from the environment variable `key_env`."""
+    """An OpenAI-compatible vision endpoint the administrator's policy allows (config/egress.py).
+
+    `key_env` names a registered credential (never a variable, never a key); the worker reads its value at run time.
+    """
     key_env = key_env.strip()
-    if key_env and not ENV_NAME.match(key_env):
-        raise StudyError("The key must be given as the NAME of an environment variable (letters, digits, _), never the key itself.")
     try:
         LLMConfig(base_url=base_url.strip(), model=model.strip())
     except ValueError as error:
         raise StudyError(f"Endpoint settings: {error}.") from None
+    try:
+        validate_endpoint(base_url.strip(), key_env)
+    except EgressRefused as error:
+        raise StudyError(str(error)) from None
     with transaction.atomic():
         system = _system_create(
             study=study, name=name, kind=System.Kind.ENDPOINT,

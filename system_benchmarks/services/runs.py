@@ -9,11 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Image, Project
+from config.egress import EgressRefused, validate_endpoint
 from evaluation import protocols as p
 from evaluation.models import ItemScore
 from evaluation.selectors import scaling_run_current
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
-from system_benchmarks.systems import ENV_NAME
 
 MAX_SUBSET = 2000
 MAX_CALLS = 50_000
@@ -63,8 +63,10 @@ class RunSpec:
                 raise BenchmarkError("the endpoint's base URL must be an http(s) URL, e.g. https://api.openai.com/v1")
             if not self.endpoint_model.strip():
                 raise BenchmarkError("the endpoint needs a model name")
-            if self.endpoint_key_env and not ENV_NAME.match(self.endpoint_key_env):
-                raise BenchmarkError("the key must be given as the NAME of an environment variable (letters, digits, _), never the key itself")
+            try:
+                validate_endpoint(self.endpoint_base_url.strip(), self.endpoint_key_env.strip())
+            except EgressRefused as error:
+                raise BenchmarkError(str(error)) from None
             if self.requests_per_minute < 0:
                 raise BenchmarkError("requests_per_minute must be >= 0")
         elif self.critic_version_id is None:

@@ -13,7 +13,8 @@ from tests.system_benchmarks.conftest import labelled
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_researcher_starts_a_benchmark_and_sees_srcc_per_protocol(page, live_server, login, tmp_path, celery_worker, worker_media_root):
+def test_researcher_starts_a_benchmark_and_sees_srcc_per_protocol(page, live_server, login, tmp_path, celery_worker, worker_media_root,
+                                                                loopback_endpoints):
     """Benchmarks tab → fill the endpoint form → run page → the worker answers → results table, plot, downloads appear."""
     researcher = ResearcherFactory()
     project = ProjectFactory(created_by=researcher)

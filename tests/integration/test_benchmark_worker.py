@@ -22,7 +22,7 @@ def _wait(run, *, timeout_s=90, worker=None) -> BenchmarkRun:
     pytest.fail(f"benchmark #{run.pk} stuck at {run.status} ({run.n_done}/{run.n_calls}):\n{worker.log_tail() if worker else ''}")
 
 
-def test_the_worker_runs_a_benchmark_against_the_loopback_endpoint(celery_worker, worker_media_root, project, researcher):
+def test_the_worker_runs_a_benchmark_against_the_loopback_endpoint(celery_worker, worker_media_root, project, researcher, loopback_endpoints):
     """The worker process calls the server named in the run, counts the scripted garbage as unparseable, and reports SRCC/PLCC."""
     labelled(project, 8)
     with FakeLLMServer() as server:

@@ -134,19 +134,31 @@ def test_add_critic_system_only_trained_versions_of_the_project(api, study, rese
     assert (system.kind, system.status, system.critic_version) == (System.Kind.CRITIC, System.Status.QUEUED, trained)
 
 
-def test_add_endpoint_system_takes_the_key_variable_name_never_a_key(api, study):
-    """An endpoint is stored with the NAME of its key variable; a key in the body or as key_env, or a bad URL, is refused."""
-    response = _endpoint(api, study, name="vision", base_url="http://127.0.0.1:9/v1", model="fake-vision-1", key_env="VISION_API_KEY")
+def test_add_endpoint_system_takes_a_registered_credential_never_a_key(api, study, settings):
+    """An endpoint is stored with the NAME of a registered credential; a key in the body or as key_env, a variable the
+    administrator did not register, a host off the allow-list or a bad URL is refused."""
+    settings.LOUPE_ENDPOINT_CREDENTIALS = "vision=VISION_API_KEY@127.0.0.1:9"
+    settings.LOUPE_ENDPOINT_ALLOWED_HOSTS = "api.example.org"
+    settings.LOUPE_ENDPOINT_PRIVATE_NETWORKS = "127.0.0.0/8"
+    response = _endpoint(api, study, name="vision", base_url="http://127.0.0.1:9/v1", model="fake-vision-1", key_env="vision")
     assert response.status_code == 201, response.content
     system = System.objects.get(pk=response.json()["id"])
-    assert (system.endpoint_base_url, system.endpoint_model, system.endpoint_key_env) == ("http://127.0.0.1:9/v1", "fake-vision-1", "VISION_API_KEY")
+    assert (system.endpoint_base_url, system.endpoint_model, system.endpoint_key_env) == ("http://127.0.0.1:9/v1", "fake-vision-1", "vision")
     secret = "sk-proj-abcdef0123456789"
     errors = _invalid(_endpoint(api, study, name="e2", base_url="https://api.example.org/v1", model="m", key_env=secret), "key_env")
-    assert "NAME of an environment variable" in errors["key_env"][0] and secret not in str(errors)
+    assert "not a registered credential" in errors["key_env"][0] and secret not in str(errors)
+    for variable in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "VISION_API_KEY"):
+        errors = _invalid(_endpoint(api, study, name="e6", base_url="https://api.example.org/v1", model="m", key_env=variable), "key_env")
+        assert "registered: llm, vision" in errors["key_env"][0]
+    errors = _invalid(_endpoint(api, study, name="e7", base_url="https://api.example.org/v1", model="m", key_env="vision"), "key_env")
+    assert "may only be sent to 127.0.0.1:9" in errors["key_env"][0]
     _invalid(_endpoint(api, study, name="e3", base_url="https://api.example.org/v1", model="m", api_key=secret), "api_key")
     _invalid(_endpoint(api, study, name="e4", base_url="ftp://example.org", model="m"), "base_url")
     _invalid(_endpoint(api, study, name="e5", base_url="not a url", model=""), "base_url", "model")
     _invalid(_endpoint(api, study, name="vision", base_url="https://api.example.org/v1", model="m"), "name")
+    errors = _invalid(_endpoint(api, study, name="e8", base_url="http://127.0.0.1:6379/v1", model="m"), "base_url")
+    assert "not allowed" in errors["base_url"][0]
+    _invalid(_endpoint(api, study, name="e9", base_url="http://internal.example.org/v1", model="m"), "base_url")
     assert study.systems.count() == 2
     assert not System.objects.filter(endpoint_key_env__contains="sk-").exists()
 

@@ -56,11 +56,12 @@ def test_a_refused_request_stops_the_run_with_the_reason(llm_server, project, re
 
 
 @pytest.mark.django_db
-def test_a_missing_key_variable_fails_clearly(llm_server, project, researcher, annotator_member, monkeypatch):
-    """The key is read from the named environment variable on the worker; unset, the run fails saying which."""
+def test_a_missing_key_variable_fails_clearly(llm_server, project, researcher, annotator_member, monkeypatch, settings):
+    """The key is read on the worker from the variable the credential registry names; unset, the run fails saying which."""
+    settings.LOUPE_ENDPOINT_CREDENTIALS = f"study=LOUPE_TEST_STUDY_KEY@{llm_server.base_url.split('/')[2]}"
     monkeypatch.delenv("LOUPE_TEST_STUDY_KEY", raising=False)
     study = _study(project, researcher, annotator_member, n=1)
-    system = system_add_endpoint(study=study, name="vision", base_url=llm_server.base_url, model="m", key_env="LOUPE_TEST_STUDY_KEY")
+    system = system_add_endpoint(study=study, name="vision", base_url=llm_server.base_url, model="m", key_env="study")
     system_answers_generate_endpoint(system.pk)
     system.refresh_from_db()
     assert system.status == System.Status.FAILED and "LOUPE_TEST_STUDY_KEY is not set" in system.error

@@ -97,10 +97,11 @@ def test_duplicate_system_name_is_refused(study):
         system_import(study=study, name="same", data=data)
 
 
-def test_endpoint_key_must_be_a_variable_name(study):
-    """A pasted key (not an environment variable name) and a bad URL are refused; nothing is stored."""
-    with pytest.raises(StudyError, match="NAME of an environment variable"):
-        system_add_endpoint(study=study, name="e", base_url="http://127.0.0.1:9/v1", model="m", key_env="sk-live-abc123!")
+def test_endpoint_key_must_be_a_registered_credential(study, loopback_endpoints):
+    """A pasted key or an environment variable's name (not a registered credential) and a bad URL are refused; nothing is stored."""
+    for key_env in ("sk-live-abc123!", "DATABASE_URL"):
+        with pytest.raises(StudyError, match="not a registered credential"):
+            system_add_endpoint(study=study, name="e", base_url="http://127.0.0.1:9/v1", model="m", key_env=key_env)
     with pytest.raises(StudyError, match="base_url"):
         system_add_endpoint(study=study, name="e", base_url="ftp://x", model="m")
     assert not System.objects.exists()

@@ -155,11 +155,12 @@ def test_cancel_stops_a_queued_run_and_resume_finishes_it(project, researcher, l
     assert benchmark_run_execute(run_id=run.pk).status == BenchmarkRun.Status.DONE
 
 
-def test_a_missing_key_variable_fails_the_run_with_its_name(project, researcher, llm_server, monkeypatch):
-    """The key is read from the named environment variable on the worker; unset, the run fails saying which."""
+def test_a_missing_key_variable_fails_the_run_with_its_name(project, researcher, llm_server, monkeypatch, settings):
+    """The key is read on the worker from the variable the credential registry names; unset, the run fails saying which."""
+    settings.LOUPE_ENDPOINT_CREDENTIALS = f"bench=LOUPE_TEST_BENCH_KEY@{llm_server.base_url.split('/')[2]}"
     monkeypatch.delenv("LOUPE_TEST_BENCH_KEY", raising=False)
     labelled(project, 5)
-    run = benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, endpoint_key_env="LOUPE_TEST_BENCH_KEY", protocols=["single"], promptings=["standard"]))
+    run = benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, endpoint_key_env="bench", protocols=["single"], promptings=["standard"]))
     run = benchmark_run_execute(run_id=run.pk)
     assert run.status == BenchmarkRun.Status.FAILED and "LOUPE_TEST_BENCH_KEY is not set" in run.error
     monkeypatch.setenv("LOUPE_TEST_BENCH_KEY", "sk-secret-value")
@@ -176,13 +177,15 @@ def test_a_missing_key_variable_fails_the_run_with_its_name(project, researcher,
         ({"protocols": ["triple"]}, "choose protocols"),
         ({"promptings": []}, "choose promptings"),
         ({"endpoint_base_url": "ftp://x"}, "http"),
-        ({"endpoint_key_env": "sk-proj-abc123"}, "NAME of an environment variable"),
+        ({"endpoint_key_env": "sk-proj-abc123"}, "not a registered credential"),
+        ({"endpoint_key_env": "DATABASE_URL"}, "not a registered credential"),
+        ({"endpoint_base_url": "http://10.0.0.7:8000/v1"}, "not allowed"),
         ({"subset_size": 0}, "subset_size"),
         ({"list_size": 9}, "list_size"),
         ({"system_kind": "critic"}, "critic version"),
     ],
 )
-def test_bad_run_requests_are_refused_with_a_reason(overrides, message):
+def test_bad_run_requests_are_refused_with_a_reason(overrides, message, loopback_endpoints):
     """Unknown protocols, a key pasted where its variable's name belongs, out-of-range sizes: BenchmarkError."""
 
     class Server:

@@ -82,12 +82,13 @@ def test_a_challenge_set_is_chosen_saved_and_downloadable(client, project, finis
 
 
 def test_a_key_pasted_into_the_form_is_refused_and_not_stored(client, project, researcher, llm_server):
-    """The key field takes a variable's NAME; a pasted key is an error shown on the form, and no run is made."""
+    """The key field takes a registered credential's name; a pasted key is an error shown on the form (without the key),
+    and no run is made."""
     labelled(project, 6)
     client.force_login(researcher)
     response = client.post(reverse("benchmarks:create", args=[project.pk]), _form(llm_server, endpoint_key_env="sk-live-1234"))
     assert response.status_code == 400
-    assert "NAME of an environment variable" in response.content.decode()
+    assert "not a registered credential" in response.content.decode() and "sk-live-1234" not in response.content.decode()
     assert not BenchmarkRun.objects.exists()
 
 
@@ -123,7 +124,7 @@ def test_the_api_starts_reads_and_mines_a_run(client, project, researcher, llm_s
     bad = client.post(url, {**_form(llm_server), "protocols": ["quadruple"]}, content_type="application/json")
     assert bad.status_code == 400 and "protocols" in bad.json()
     bad = client.post(url, {**_form(llm_server), "endpoint_key_env": "sk-abc-def"}, content_type="application/json")
-    assert bad.status_code == 400 and "NAME of an environment variable" in bad.json()["detail"]
+    assert bad.status_code == 400 and "not a registered credential" in bad.json()["detail"]
     created = client.post(url, {**_form(llm_server), "protocols": ["single"]}, content_type="application/json")
     assert created.status_code == 202, created.content
     run_id = created.json()["id"]
