@@ -1,6 +1,6 @@
 """Synthetic image distortions at severities 1 to 5, after ImageNet-C.
 
-Plain numpy/scipy/scikit-image/Pillow, no Django (DESIGN.md, "Cores without Django"). Each distortion takes
+Plain numpy/scipy/Pillow, no Django (DESIGN.md, "Cores without Django"). Each distortion takes
 and returns a uint8 RGB image ``[h, w, 3]`` of the same size. The parameters per severity are the
 ImageNet-C tables of Hendrycks & Dietterich, "Benchmarking Neural Network Robustness to Common Corruptions
 and Perturbations" (ICLR 2019), as packaged for arbitrary image sizes by Michaelis et al. (2019). Randomness
@@ -15,7 +15,6 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 from scipy import ndimage, signal
-from skimage import color
 
 __all__ = [
     "DISTORTION_KINDS",
@@ -103,11 +102,17 @@ def jpeg_compression(image: np.ndarray, severity: int) -> np.ndarray:
 
 
 def brightness(image: np.ndarray, severity: int) -> np.ndarray:
-    """Over-exposure: 0.1 to 0.5 added to the HSV value channel (clipped at 1), hue and saturation kept."""
+    """Over-exposure: 0.1 to 0.5 added to the HSV value channel (clipped at 1), hue and saturation kept.
+
+    With hue and saturation fixed, RGB is proportional to the value ``V = max(R, G, B)``, so the HSV round
+    trip of ImageNet-C is the same as scaling each pixel by ``V' / V`` (a black pixel becomes grey ``V'``).
+    """
     _check(image, severity)
-    hsv = color.rgb2hsv(image)
-    hsv[..., 2] = np.clip(hsv[..., 2] + _BRIGHTNESS_SHIFT[severity - 1], 0.0, 1.0)
-    return _to_uint8(color.hsv2rgb(hsv) * 255.0)
+    pixels = image.astype(np.float32) / np.float32(255.0)
+    value = pixels.max(axis=2, keepdims=True)
+    brighter = np.minimum(value + np.float32(_BRIGHTNESS_SHIFT[severity - 1]), np.float32(1.0))
+    scaled = np.where(value > 0, pixels * (brighter / np.maximum(value, np.float32(1e-6))), brighter)
+    return _to_uint8(scaled * np.float32(255.0))
 
 
 def contrast(image: np.ndarray, severity: int) -> np.ndarray:
