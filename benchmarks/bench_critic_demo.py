@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_critic_demo.py [--small] [--steps 300] [--seeds 0 1 2] [--input resize|crop|crop2]``.
 
 Sets up Django on a fresh temporary var dir (SQLite, media), migrates, seeds the demo (``demo_seed``: 6 sources x
-7 imagecorruptions distortions x severities 1-5 plus each pristine photograph, 384 px long side; ``--small``: 2
+7 ImageNet-C style distortions x severities 1-5 plus each pristine photograph, 384 px long side; ``--small``: 2
 sources x 3 distortions), then simulates annotators from the hidden severity (pristine = 0):
 
 - ratings: each image rated by ``--raters`` annotators, level = round(5 - 0.8 severity + N(0, ``--rating-noise``)),

@@ -7,7 +7,7 @@ critic's held-out SRCC. This script measures that ceiling without the language m
 SigLIP tower (same shape as ``TinyCriticConfig``: 64 px, patch 8, width 32, 2 layers, features from layer
 -2), mean-pooled, with a linear head, trained directly on the demo's simulated levels by mean squared error
 (every parameter trained, AdamW, batch 32). No Django database is needed: the demo's pixels come from the same
-functions ``demo_seed`` uses (216 images: 6 sources x 7 imagecorruptions distortions x severities 1-5, plus
+functions ``demo_seed`` uses (216 images: 6 sources x 7 ImageNet-C style distortions x severities 1-5, plus
 the pristine photographs, 384 px long side). Levels are simulated as in ``bench_critic_demo.py``:
 round(5 - 0.8 severity + N(0, 0.5)) clipped to 1..5; 36 images are held out at random per seed.
 

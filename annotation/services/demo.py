@@ -1,12 +1,10 @@
-"""The demo project: scikit-image's bundled photographs, distorted with imagecorruptions, and demo accounts.
+"""The demo project: scikit-image's bundled photographs, distorted by annotation.distortions, and demo accounts.
 
 Everything is made offline and reproducibly: the same checkout and library versions give the same pixels,
 the same PNG bytes and so the same content hashes, so a second run finds every image already there.
 """
 import hashlib
 import io
-import threading
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +14,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from accounts.models import Role
+from annotation.distortions import distort
 from annotation.models import Authenticity, Image, ImportBatch, Membership, PairSource, Project, SelectionStrategy, WorkItem
 from annotation.services.imports import DUPLICATE, ERROR, IMPORTED, ImageMetadata, ImportResult, image_import
 from annotation.services.work import gold_item_add, pairs_generate, project_settings_update, work_items_sync
@@ -31,10 +30,7 @@ DEMO_ACCOUNTS = (("researcher", Role.RESEARCHER), ("annotator1", Role.ANNOTATOR)
 # Colour photographs that ship inside scikit-image (its `data/` folder): the loaders read the local file
 # and only fall back to pooch (a download) if the file is missing, which it is not in a normal install.
 DEMO_SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
-# imagecorruptions 1.1.2 distortions that run with numpy 2 / scikit-image 0.26 AND are reproducible from
-# numpy's global random state. Left out: glass_blur and gaussian_blur (pass `multichannel=`, gone from
-# skimage), fog (uses `np.float_`, gone from numpy 2), impulse_noise (skimage's random_noise now draws
-# from its own fresh Generator, so seeding cannot make it reproducible).
+# The kinds of annotation.distortions (ImageNet-C parameters), in the demo's order.
 DEMO_DISTORTIONS = ("gaussian_noise", "defocus_blur", "motion_blur", "jpeg_compression", "brightness", "contrast", "pixelate")
 DEMO_SEVERITIES = (1, 2, 3, 4, 5)
 SMALL_SOURCES = DEMO_SOURCES[:2]
@@ -54,9 +50,6 @@ DEMO_PAIRS = {True: 40, False: 300}  # initial comparison pairs, small and full 
 DEMO_PAIR_SEED = 2024
 LONG_SIDE = 384
 PRISTINE = "none"
-
-# Serialises our own use of numpy's global random state (see demo_distorted_pixels).
-_GLOBAL_RANDOM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -140,10 +133,11 @@ def demo_source_pixels(*, source: str) -> np.ndarray:
 
 
 def demo_distorted_pixels(*, source: str, distortion: str, severity: int, pixels: np.ndarray | None = None) -> np.ndarray:
-    """The source photograph with one imagecorruptions distortion at severity 1..5: uint8 [h, w, 3].
+    """The source photograph with one distortion at severity 1..5: uint8 [h, w, 3].
 
-    The same (source, distortion, severity) always gives the same pixels, and numpy's global random state is
-    the same after the call as before it. `pixels` saves reloading the source when the caller has it.
+    The same (source, distortion, severity) always gives the same pixels: the random kinds draw from a
+    Generator seeded from those three, never from numpy's global random state. `pixels` saves reloading
+    the source when the caller has it.
     """
     if distortion not in DEMO_DISTORTIONS:
         raise ValueError(f"unsupported demo distortion {distortion!r}; choose from {', '.join(DEMO_DISTORTIONS)}")
@@ -151,22 +145,8 @@ def demo_distorted_pixels(*, source: str, distortion: str, severity: int, pixels
         raise ValueError("severity must be an integer from 1 to 5")
     if pixels is None:
         pixels = demo_source_pixels(source=source)
-    corrupt = _imagecorruptions_corrupt()
     seed = int.from_bytes(hashlib.sha256(f"seed/{source}/{distortion}/{severity}".encode()).digest()[:4], "big")
-    # imagecorruptions draws from numpy's GLOBAL random state (np.random.normal, np.random.uniform) and has
-    # no seed or Generator argument. House style is never to reseed global state; since this library
-    # gives us no other way, we contain it instead: save the state, seed from (source, distortion,
-    # severity), call, and put the caller's state back even if the call fails. The lock stops two of our
-    # own threads from interleaving here; a foreign thread drawing from np.random meanwhile would still
-    # disturb both, which is why this runs in a command, not in a web request.
-    with _GLOBAL_RANDOM_LOCK:
-        saved_state = np.random.get_state()
-        try:
-            np.random.seed(seed)
-            distorted = corrupt(np.ascontiguousarray(pixels), severity=severity, corruption_name=distortion)
-        finally:
-            np.random.set_state(saved_state)
-    return np.asarray(distorted, dtype=np.uint8)
+    return distort(np.ascontiguousarray(pixels, dtype=np.uint8), distortion, severity, np.random.default_rng(seed))
 
 
 def demo_png_bytes(*, pixels: np.ndarray) -> bytes:
@@ -198,7 +178,7 @@ def demo_seed(*, small: bool = False, password: str = DEMO_PASSWORD) -> DemoSumm
                 "name": DEMO_PROJECT_NAME,
                 "created_by": users["researcher"],
                 "description": (
-                    "Photographs bundled with scikit-image, with distortions from imagecorruptions at "
+                    "Photographs bundled with scikit-image, with ImageNet-C style distortions at "
                     "severities 1-5. Some have their pristine image as a reference, some do not."
                 ),
             },
@@ -378,16 +358,6 @@ def _batch_record(*, batch: ImportBatch, result: ImportResult) -> None:
     if counter:
         setattr(batch, counter, getattr(batch, counter) + 1)
     batch.save(update_fields=["report", "imported_count", "duplicate_count", "error_count"])
-
-
-def _imagecorruptions_corrupt():
-    """imagecorruptions' `corrupt`, imported on first use (it pulls in scipy, skimage and pkg_resources)."""
-    with warnings.catch_warnings():
-        # It imports pkg_resources, which warns that it is deprecated; nothing for us to act on.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from imagecorruptions import corrupt
-    return corrupt
 
 
 def _digest(text: str) -> str:

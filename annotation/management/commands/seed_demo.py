@@ -8,8 +8,8 @@ from annotation.services.demo import DEMO_PASSWORD, demo_seed
 
 class Command(BaseCommand):
     help = (
-        "Create the demo project (slug 'demo'): scikit-image's bundled photographs distorted with "
-        "imagecorruptions at severities 1-5, and the accounts researcher, annotator1 and annotator2. "
+        "Create the demo project (slug 'demo'): scikit-image's bundled photographs with ImageNet-C style "
+        "distortions at severities 1-5, and the accounts researcher, annotator1 and annotator2. "
         "Needs no network; running it again changes nothing."
     )
 
