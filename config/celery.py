@@ -5,6 +5,7 @@ from celery import Celery
 from kombu import Queue as KombuQueue
 
 from config.queues import Queue
+from config.tasks import task_route
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,10 +14,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [KombuQueue(q.value, routing_key=q.value) for q in Queue]
 app.conf.task_default_queue = Queue.DEFAULT.value
 app.conf.task_default_routing_key = Queue.DEFAULT.value
-# Tasks go to `default` unless routed here; every GPU task is named in one place.
-app.conf.task_routes = {
-    name: {"queue": Queue.GPU.value}
-    for name in ("modeling.device_report", "modeling.critic_retrain", "modeling.critic_score_pool", "modeling.critic_generate",
-                 "studies.system_generate_critic", "system_benchmarks.run_critic")
-}
+# Each task names its queue where it is declared (config/tasks.py: default_task, gpu_task); no name list here.
+app.conf.task_routes = (task_route,)
 app.autodiscover_tasks()

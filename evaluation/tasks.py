@@ -1,7 +1,6 @@
 """Celery tasks of the evaluation app."""
-from celery import shared_task
-
 from annotation.models import Project
+from config.tasks import default_task
 from evaluation import services
 from evaluation.models import ScalingRun
 
@@ -10,7 +9,7 @@ from evaluation.models import ScalingRun
 # a run whose worker died mid-way (acks_late + reject_on_worker_lost hand the message back) is redone
 # from the start, its partial scores deleted in the same transaction that writes the new ones.
 # Never retried: a failure here is bad data or a fit that does not converge, and the run row shows it.
-@shared_task(name="evaluation.project_scale", soft_time_limit=600, time_limit=660)
+@default_task(name="evaluation.project_scale", soft_time_limit=600, time_limit=660)
 def project_scale(project_id: int, run_id: int | None = None) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:

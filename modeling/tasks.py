@@ -1,14 +1,14 @@
 """Celery tasks of the modeling app."""
-from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from annotation.models import Project
+from config.tasks import default_task, gpu_task
 from modeling import llm_services, selection, services
 from modeling.llm.errors import LLMError, LLMTimeout
 
 
 # Safe to run twice: each run only adds one dated report row.
-@shared_task(name="modeling.device_report", soft_time_limit=60, time_limit=90)
+@gpu_task(name="modeling.device_report", soft_time_limit=60, time_limit=90)
 def device_report() -> int:
     return services.device_report_create().pk
 
@@ -16,7 +16,7 @@ def device_report() -> int:
 # Safe to run twice: the refill locks the project row and adds pairs only while fewer than a batch
 # are open, so a redelivered or duplicated message (acks_late, reject_on_worker_lost) adds nothing
 # more. Not retried: a failure is bad data, and the next judgements or scaling run enqueue it again.
-@shared_task(name="modeling.pair_queue_refill", soft_time_limit=120, time_limit=150)
+@default_task(name="modeling.pair_queue_refill", soft_time_limit=120, time_limit=150)
 def pair_queue_refill(project_id: int) -> int:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
@@ -35,9 +35,8 @@ LLM_DRAFT_TASK_RETRIES = 3
 # Retry-After when it gave one. Never retried: a rejected request or an unreadable reply. On the last
 # failure the revision shows the annotator a message; the questionnaire answers were saved before any of
 # this. The limits sit above one client call's worst case with the default settings (4 x 60 s + 3 x 60 s).
-@shared_task(
-    bind=True, name="modeling.llm_draft", acks_late=True, reject_on_worker_lost=True,
-    max_retries=LLM_DRAFT_TASK_RETRIES, soft_time_limit=600, time_limit=660,
+@default_task(
+    bind=True, name="modeling.llm_draft", max_retries=LLM_DRAFT_TASK_RETRIES, soft_time_limit=600, time_limit=660,
 )
 def llm_draft(self, revision_id: int) -> None:
     try:
@@ -52,9 +51,7 @@ def llm_draft(self, revision_id: int) -> None:
 
 # Safe to run twice: a (judgement, kind) that has items already is skipped. Not retried as a whole: each
 # call's failure is recorded on the ledger and shown on the VQA page, and the researcher can generate again.
-@shared_task(
-    name="modeling.vqa_generate", acks_late=True, reject_on_worker_lost=True, soft_time_limit=1800, time_limit=1900,
-)
+@default_task(name="modeling.vqa_generate", soft_time_limit=1800, time_limit=1900)
 def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
@@ -64,9 +61,7 @@ def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
 
 # Safe to run twice: inputs that have a row for the active prompt version and model are skipped. Not retried as
 # a whole: failed calls are stored (and shown on the Critic page) and the next run tries them again.
-@shared_task(
-    name="modeling.llm_construct", acks_late=True, reject_on_worker_lost=True, soft_time_limit=3600, time_limit=3700,
-)
+@default_task(name="modeling.llm_construct", soft_time_limit=3600, time_limit=3700)
 def llm_construct(project_id: int) -> dict:
     from modeling import construction
 

@@ -1,6 +1,5 @@
 """Celery tasks of studies: a system's answers, from a critic version (`gpu` queue) or an endpoint (`default`)."""
-from celery import shared_task
-
+from config.tasks import default_task, gpu_task
 from studies.services import answers
 
 GENERATE_SOFT_LIMIT_S = 4 * 3600
@@ -10,9 +9,9 @@ GENERATE_SOFT_LIMIT_S = 4 * 3600
 # without an answer are generated (answers are unique per system and item). A redelivery after the worker
 # died (acks_late + reject_on_worker_lost) resumes where the answers stop. Never retried automatically:
 # out-of-memory and a broken artifact are not transient; the study page has Retry.
-@shared_task(
-    name="studies.system_generate_critic", acks_late=True, reject_on_worker_lost=True,
-    soft_time_limit=GENERATE_SOFT_LIMIT_S, time_limit=GENERATE_SOFT_LIMIT_S + 300,
+@gpu_task(
+    name="studies.system_generate_critic", soft_time_limit=GENERATE_SOFT_LIMIT_S,
+    time_limit=GENERATE_SOFT_LIMIT_S + 300,
 )
 def system_generate_critic(system_id: int) -> None:
     answers.system_answers_generate_critic(system_id)
@@ -20,9 +19,9 @@ def system_generate_critic(system_id: int) -> None:
 
 # Safe to run twice for the same reasons. Transient HTTP failures are retried inside the LLM client (with
 # backoff and Retry-After); what still fails is counted on the row and asked again by Retry.
-@shared_task(
-    name="studies.system_generate_endpoint", acks_late=True, reject_on_worker_lost=True,
-    soft_time_limit=GENERATE_SOFT_LIMIT_S, time_limit=GENERATE_SOFT_LIMIT_S + 300,
+@default_task(
+    name="studies.system_generate_endpoint", soft_time_limit=GENERATE_SOFT_LIMIT_S,
+    time_limit=GENERATE_SOFT_LIMIT_S + 300,
 )
 def system_generate_endpoint(system_id: int) -> None:
     answers.system_answers_generate_endpoint(system_id)

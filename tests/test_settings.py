@@ -137,17 +137,6 @@ def test_expected_services_are_in_use_and_reachable():
         broker.ensure_connection(max_retries=2)
 
 
-def test_gpu_tasks_are_routed_to_the_gpu_queue():
-    """GPU work is routed to `gpu` by name; every other task lands on `default`."""
-    from config.celery import app
-
-    assert app.amqp.router.route({}, "modeling.device_report")["queue"].name == "gpu"
-    assert (
-        app.amqp.router.route({}, "annotation.import_batch_process")["queue"].name
-        == "default"
-    )
-
-
 def test_redis_visibility_timeout_outlasts_the_longest_task():
     """On Redis an unacknowledged task is not handed to a second worker while the first may still run it."""
     code = (

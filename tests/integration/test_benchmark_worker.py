@@ -50,9 +50,10 @@ def test_a_critic_version_is_benchmarked_on_the_gpu_queue(celery_worker, worker_
     from config.celery import app
     from modeling import critic_services
     from modeling.critic_models import CriticVersion
+    from system_benchmarks.tasks import benchmark_run_critic
     from tests.evaluation.judgement_builders import annotators_make, judgements_add
 
-    assert app.conf.task_routes["system_benchmarks.run_critic"] == {"queue": "gpu"}
+    assert app.amqp.router.route({}, benchmark_run_critic.name)["queue"].name == "gpu"
     images = labelled(project, 12)
     judgements_add(project, [(image, 1 + i % 5) for i, image in enumerate(images)], annotators_make(project, 2), kind=TaskKind.RATING)
     version = critic_services.critic_version_request(
