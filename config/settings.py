@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our own static files (no CDN offline)
     "django_htmx",
     "django_celery_results",
+    "axes",
     "accounts",
     "annotation",
     "modeling",
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -61,6 +63,20 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Brute-force protection (django-axes): after LOUPE_LOGIN_FAILURE_LIMIT failed logins for one account, or from one
+# address, that account or address is locked for LOUPE_LOGIN_LOCKOUT_MINUTES, on the login page and the token API
+# alike. An administrator lifts a lockout in the admin (Axes > Access attempts) or with `manage.py axes_reset_username`
+# / `axes_reset_ip`. Behind a proxy, LOUPE_TRUSTED_PROXY_COUNT says how many X-Forwarded-For hops to trust.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOUPE_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOUPE_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
+AXES_VERBOSE = False
+LOUPE_TRUSTED_PROXY_COUNT = env.int("LOUPE_TRUSTED_PROXY_COUNT", default=0)
 
 TEMPLATES = [
     {

@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from accounts.api import TokenObtainView
 from accounts.views import home
 from annotation.api_urls import api_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
@@ -21,7 +21,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
     path("workers/", WorkersView.as_view(), name="workers"),
-    path("api/auth/token/", obtain_auth_token, name="api_token"),
+    path("api/auth/token/", TokenObtainView.as_view(), name="api_token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/", include((api_urlpatterns + evaluation_api_urlpatterns + modeling_api_urlpatterns + exports_api_urlpatterns + studies_api_urlpatterns, "api"))),
