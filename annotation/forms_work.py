@@ -23,6 +23,7 @@ from annotation.vocabulary import (
     PairChoice,
     TaskKind,
 )
+from config.parsing import parse_int
 
 # The key that picks the n-th option of a questionnaire row (shown beside it); 11 texture types need eleven.
 OPTION_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "-"]
@@ -102,7 +103,8 @@ ANSWER_FIELDS = frozenset(
 
 def _int_or_text(value: str):
     """A level as the int the answer shapes use; anything else passed on for the service to refuse."""
-    return int(value) if value.isdigit() else value
+    number = parse_int(value)
+    return value if number is None else number
 
 
 def answer_from_post(*, kind: str, data, pair_reasoning: bool) -> dict:

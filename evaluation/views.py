@@ -10,6 +10,7 @@ from django.views import View
 
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin
+from config.parsing import parse_int
 from evaluation import selectors
 from evaluation.models import ScalingRun
 from evaluation.plots import scores_errorbar_svg
@@ -42,7 +43,7 @@ class ScoresView(ProjectResearcherMixin, View):
             context = _status_context(self.project)
             response = render(request, self.status_template, context)
             polled = request.GET.get("run")
-            if polled and polled.isdigit() and not context["active"]:
+            if parse_int(polled) is not None and not context["active"]:
                 response["HX-Refresh"] = "true"
             return response
         current = selectors.scaling_run_current(project=self.project)
@@ -79,7 +80,6 @@ class ScoresCsvView(ProjectResearcherMixin, View):
                     f"{shown:.2f}", n_comparisons, "" if mos is None else f"{mos:.4f}",
                 ])
         return response
-
 
 
 class PairQueueView(ProjectResearcherMixin, View):

@@ -356,7 +356,10 @@ def vqa_review(*, project: Project, item_id: int, reviewer, action: str, questio
     fields = ["status", "reviewed_by", "reviewed_at"]
     if action == "edit":
         if item.kind == VQAItem.Kind.CONVERSATION:
-            turns = json.loads(conversation) if isinstance(conversation, str) else conversation
+            try:
+                turns = json.loads(conversation) if isinstance(conversation, str) else conversation
+            except ValueError:
+                turns = None
             if not isinstance(turns, list) or not turns or not all(
                 isinstance(t, dict) and t.get("role") in ("user", "assistant") and str(t.get("content", "")).strip() for t in turns
             ):

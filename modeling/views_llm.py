@@ -16,6 +16,7 @@ from django.views import View
 from annotation.models import Judgement, TextRevision
 from annotation.views.access import ProjectResearcherMixin
 from annotation.vocabulary import TaskKind
+from config.parsing import parse_int
 from modeling import llm_services
 from modeling.llm.default_prompts import DEFAULT_TEMPLATES
 from modeling.models import LLMCall, VQAItem
@@ -84,7 +85,7 @@ class PromptsView(ProjectResearcherMixin, View):
         raw = request.POST.get("version_id", "")
         try:
             row = llm_services.prompt_version_activate(
-                project=self.project, name=name, version_id=int(raw) if raw.isdigit() else None,
+                project=self.project, name=name, version_id=parse_int(raw),
             )
         except ValidationError as exc:
             messages.error(request, " ".join(_messages_of(exc)))
@@ -113,7 +114,7 @@ class PromptVersionForm(forms.Form):
     def _json(self, field: str, kind: type):
         try:
             value = json.loads(self.cleaned_data[field] or ("[]" if kind is list else "{}"))
-        except json.JSONDecodeError as error:
+        except ValueError as error:  # JSONDecodeError, and numbers past Python's digit limit
             raise ValidationError(f"Not valid JSON: {error}") from None
         if not isinstance(value, kind):
             raise ValidationError(f"Expected a JSON {'list' if kind is list else 'object'}.")
@@ -223,7 +224,7 @@ class VQAView(ProjectResearcherMixin, View):
         return render(request, "modeling/llm/vqa.html", context)
 
     def post(self, request, project_id):
-        ids = [int(value) for value in request.POST.getlist("judgement_ids") if value.isdigit()]
+        ids = [number for number in map(parse_int, request.POST.getlist("judgement_ids")) if number is not None]
         try:
             llm_services.vqa_generate_request(project=self.project, judgement_ids=ids)
         except ValidationError as exc:

@@ -11,6 +11,7 @@ from django.views import View
 
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
+from config.parsing import parse_int
 from studies import selectors
 from studies.forms import CriticSystemForm, EndpointSystemForm, ImportedSystemForm, StudyAnnotatorsForm, StudyCreateForm
 from studies.models import CRITERIA, Study, System
@@ -202,7 +203,6 @@ CSV_HEADER = ["section", "system_1", "system_2", "n", "good", "same", "bad", "gs
               "bt_length_controlled", "bt_lc_low", "bt_lc_high", "rank", "reasonable_rate", "reasonable_marked"]
 
 
-
 class StudyResultsCsvView(StudyResearcherMixin, View):
     """The results as CSV: one `pair` row per pair of systems, one `system` row per system."""
 
@@ -283,7 +283,7 @@ class VoteView(StudyAnnotatorMixin, View):
                     token=token, annotator=request.user, choice=request.POST.get("choice", ""), client_id=request.POST.get("client_id", ""),
                     criteria_left=_criteria_from_post(request.POST, "left") if ask else None,
                     criteria_right=_criteria_from_post(request.POST, "right") if ask else None,
-                    duration_ms=int(duration) if duration.isdigit() else None, study=self.study,
+                    duration_ms=parse_int(duration), study=self.study,
                 )
         except StudyError as error:
             messages.error(request, error.message)

@@ -12,6 +12,7 @@ from annotation.services import work
 from annotation.views.access import ProjectResearcherMixin
 from annotation.views.projects import _form_errors_from
 from annotation.vocabulary import TaskKind
+from config.parsing import parse_int
 
 JUDGEMENTS_PER_PAGE = 25
 
@@ -49,7 +50,7 @@ class ProjectJudgementsView(ProjectResearcherMixin, View):
         if kind not in TaskKind.values:
             kind = ""
         annotator_id = request.GET.get("annotator", "")
-        annotator_id = int(annotator_id) if annotator_id.isdigit() else None
+        annotator_id = parse_int(annotator_id)
         judgements = selectors_work.project_judgements(project=self.project, kind=kind, annotator_id=annotator_id)
         page = Paginator(judgements.order_by("-id"), JUDGEMENTS_PER_PAGE).get_page(request.GET.get("page"))
         rows = [

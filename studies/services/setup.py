@@ -178,8 +178,8 @@ def _parse_answers(study: Study, data: bytes) -> tuple[dict[int, str], list[str]
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as error:
-            errors.append(f"line {number}: not valid JSON ({error.msg}).")
+        except ValueError as error:  # JSONDecodeError, and numbers past Python's digit limit
+            errors.append(f"line {number}: not valid JSON ({getattr(error, 'msg', error)}).")
             continue
         if not isinstance(row, dict):
             errors.append(f"line {number}: expected a JSON object with an image and an answer.")

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
+from config.parsing import parse_int
 from exports.filters import ExportInputError, export_filters_parse
 from exports.formats import FORMATS, ExportDataError
 from exports.writing import export_write
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--include-excluded", action="store_true", help="Keep judgements excluded by quality control.")
 
     def handle(self, *args, project, formats, out, images, **options):
-        found = Project.objects.filter(slug=project).first() or (Project.objects.filter(pk=int(project)).first() if project.isdigit() else None)
+        found = Project.objects.filter(slug=project).first() or Project.objects.filter(pk=parse_int(project) or 0).first()
         if found is None:
             raise CommandError(f"No project with the id or slug {project!r}.")
         target = Path(out)
