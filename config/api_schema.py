@@ -14,7 +14,7 @@ class LoupeAutoSchema(AutoSchema):
 
     `GoldItemCreateApi.InputSerializer` becomes the component `GoldItemCreateInput`, not one of many `Input`s. Each
     operation gets the `Error` body for 400 (writes, and reads with query parameters), 403 (unless anyone may call
-    it) and 404 (when its path names an object), besides the statuses its view lists.
+    it) and 404 (when its path names an object, or it takes a page number), besides the statuses its view lists.
     """
 
     def get_serializer_name(self, serializer, direction) -> str:
@@ -29,12 +29,12 @@ class LoupeAutoSchema(AutoSchema):
         if operation is None:
             return None
         statuses = []
-        takes_query = any(parameter.get("in") == "query" for parameter in operation.get("parameters", []))
-        if self.method not in ("GET", "HEAD") or takes_query:
+        query = {parameter["name"] for parameter in operation.get("parameters", []) if parameter.get("in") == "query"}
+        if self.method not in ("GET", "HEAD") or query:
             statuses.append(400)
         if not all(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()):
             statuses.append(403)
-        if "{" in self.path:
+        if "{" in self.path or "page" in query:  # a page past the last one is 404 too
             statuses.append(404)
         responses = operation.setdefault("responses", {})
         for status in statuses:
