@@ -1,12 +1,10 @@
 """The researcher's REST API: projects, their images, imports. One view per action, serializers inside it."""
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,31 +15,13 @@ from annotation.models import ImportBatch, Project
 from annotation.permissions import IsProjectResearcher, IsResearcher
 from annotation.services.imports import ImportRequestError, import_batch_create
 from annotation.services.projects import project_create
+from config.api import Pagination, paginated_response
 
 NO_FILES_MESSAGE = "Send at least one image or zip file in the `files` field."
 
 
-class Pagination(PageNumberPagination):
-    """`?page=N`, and `?page_size=M` (up to 1000) for scripts that want fewer round trips."""
-
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
-def _paginated(*, request, view, queryset, serializer_class) -> Response:
-    """One page of `queryset`: {count, next, previous, results}."""
-    paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
-
-
 def _absolute(request, name: str, **kwargs) -> str:
     return request.build_absolute_uri(reverse(name, kwargs=kwargs))
-
-
-def _drf_error(exc: DjangoValidationError) -> ValidationError:
-    """A service's Django ValidationError as DRF's, keeping field names."""
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
 
 
 def by_method(**views):
@@ -91,13 +71,14 @@ class ProjectListApi(APIView):
     """GET /api/projects/: the projects the caller manages (all of them for an admin)."""
 
     permission_classes = [IsResearcher]
+    pagination_class = Pagination
 
     OutputSerializer = ProjectOutputSerializer
 
     @extend_schema(responses=ProjectOutputSerializer(many=True))
     def get(self, request):
         projects = selectors.project_list_managed(user=request.user)
-        return _paginated(request=request, view=self, queryset=projects, serializer_class=self.OutputSerializer)
+        return paginated_response(request=request, view=self, queryset=projects, serializer_class=self.OutputSerializer)
 
 
 class ProjectCreateApi(APIView):
@@ -116,10 +97,7 @@ class ProjectCreateApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            project = project_create(user=request.user, **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise _drf_error(exc) from None
+        project = project_create(user=request.user, **serializer.validated_data)  # its ValidationError: 400, by field
         project = selectors.project_list_managed(user=request.user).get(pk=project.pk)
         return Response(self.OutputSerializer(project, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -147,6 +125,7 @@ class ProjectImageListApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/images/: the project's images, a page at a time, with every field researchers may see."""
 
     permission_classes = [IsProjectResearcher]
+    pagination_class = Pagination
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -180,7 +159,7 @@ class ProjectImageListApi(ProjectApiMixin, APIView):
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request, project_id):
         images = selectors.project_images(project=self.get_project())
-        return _paginated(request=request, view=self, queryset=images, serializer_class=self.OutputSerializer)
+        return paginated_response(request=request, view=self, queryset=images, serializer_class=self.OutputSerializer)
 
 
 class ImportBatchOutputSerializer(serializers.Serializer):

@@ -7,21 +7,21 @@ status. Answers are in SCREEN terms: for a pair "a" is the LEFT image of the ass
 from __future__ import annotations
 
 import numpy as np
-from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors_work
-from annotation.api import ProjectApiMixin, _absolute, _paginated
+from annotation.api import ProjectApiMixin, _absolute
 from annotation.models import Image, PairSource, SelectionStrategy, WorkItem
 from annotation.permissions import IsProjectResearcher, can_annotate_project, can_manage_project
 from annotation.services import queue, training, work
 from annotation.services.answers import answer_for_screen, questionnaire_schema
 from annotation.vocabulary import TaskKind
+from config.api import Pagination, error_responses, paginated_response
 
 PAIRS_GENERATE_MAX = 10_000
 
@@ -39,53 +39,6 @@ class IsProjectResearcherOrAnnotator(BasePermission):
     def has_permission(self, request, view) -> bool:
         project = view.get_project()
         return can_manage_project(request.user, project) or can_annotate_project(request.user, project)
-
-
-# ------------------------------------------------------------------------------------------ errors
-
-
-def _first_message(errors) -> str:
-    if isinstance(errors, dict):
-        for value in errors.values():
-            return _first_message(value)
-    if isinstance(errors, list) and errors:
-        return _first_message(errors[0])
-    return str(errors)
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable: clients switch on it (no_work, training_required, paused, lease_not_found, lease_closed, not_annotator, invalid, ...).")
-    detail = serializers.CharField()
-    errors = serializers.DictField(required=False, help_text="Invalid input: field -> messages (nested answer fields dotted).")
-    until = serializers.DateTimeField(required=False, help_text="Paused: when the annotator may go on.")
-
-
-def _errors(*statuses: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
-
-
-class WorkApiView(APIView):
-    """Turns queue errors and validation errors into {"code", "detail"} bodies."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, queue.QueueError):
-            body = {"code": exc.code, "detail": exc.message}
-            if isinstance(exc, queue.Paused):
-                body["until"] = exc.until.isoformat()
-            return Response(body, status=exc.status)
-        if isinstance(exc, DjangoValidationError):
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            exc = ValidationError(errors)
-        response = super().handle_exception(exc)
-        if isinstance(exc, ValidationError):
-            response.data = {"code": "invalid", "detail": _first_message(response.data), "errors": response.data}
-        elif isinstance(exc, APIException) and isinstance(response.data, dict) and "code" not in response.data:
-            response.data["code"] = getattr(exc.detail, "code", None) or exc.default_code
-        return response
-
-
-class ProjectWorkApiView(ProjectApiMixin, WorkApiView):
-    pass
 
 
 # ------------------------------------------------------------------------------------ assignments
@@ -159,19 +112,19 @@ def _assignment_body(request, assignment: queue.Assignment) -> dict:
     }
 
 
-class AssignmentNextApi(ProjectWorkApiView):
+class AssignmentNextApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/assignments/next/: lease the next item (or get back the one already held)."""
 
     permission_classes = [IsProjectAnnotator]
     OutputSerializer = AssignmentOutputSerializer
 
-    @extend_schema(request=None, responses={200: AssignmentOutputSerializer, **_errors(403, 404, 429)})
+    @extend_schema(request=None, responses={200: AssignmentOutputSerializer, **error_responses(403, 404, 429)})
     def post(self, request, project_id):
         assignment = queue.assignment_next(project=self.get_project(), annotator=request.user)
         return Response(self.OutputSerializer(_assignment_body(request, assignment)).data)
 
 
-class JudgementSubmitApi(WorkApiView):
+class JudgementSubmitApi(APIView):
     """POST /api/leases/<id>/judgement/: answer the leased item; 201, or 200 when this client_id was sent before."""
 
     class InputSerializer(serializers.Serializer):
@@ -191,7 +144,7 @@ class JudgementSubmitApi(WorkApiView):
         submitted_at = serializers.DateTimeField()
         training_feedback = serializers.JSONField(allow_null=True, help_text='Training only: {"correct", "expected", "feedback"}.')
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer, **_errors(400, 403, 404, 409)})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer, **error_responses(400, 403, 404, 409)})
     def post(self, request, lease_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -213,10 +166,10 @@ class JudgementSubmitApi(WorkApiView):
         return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-class LeaseReleaseApi(WorkApiView):
+class LeaseReleaseApi(APIView):
     """POST /api/leases/<id>/release/: give the item back (skip); 204."""
 
-    @extend_schema(request=None, responses={204: None, **_errors(404, 409)})
+    @extend_schema(request=None, responses={204: None, **error_responses(404, 409)})
     def post(self, request, lease_id):
         queue.lease_release(lease_id=lease_id, annotator=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -236,36 +189,36 @@ class TrainingStatusSerializer(serializers.Serializer):
     last_score = serializers.FloatField(allow_null=True)
 
 
-class TrainingStatusApi(ProjectWorkApiView):
+class TrainingStatusApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/training/: the caller's training round: attempt, answered, right, pass mark, passed."""
 
     permission_classes = [IsProjectAnnotator]
     OutputSerializer = TrainingStatusSerializer
 
-    @extend_schema(responses={200: TrainingStatusSerializer, **_errors(403, 404)})
+    @extend_schema(responses={200: TrainingStatusSerializer, **error_responses(403, 404)})
     def get(self, request, project_id):
         return Response(self.OutputSerializer(training.training_status(project=self.get_project(), annotator=request.user)).data)
 
 
-class TrainingNextApi(ProjectWorkApiView):
+class TrainingNextApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/training/next/: the next training item (404 no_work when the attempt is complete)."""
 
     permission_classes = [IsProjectAnnotator]
     OutputSerializer = AssignmentOutputSerializer
 
-    @extend_schema(request=None, responses={200: AssignmentOutputSerializer, **_errors(403, 404)})
+    @extend_schema(request=None, responses={200: AssignmentOutputSerializer, **error_responses(403, 404)})
     def post(self, request, project_id):
         assignment = training.training_next(project=self.get_project(), annotator=request.user)
         return Response(self.OutputSerializer(_assignment_body(request, assignment)).data)
 
 
-class TrainingRestartApi(ProjectWorkApiView):
+class TrainingRestartApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/training/restart/: start a new attempt after a failed one."""
 
     permission_classes = [IsProjectAnnotator]
     OutputSerializer = TrainingStatusSerializer
 
-    @extend_schema(request=None, responses={200: TrainingStatusSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=None, responses={200: TrainingStatusSerializer, **error_responses(400, 403, 404)})
     def post(self, request, project_id):
         return Response(self.OutputSerializer(training.training_restart(project=self.get_project(), annotator=request.user)).data)
 
@@ -273,10 +226,11 @@ class TrainingRestartApi(ProjectWorkApiView):
 # ------------------------------------------------------------------------------- researcher's side
 
 
-class JudgementListApi(ProjectWorkApiView):
+class JudgementListApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/judgements/: researchers see all (filter by kind, annotator, purpose); annotators their own."""
 
     permission_classes = [IsProjectResearcherOrAnnotator]
+    pagination_class = Pagination
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -310,12 +264,8 @@ class JudgementListApi(ProjectWorkApiView):
         purpose = serializers.ChoiceField(choices=WorkItem.Purpose.choices, required=False, help_text="Researchers only.")
 
     @extend_schema(
-        parameters=[
-            FilterSerializer,
-            OpenApiParameter("page", int, description="Page number."),
-            OpenApiParameter("page_size", int, description="Up to 1000."),
-        ],
-        responses={200: ResearcherOutputSerializer(many=True), **_errors(400, 403, 404)},
+        parameters=[FilterSerializer],
+        responses={200: ResearcherOutputSerializer(many=True), **error_responses(400, 403, 404)},
         description="Annotators get the fields of OutputSerializer for their own judgements only.",
     )
     def get(self, request, project_id):
@@ -331,10 +281,10 @@ class JudgementListApi(ProjectWorkApiView):
         else:
             judgements = selectors_work.project_judgements(project=project, kind=data.get("kind"), annotator_id=request.user.pk)
             serializer_class = self.OutputSerializer
-        return _paginated(request=request, view=self, queryset=judgements, serializer_class=serializer_class)
+        return paginated_response(request=request, view=self, queryset=judgements, serializer_class=serializer_class)
 
 
-class ProjectProgressApi(ProjectWorkApiView):
+class ProjectProgressApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/progress/: per annotator (done, gold accuracy, training, median time) and per kind."""
 
     permission_classes = [IsProjectResearcher]
@@ -369,7 +319,7 @@ class ProjectProgressApi(ProjectWorkApiView):
         annotators = AnnotatorSerializer(many=True)
         kinds = KindSerializer(many=True)
 
-    @extend_schema(responses={200: OutputSerializer, **_errors(403, 404)})
+    @extend_schema(responses={200: OutputSerializer, **error_responses(403, 404)})
     def get(self, request, project_id):
         return Response(self.OutputSerializer(selectors_work.project_work_progress(project=self.get_project())).data)
 
@@ -392,14 +342,14 @@ class ProjectSettingsSerializer(serializers.Serializer):
     training_pass_mark = serializers.FloatField()
 
 
-class ProjectSettingsUpdateApi(ProjectWorkApiView):
+class ProjectSettingsUpdateApi(ProjectApiMixin, APIView):
     """PATCH /api/projects/<id>/settings/: change any of the annotation settings; returns all of them."""
 
     permission_classes = [IsProjectResearcher]
     InputSerializer = ProjectSettingsSerializer
     OutputSerializer = ProjectSettingsSerializer
 
-    @extend_schema(request=ProjectSettingsSerializer(partial=True), responses={200: ProjectSettingsSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=ProjectSettingsSerializer(partial=True), responses={200: ProjectSettingsSerializer, **error_responses(400, 403, 404)})
     def patch(self, request, project_id):
         serializer = self.InputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -409,7 +359,7 @@ class ProjectSettingsUpdateApi(ProjectWorkApiView):
         return Response(self.OutputSerializer(project).data)
 
 
-class GoldItemCreateApi(ProjectWorkApiView):
+class GoldItemCreateApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/gold/: add a hidden gold item or a training item with its known answer."""
 
     permission_classes = [IsProjectResearcher]
@@ -436,7 +386,7 @@ class GoldItemCreateApi(ProjectWorkApiView):
         feedback = serializers.CharField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, **error_responses(400, 403, 404)})
     def post(self, request, project_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -454,7 +404,7 @@ class GoldItemCreateApi(ProjectWorkApiView):
         return Response(self.OutputSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
-class PairsGenerateApi(ProjectWorkApiView):
+class PairsGenerateApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/pairs/: add new comparison pairs chosen by the project's pair source."""
 
     permission_classes = [IsProjectResearcher]
@@ -465,7 +415,7 @@ class PairsGenerateApi(ProjectWorkApiView):
     @extend_schema(
         request=InputSerializer,
         responses={201: inline_serializer("PairsGenerated", {"created": serializers.IntegerField(), "open": serializers.IntegerField()}),
-                   **_errors(400, 403, 404)},
+                   **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         serializer = self.InputSerializer(data=request.data)

@@ -191,9 +191,11 @@ REST_FRAMEWORK = {
     ],
     # Default deny: every API view names its own permission classes on top of this.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "annotation.api_schema.LoupeAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.LoupeAutoSchema",
+    # One error body everywhere: {"code", "detail"}, plus "errors" for invalid input (config/api.py).
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
 # The OpenAPI schema at /api/schema/ and its docs page at /api/docs/, for signed-in users.
 SPECTACULAR_SETTINGS = {
@@ -210,7 +212,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "DEFAULT_GENERATOR_CLASS": "annotation.api_schema.LoupeSchemaGenerator",
+    "DEFAULT_GENERATOR_CLASS": "config.api_schema.LoupeSchemaGenerator",
     "ENUM_NAME_OVERRIDES": {
         "TaskKindEnum": "annotation.vocabulary.TaskKind",
         "TextRevisionStatusEnum": "annotation.models.TextRevision.Status",

@@ -5,8 +5,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import Pagination, ProjectApiMixin
+from annotation.api import ProjectApiMixin
 from annotation.permissions import IsProjectResearcher
+from config.api import Pagination, paginated_response
 from evaluation import selectors
 from evaluation.models import ItemScore, ScalingRun
 from evaluation.services import scaling_run_request
@@ -37,6 +38,7 @@ class ScoresApi(ProjectApiMixin, APIView):
     """
 
     permission_classes = [IsProjectResearcher]
+    pagination_class = Pagination
 
     class OutputSerializer(serializers.Serializer):
         image_id = serializers.IntegerField()
@@ -72,9 +74,7 @@ class ScoresApi(ProjectApiMixin, APIView):
         current = selectors.scaling_run_current(project=project)
         latest = selectors.scaling_run_latest(project=project)
         scores = selectors.item_scores(run=current) if current else ItemScore.objects.none()
-        paginator = Pagination()
-        page = paginator.paginate_queryset(scores, request, view=self)
-        response = paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        response = paginated_response(request=request, view=self, queryset=scores, serializer_class=self.OutputSerializer)
         response.data["run"] = ScalingRunOutputSerializer(current).data if current else None
         response.data["latest"] = ScalingRunOutputSerializer(latest).data if latest else None
         return response

@@ -2,6 +2,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -58,5 +59,5 @@ class AnnotatorExclusionApi(ProjectApiMixin, APIView):
         try:
             event = act(project=project, annotator=membership.user, by=request.user, reason=data.validated_data["reason"])
         except ExclusionError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"non_field_errors": [str(error)]}) from None
         return Response(self.OutputSerializer(event).data, status=status.HTTP_201_CREATED)

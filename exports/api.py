@@ -8,8 +8,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import Pagination, ProjectApiMixin
+from annotation.api import ProjectApiMixin
 from annotation.permissions import IsProjectResearcher
+from config.api import Pagination, paginated_response
 from exports import selectors
 from exports.filters import ExportInputError
 from exports.formats import FORMATS
@@ -55,12 +56,12 @@ class ExportListApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/exports/: the project's exports, newest first, a page at a time."""
 
     permission_classes = [IsProjectResearcher]
+    pagination_class = Pagination
 
     @extend_schema(responses=ExportOutputSerializer(many=True))
     def get(self, request, project_id):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.export_jobs(project=self.get_project()), request, view=self)
-        return paginator.get_paginated_response(ExportOutputSerializer(page, many=True, context={"request": request}).data)
+        jobs = selectors.export_jobs(project=self.get_project())
+        return paginated_response(request=request, view=self, queryset=jobs, serializer_class=ExportOutputSerializer)
 
 
 class ExportCreateApi(ProjectApiMixin, APIView):

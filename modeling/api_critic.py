@@ -1,14 +1,15 @@
 """The researcher's REST API for the critic: list versions, retrain, promote, cancel."""
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import Pagination, ProjectApiMixin
+from annotation.api import ProjectApiMixin
 from annotation.permissions import IsProjectResearcher
+from config.api import Pagination, paginated_response
 from modeling import critic_selectors as selectors
 from modeling import critic_services as services
 from modeling.critic_models import CriticVersion
@@ -55,30 +56,19 @@ class _VersionApiMixin(ProjectApiMixin):
 
 
 def _state_error(error: services.CriticStateError):
-    return ValidationError({"detail": str(error)})
+    return ValidationError({"non_field_errors": [str(error)]})
 
 
 class CriticVersionsApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/critic/versions/: the project's critic versions, newest first, a page at a time."""
 
     permission_classes = [IsProjectResearcher]
+    pagination_class = Pagination
 
-    @extend_schema(
-        parameters=[OpenApiParameter("page", int, description="Page number."), OpenApiParameter("page_size", int, description="Up to 1000.")],
-        responses=inline_serializer(
-            "CriticVersionsPage",
-            {
-                "count": serializers.IntegerField(),
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "results": CriticVersionOutputSerializer(many=True),
-            },
-        ),
-    )
+    @extend_schema(responses=CriticVersionOutputSerializer(many=True))
     def get(self, request, project_id):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.critic_versions(project=self.get_project()), request, view=self)
-        return paginator.get_paginated_response(CriticVersionOutputSerializer(page, many=True).data)
+        versions = selectors.critic_versions(project=self.get_project())
+        return paginated_response(request=request, view=self, queryset=versions, serializer_class=CriticVersionOutputSerializer)
 
 
 class CriticRetrainApi(ProjectApiMixin, APIView):

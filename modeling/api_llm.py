@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from annotation.api import _paginated
-from annotation.api_work import ErrorSerializer, IsProjectResearcherOrAnnotator, ProjectWorkApiView, WorkApiView
+from annotation.api import ProjectApiMixin
+from annotation.api_work import IsProjectResearcherOrAnnotator
 from annotation.models import TextRevision
 from annotation.permissions import IsProjectResearcher, can_manage_project
 from annotation.services import revisions
+from config.api import Pagination, error_responses, paginated_response
 from modeling import llm_services
 from modeling.models import VQAItem
-
-
-def _errors(*statuses: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
 
 
 class RevisionOutputSerializer(serializers.Serializer):
@@ -45,25 +43,16 @@ class RevisionOutputSerializer(serializers.Serializer):
         return f"{revision.prompt_name}@{revision.prompt_version}" if revision.prompt_name else ""
 
 
-class RevisionApiView(WorkApiView):
-    """Revision errors as {"code", "detail"}: someone else's revision is a 404, like one that does not exist."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, revisions.RevisionNotFound):
-            return Response({"code": exc.code, "detail": exc.message}, status=exc.status)
-        return super().handle_exception(exc)
-
-
-class RevisionDetailApi(RevisionApiView):
+class RevisionDetailApi(APIView):
     """GET /api/revisions/<id>/: the caller's own text revision; poll until the status leaves "drafting"."""
 
-    @extend_schema(responses={200: RevisionOutputSerializer, **_errors(404)})
+    @extend_schema(responses={200: RevisionOutputSerializer, **error_responses(404)})
     def get(self, request, revision_id):
         revision = revisions.revision_of_annotator(revision_id=revision_id, annotator=request.user)
         return Response(RevisionOutputSerializer(revision).data)
 
 
-class RevisionSaveApi(RevisionApiView):
+class RevisionSaveApi(APIView):
     """POST /api/revisions/<id>/: save the caller's paragraph (the questionnaire answers are saved already)."""
 
     class InputSerializer(serializers.Serializer):
@@ -76,7 +65,7 @@ class RevisionSaveApi(RevisionApiView):
             help_text="Whether the text started from the draft (default: yes when a draft was ready).",
         )
 
-    @extend_schema(request=InputSerializer, responses={200: RevisionOutputSerializer, **_errors(400, 404)})
+    @extend_schema(request=InputSerializer, responses={200: RevisionOutputSerializer, **error_responses(400, 404)})
     def post(self, request, revision_id):
         # Ownership first: to anyone else the revision does not exist, whatever they sent.
         revisions.revision_of_annotator(revision_id=revision_id, annotator=request.user)
@@ -90,11 +79,12 @@ class RevisionSaveApi(RevisionApiView):
         return Response(RevisionOutputSerializer(revision).data)
 
 
-class RevisionListApi(ProjectWorkApiView):
+class RevisionListApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/revisions/: researchers see all text revisions, annotators their own (find the one of a
     judgement with `?judgement=<id>`, then poll /api/revisions/<id>/)."""
 
     permission_classes = [IsProjectResearcherOrAnnotator]
+    pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=TextRevision.Status.choices, required=False)
@@ -105,8 +95,8 @@ class RevisionListApi(ProjectWorkApiView):
         annotator_id = serializers.IntegerField()
 
     @extend_schema(
-        parameters=[FilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: OutputSerializer(many=True), **_errors(400, 403, 404)},
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **error_responses(400, 403, 404)},
     )
     def get(self, request, project_id):
         filters = self.FilterSerializer(data=request.query_params)
@@ -122,10 +112,10 @@ class RevisionListApi(ProjectWorkApiView):
             rows = rows.filter(status=data["status"])
         if "judgement" in data:
             rows = rows.filter(judgement_id=data["judgement"])
-        return _paginated(request=request, view=self, queryset=rows, serializer_class=self.OutputSerializer)
+        return paginated_response(request=request, view=self, queryset=rows, serializer_class=self.OutputSerializer)
 
 
-class RevisionStatsApi(ProjectWorkApiView):
+class RevisionStatsApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/revisions/stats/: per annotator, and who accepts drafts unchanged far more than peers."""
 
     permission_classes = [IsProjectResearcher]
@@ -144,7 +134,7 @@ class RevisionStatsApi(ProjectWorkApiView):
         )
         flag_reason = serializers.CharField()
 
-    @extend_schema(responses={200: OutputSerializer(many=True), **_errors(403, 404)})
+    @extend_schema(responses={200: OutputSerializer(many=True), **error_responses(403, 404)})
     def get(self, request, project_id):
         return Response(self.OutputSerializer(llm_services.revision_stats(project=self.get_project()), many=True).data)
 
@@ -166,17 +156,18 @@ class VQAItemSerializer(serializers.Serializer):
     reviewed_at = serializers.DateTimeField(allow_null=True)
 
 
-class VQAListApi(ProjectWorkApiView):
+class VQAListApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/vqa/: the project's generated items, optionally of one status."""
 
     permission_classes = [IsProjectResearcher]
+    pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=VQAItem.Status.choices, required=False)
 
     @extend_schema(
-        parameters=[FilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: VQAItemSerializer(many=True), **_errors(400, 403, 404)},
+        parameters=[FilterSerializer],
+        responses={200: VQAItemSerializer(many=True), **error_responses(400, 403, 404)},
     )
     def get(self, request, project_id):
         filters = self.FilterSerializer(data=request.query_params)
@@ -184,10 +175,10 @@ class VQAListApi(ProjectWorkApiView):
         items = VQAItem.objects.filter(project=self.get_project()).select_related("source_judgement__item").order_by("id")
         if "status" in filters.validated_data:
             items = items.filter(status=filters.validated_data["status"])
-        return _paginated(request=request, view=self, queryset=items, serializer_class=VQAItemSerializer)
+        return paginated_response(request=request, view=self, queryset=items, serializer_class=VQAItemSerializer)
 
 
-class VQAGenerateApi(ProjectWorkApiView):
+class VQAGenerateApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/vqa/: generate items from these pathway judgements on the worker (202)."""
 
     permission_classes = [IsProjectResearcher]
@@ -195,7 +186,7 @@ class VQAGenerateApi(ProjectWorkApiView):
     class InputSerializer(serializers.Serializer):
         judgement_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=1000)
 
-    @extend_schema(request=InputSerializer, responses={202: None, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={202: None, **error_responses(400, 403, 404)})
     def post(self, request, project_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -203,7 +194,7 @@ class VQAGenerateApi(ProjectWorkApiView):
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
-class VQAReviewApi(ProjectWorkApiView):
+class VQAReviewApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/vqa/<item id>/review/: accept, reject, or edit (which accepts) one item."""
 
     permission_classes = [IsProjectResearcher]
@@ -215,7 +206,7 @@ class VQAReviewApi(ProjectWorkApiView):
         options = serializers.ListField(child=serializers.CharField(), required=False)
         conversation = serializers.JSONField(required=False, help_text="Edited turns, for conversations.")
 
-    @extend_schema(request=InputSerializer, responses={200: VQAItemSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={200: VQAItemSerializer, **error_responses(400, 403, 404)})
     def post(self, request, project_id, vqa_item_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -231,12 +222,12 @@ class VQAReviewApi(ProjectWorkApiView):
         return Response(VQAItemSerializer(item).data)
 
 
-class VQAExportApi(ProjectWorkApiView):
+class VQAExportApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/vqa/export/: the accepted and edited items as JSON Lines."""
 
     permission_classes = [IsProjectResearcher]
 
-    @extend_schema(responses={(200, "application/jsonl"): OpenApiTypes.STR, **_errors(403, 404)})
+    @extend_schema(responses={(200, "application/jsonl"): OpenApiTypes.STR, **error_responses(403, 404)})
     def get(self, request, project_id):
         project = self.get_project()
         response = StreamingHttpResponse(llm_services.vqa_export_lines(project=project), content_type="application/jsonl")

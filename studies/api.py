@@ -8,63 +8,19 @@ from __future__ import annotations
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api import ProjectApiMixin, _absolute
 from annotation.permissions import IsProjectResearcher
+from config.api import error_responses
 from studies import selectors
 from studies.models import CRITERIA
 from studies.permissions import IsStudyAnnotator, IsStudyResearcher, StudyMixin
-from studies.services import StudyError
 from studies.services.voting import trial_next, vote_submit
-
-
-class StudyErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(
-        help_text="Stable: no_trial, lease_not_found, lease_closed, not_study_annotator, study_error, not_retryable, invalid."
-    )
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False,
-        help_text="Invalid input: field -> messages (a refused answers file: one message per bad line under `answers`).",
-    )
-
-
-def _errors(*statuses: int) -> dict:
-    return {code: OpenApiResponse(StudyErrorSerializer) for code in statuses}
-
-
-class StudyApiView(APIView):
-    """Turns StudyError into {"code", "detail"} with its status, and invalid input into {"code": "invalid", "detail", "errors"}."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, StudyError):
-            body = {"code": exc.code, "detail": exc.message}
-            if exc.errors:
-                body["errors"] = {"non_field_errors": exc.errors}
-            return Response(body, status=exc.status)
-        response = super().handle_exception(exc)
-        if isinstance(exc, ValidationError):
-            errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
-            response.data = {"code": "invalid", "detail": _first_message(errors), "errors": errors}
-        elif isinstance(exc, APIException) and isinstance(response.data, dict) and "code" not in response.data:
-            response.data["code"] = getattr(exc.detail, "code", None) or exc.default_code
-        return response
-
-
-def _first_message(errors) -> str:
-    if isinstance(errors, dict):
-        for field, value in errors.items():
-            message = _first_message(value)
-            return message if field == "non_field_errors" else f"{field}: {message}"
-    if isinstance(errors, list) and errors:
-        return _first_message(errors[0])
-    return str(errors)
 
 
 class SystemSerializer(serializers.Serializer):
@@ -95,7 +51,7 @@ class StudyOutputSerializer(serializers.Serializer):
         return _absolute(self.context["request"], "api:study_results", study_id=study.pk)
 
 
-class StudyListApi(ProjectApiMixin, StudyApiView):
+class StudyListApi(ProjectApiMixin, APIView):
     """GET /api/projects/<id>/studies/: the project's studies, newest first."""
 
     permission_classes = [IsProjectResearcher]
@@ -115,7 +71,7 @@ class StudyProgressSerializer(serializers.Serializer):
     active_leases = serializers.IntegerField()
 
 
-class StudyDetailApi(StudyMixin, StudyApiView):
+class StudyDetailApi(StudyMixin, APIView):
     """GET /api/studies/<id>/: the study, its systems (with generation progress) and its voting progress."""
 
     permission_classes = [IsStudyResearcher]
@@ -138,7 +94,7 @@ class StudyDetailApi(StudyMixin, StudyApiView):
         return Response(self.OutputSerializer(body, context={"request": request}).data)
 
 
-class StudyResultsApi(StudyMixin, StudyApiView):
+class StudyResultsApi(StudyMixin, APIView):
     """GET /api/studies/<id>/results/: G+S/S+B and win/tie/loss per pair, BT ranking, position bias, α, reasonable rate."""
 
     permission_classes = [IsStudyResearcher]
@@ -162,12 +118,12 @@ class BlindTrialSerializer(serializers.Serializer):
     vote_url = serializers.CharField()
 
 
-class TrialNextApi(StudyMixin, StudyApiView):
+class TrialNextApi(StudyMixin, APIView):
     """POST /api/studies/<id>/trials/next/: the annotator's next blinded trial (their open one first); 404 no_trial when done."""
 
     permission_classes = [IsStudyAnnotator]
 
-    @extend_schema(request=None, responses={200: BlindTrialSerializer, **_errors(403, 404)})
+    @extend_schema(request=None, responses={200: BlindTrialSerializer, **error_responses(403, 404)})
     def post(self, request, study_id):
         trial = trial_next(study=self.get_study(), annotator=request.user)
         body = {
@@ -186,7 +142,7 @@ class TrialNextApi(StudyMixin, StudyApiView):
         return Response(BlindTrialSerializer(body).data)
 
 
-class VoteApi(StudyApiView):
+class VoteApi(APIView):
     """POST /api/studies/trials/<token>/vote/: vote left / same / right; 201, or 200 when already voted (idempotent).
 
     The token is looked up before the body is read, so anyone but its holder gets 404 whatever they send.
@@ -206,7 +162,7 @@ class VoteApi(StudyApiView):
         choice = serializers.CharField(help_text="The vote as shown to this annotator (left / same / right).")
         submitted_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer, **_errors(400, 403, 404, 409)})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer, **error_responses(400, 403, 404, 409)})
     def post(self, request, token):
         data = request.data if isinstance(request.data, dict) else {}
         result = vote_submit(

@@ -8,20 +8,22 @@ researcher does not manage are 404 (their ids say nothing); annotators get 403.
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import User
 from annotation.api import ProjectApiMixin
 from annotation.models import Membership
 from config.egress import EgressRefused, validate_endpoint
 from annotation.permissions import IsProjectResearcher, is_researcher
+from config.api import error_responses
 from studies import selectors
-from studies.api import StudyApiView, StudyErrorSerializer, StudyOutputSerializer, SystemSerializer
+from studies.api import StudyOutputSerializer, SystemSerializer
 from studies.models import DEFAULT_INSTRUCTION, Study, System
 from studies.permissions import StudyMixin, can_manage_study
 from studies.services import StudyError
@@ -37,10 +39,6 @@ from studies.services.setup import (
 
 #: Body fields that would carry a key itself: refused, so a key never reaches the database or a log of the request.
 KEY_FIELDS = ("api_key", "key", "token", "secret")
-
-
-def _errors(*statuses: int) -> dict:
-    return {code: OpenApiResponse(StudyErrorSerializer) for code in statuses}
 
 
 class IsStudyResearcherElse404(BasePermission):
@@ -84,7 +82,7 @@ class _NameCheck:
         return name
 
 
-class StudyCreateApi(ProjectApiMixin, StudyApiView):
+class StudyCreateApi(ProjectApiMixin, APIView):
     """POST /api/projects/<id>/studies/: create a study over chosen (or randomly sampled) project images; 201."""
 
     permission_classes = [IsProjectResearcher]
@@ -101,7 +99,7 @@ class StudyCreateApi(ProjectApiMixin, StudyApiView):
         ask_criteria = serializers.BooleanField(default=False)
         annotators = serializers.ListField(child=serializers.CharField(), default=list, help_text="Usernames of project annotators.")
 
-    @extend_schema(request=InputSerializer, responses={201: StudyOutputSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={201: StudyOutputSerializer, **error_responses(400, 403, 404)})
     def post(self, request, project_id):
         project = self.get_project()
         serializer = self.InputSerializer(data=request.data)
@@ -123,7 +121,7 @@ class StudyCreateApi(ProjectApiMixin, StudyApiView):
         return Response(StudyOutputSerializer(study, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-class SystemImportApi(StudyMixin, _NameCheck, StudyApiView):
+class SystemImportApi(StudyMixin, _NameCheck, APIView):
     """POST /api/studies/<id>/systems/imported/ (multipart): a system from a JSONL answers file; 201, trials made at once.
 
     All or nothing: a file with any bad line is refused with one message per line under `errors.answers`.
@@ -141,7 +139,7 @@ class SystemImportApi(StudyMixin, _NameCheck, StudyApiView):
                 raise serializers.ValidationError(f"The file is larger than {JSONL_MAX_BYTES // (1024 * 1024)} MiB.")
             return upload
 
-    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: SystemSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: SystemSerializer, **error_responses(400, 403, 404)})
     def post(self, request, study_id):
         study = self.get_study()
         serializer = self.InputSerializer(data=request.data)
@@ -154,7 +152,7 @@ class SystemImportApi(StudyMixin, _NameCheck, StudyApiView):
         return Response(_system_body(request, system), status=status.HTTP_201_CREATED)
 
 
-class SystemCriticApi(StudyMixin, _NameCheck, StudyApiView):
+class SystemCriticApi(StudyMixin, _NameCheck, APIView):
     """POST /api/studies/<id>/systems/critic/: a trained critic version of the project; its answers are made on `gpu`; 201."""
 
     permission_classes = [IsStudyResearcherElse404]
@@ -163,7 +161,7 @@ class SystemCriticApi(StudyMixin, _NameCheck, StudyApiView):
         name = serializers.CharField(max_length=120, help_text="Seen by researchers only.")
         critic_version = serializers.IntegerField(help_text="Id of a trained critic version of the study's project.")
 
-    @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **error_responses(400, 403, 404)})
     def post(self, request, study_id):
         study = self.get_study()
         serializer = self.InputSerializer(data=request.data)
@@ -180,7 +178,7 @@ class SystemCriticApi(StudyMixin, _NameCheck, StudyApiView):
         return Response(_system_body(request, system), status=status.HTTP_201_CREATED)
 
 
-class SystemEndpointApi(StudyMixin, _NameCheck, StudyApiView):
+class SystemEndpointApi(StudyMixin, _NameCheck, APIView):
     """POST /api/studies/<id>/systems/endpoint/: an OpenAI-compatible vision endpoint, asked about every image; 201.
 
     The key is never sent: `key_env` names a credential the administrator registered (LOUPE_ENDPOINT_CREDENTIALS),
@@ -210,7 +208,7 @@ class SystemEndpointApi(StudyMixin, _NameCheck, StudyApiView):
                 raise serializers.ValidationError({"key_env" if error.field == "credential" else "base_url": [str(error)]})
             return data
 
-    @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={201: SystemSerializer, **error_responses(400, 403, 404)})
     def post(self, request, study_id):
         study = self.get_study()
         sent_keys = [field for field in KEY_FIELDS if field in request.data]
@@ -228,7 +226,7 @@ class SystemEndpointApi(StudyMixin, _NameCheck, StudyApiView):
         return Response(_system_body(request, system), status=status.HTTP_201_CREATED)
 
 
-class SystemRetryApi(StudyApiView):
+class SystemRetryApi(APIView):
     """POST /api/studies/systems/<id>/retry/: queue a failed generated system again (finished answers kept); 202.
 
     409 not_retryable for an imported system or one that already has all its answers.
@@ -245,7 +243,7 @@ class SystemRetryApi(StudyApiView):
     def get_study(self) -> Study:
         return self.get_system().study
 
-    @extend_schema(request=None, responses={202: SystemSerializer, **_errors(403, 404, 409)})
+    @extend_schema(request=None, responses={202: SystemSerializer, **error_responses(403, 404, 409)})
     def post(self, request, system_id):
         try:
             system = system_retry(system=self.get_system())
@@ -254,7 +252,7 @@ class SystemRetryApi(StudyApiView):
         return Response(_system_body(request, system), status=status.HTTP_202_ACCEPTED)
 
 
-class StudyAnnotatorsApi(StudyMixin, StudyApiView):
+class StudyAnnotatorsApi(StudyMixin, APIView):
     """PUT /api/studies/<id>/annotators/: replace who votes in the study (project annotators, by username); 200."""
 
     permission_classes = [IsStudyResearcherElse404]
@@ -265,7 +263,7 @@ class StudyAnnotatorsApi(StudyMixin, StudyApiView):
     class OutputSerializer(serializers.Serializer):
         annotators = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **_errors(400, 403, 404)})
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403, 404)})
     def put(self, request, study_id):
         study = self.get_study()
         serializer = self.InputSerializer(data=request.data)

@@ -7,8 +7,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import Pagination, ProjectApiMixin
+from annotation.api import ProjectApiMixin
 from annotation.permissions import IsProjectResearcher
+from config.api import Pagination, paginated_response
 from evaluation import protocols as p
 from evaluation.difficulty import DEFAULT_EPSILON, DEFAULT_LAMBDA
 from system_benchmarks import selectors
@@ -50,13 +51,14 @@ class _RunApiMixin(ProjectApiMixin):
 
 
 def _bad(error: BenchmarkError) -> ValidationError:
-    return ValidationError({"detail": str(error)})
+    return ValidationError({"non_field_errors": [str(error)]})
 
 
 class BenchmarkRunsApi(ProjectApiMixin, APIView):
     """GET: the project's benchmark runs, newest first. POST: start one (202, the run; it works on the worker)."""
 
     permission_classes = [IsProjectResearcher]
+    pagination_class = Pagination
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(required=False, allow_blank=True, default="")
@@ -77,9 +79,8 @@ class BenchmarkRunsApi(ProjectApiMixin, APIView):
 
     @extend_schema(responses=BenchmarkRunOutputSerializer(many=True))
     def get(self, request, project_id):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.benchmark_runs(project=self.get_project()), request, view=self)
-        return paginator.get_paginated_response(BenchmarkRunOutputSerializer(page, many=True).data)
+        runs = selectors.benchmark_runs(project=self.get_project())
+        return paginated_response(request=request, view=self, queryset=runs, serializer_class=BenchmarkRunOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={202: BenchmarkRunOutputSerializer})
     def post(self, request, project_id):

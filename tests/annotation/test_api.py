@@ -98,7 +98,8 @@ def test_create_project_validation_errors(api, payload, field, message):
     ProjectFactory(slug="taken")
     response = api.post(reverse("api:project_list"), payload, format="json")
     assert response.status_code == 400
-    assert message in " ".join(response.json()[field])
+    assert response.json()["code"] == "invalid"
+    assert message in " ".join(response.json()["errors"][field])
 
 
 def test_project_detail_with_members(api, project, annotator_member):
@@ -189,7 +190,8 @@ def test_import_validation_errors(api, project, payload, field, message):
         payload["files"] = [_png()]
     response = api.post(reverse("api:import_create", kwargs={"project_id": project.pk}), payload, format="multipart")
     assert response.status_code == 400
-    assert message in " ".join(response.json()[field])
+    assert response.json()["code"] == "invalid"
+    assert message in " ".join(response.json()["errors"][field])
     assert not ImportBatch.objects.exists()
 
 

@@ -83,9 +83,9 @@ def test_api_create_answers_202_and_bad_input_400(client, project, researcher, j
     body = response.json()
     assert response["Location"] == body["url"] and body["status"] == "queued" and body["download_url"] is None
     bad = client.post(url, {"formats": ["pairs", "parquet"]}, content_type="application/json")
-    assert bad.status_code == 400 and "Unknown format(s): parquet" in bad.json()["non_field_errors"][0]
+    assert bad.status_code == 400 and "Unknown format(s): parquet" in bad.json()["errors"]["non_field_errors"][0]
     bad = client.post(url, {"formats": ["pairs"], "date_from": "2026-02-30"}, content_type="application/json")
-    assert bad.status_code == 400 and "date_from must be a date" in bad.json()["non_field_errors"][0]
+    assert bad.status_code == 400 and "date_from must be a date" in bad.json()["errors"]["non_field_errors"][0]
     listed = client.get(url).json()
     assert listed["count"] == 1 and listed["results"][0]["id"] == body["id"]
 

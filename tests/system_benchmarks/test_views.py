@@ -122,7 +122,7 @@ def test_the_api_starts_reads_and_mines_a_run(client, project, researcher, llm_s
     client.force_login(researcher)
     url = reverse("benchmarks_api:benchmark_runs", args=[project.pk])
     bad = client.post(url, {**_form(llm_server), "protocols": ["quadruple"]}, content_type="application/json")
-    assert bad.status_code == 400 and "protocols" in bad.json()
+    assert bad.status_code == 400 and "protocols" in bad.json()["errors"]
     bad = client.post(url, {**_form(llm_server), "endpoint_key_env": "sk-abc-def"}, content_type="application/json")
     assert bad.status_code == 400 and "not a registered credential" in bad.json()["detail"]
     created = client.post(url, {**_form(llm_server), "protocols": ["single"]}, content_type="application/json")
