@@ -158,3 +158,8 @@ def test_keepalive_beats_while_the_work_goes_on_and_stops_when_the_row_ends(proj
         assert not keepalive._thread.is_alive()
     finally:
         keepalive.stop()
+
+
+def test_the_heartbeat_comes_well_inside_the_stale_limit(settings):
+    """The default keepalive beats several times within the stale limit, so one late beat never fails a live run."""
+    assert 0 < settings.LOUPE_RUN_HEARTBEAT_S * 3 <= settings.LOUPE_RUN_STALE_AFTER_S
