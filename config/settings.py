@@ -255,6 +255,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task results (the django-db backend) older than this are deleted by the periodic sweep (and by celery's own
+# daily `celery.backend_cleanup`, which beat adds when this is set).
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=int(timedelta(days=1).total_seconds()))
+CELERY_IMPORTS = ["config.sweep"]
+# Beat: `celery worker -B` in the embedded default (scripts/demo.sh), a `celery beat` process in production.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
+CELERY_BEAT_SCHEDULE = {
+    # A sweep that waited longer than its period behind other work is dropped: the next one does the same.
+    "runs-sweep": {
+        "task": "config.runs_sweep", "schedule": float(env.int("LOUPE_RUN_SWEEP_EVERY_S", default=60)),
+        "options": {"expires": float(env.int("LOUPE_RUN_SWEEP_EVERY_S", default=60))},
+    },
+}
+
+# Runs (config/runs.py): a working run row beats every LOUPE_RUN_HEARTBEAT_S; one silent for
+# LOUPE_RUN_STALE_AFTER_S has lost its worker and is taken over or failed.
+LOUPE_RUN_HEARTBEAT_S = env.float("LOUPE_RUN_HEARTBEAT_S", default=30.0)
+LOUPE_RUN_STALE_AFTER_S = env.int("LOUPE_RUN_STALE_AFTER_S", default=int(timedelta(minutes=5).total_seconds()))
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,10 @@
 """Scaling runs and the per-image scores they produce: Thurstone scores with uncertainty, and MOS."""
 from django.db import models
 
+from config.runs import RunRow
 
-class ScalingRun(models.Model):
+
+class ScalingRun(RunRow):
     """One fit of a project's human judgements onto a single scale (see evaluation/services.py).
 
     Progress lives on this row, so pages and the API read it from the database. A project's latest
@@ -24,9 +26,6 @@ class ScalingRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    error = models.TextField(blank=True, help_text="Why the run failed, if it did.")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True, help_text="Reading, fitting and writing, in seconds.")
     last_judgement_id = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="The run reads judgements up to this id (set when it starts).",
@@ -37,6 +36,9 @@ class ScalingRun(models.Model):
     iterations = models.PositiveIntegerField(default=0, help_text="Newton iterations of the MAP fit.")
     variance_method = models.CharField(max_length=16, blank=True, help_text='"exact" or "diagonal" Laplace variances.')
     method = models.TextField(blank=True, help_text="How the scores were made, in words.")
+
+    RUN_CANCELLED = None
+    RUN_STALE_HINT = "Its scores were not changed; ask for a new run."
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from annotation.models import Image, Judgement, Project
 from annotation.vocabulary import LEVELS
+from config.runs import run_claim, run_fail, run_keepalive, runs_stale_fail
 from evaluation import selectors
 from evaluation.models import ItemScore, ScalingRun
 from evaluation.ratings import mos_from_ratings, mos_prior_mean
@@ -29,10 +30,8 @@ logger = logging.getLogger(__name__)
 #: z for a two-sided 95% interval of a Gaussian.
 Z_95 = 1.959963984540054
 #: A queued run older than this is taken to have lost its task message (a purged broker, say) and is
-#: marked failed, so that it no longer blocks new requests.
+#: marked failed, so that it no longer blocks new requests. (A running run follows the one stale rule, config.runs.)
 QUEUED_STALE_AFTER = timedelta(minutes=15)
-#: A run still `running` after this long outlived its task's hard time limit: its worker is gone.
-RUNNING_STALE_AFTER = timedelta(minutes=15)
 BULK_BATCH_SIZE = 2000
 
 
@@ -91,9 +90,7 @@ def _stale_runs_fail(*, project: Project) -> None:
     runs.filter(status=ScalingRun.Status.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER).update(
         status=ScalingRun.Status.FAILED, error="Never started: its task was lost before a worker took it.", finished_at=now,
     )
-    runs.filter(status=ScalingRun.Status.RUNNING, started_at__lt=now - RUNNING_STALE_AFTER).update(
-        status=ScalingRun.Status.FAILED, error="Did not finish: its worker stopped or ran out of time.", finished_at=now,
-    )
+    runs_stale_fail(ScalingRun, queryset=runs, now=now)
 
 
 # ----------------------------------------------------------------------------------------- the run itself
@@ -118,6 +115,7 @@ def project_scale(
     if not claimed:
         return run
     started = time.perf_counter()
+    keepalive = run_keepalive(ScalingRun, run.pk)
     try:
         fit = _scale_fit(project=project, last_judgement_id=run.last_judgement_id)
         with transaction.atomic():
@@ -136,6 +134,8 @@ def project_scale(
     except Exception as exc:
         _run_fail(run=run, exc=exc, duration=time.perf_counter() - started)
         raise
+    finally:
+        keepalive.stop()
     logger.info(
         "Scaling run %s of project %s: %s items, %s comparisons, %s ratings in %.2fs",
         run.pk, project.pk, run.n_items, run.n_comparisons, run.n_ratings, run.duration_seconds,
@@ -145,34 +145,24 @@ def project_scale(
 
 
 def _run_claim(*, project: Project, run: ScalingRun | None, trigger: str) -> tuple[ScalingRun, bool]:
-    """Mark the run running and fix which judgements it reads; (run, False) if it already finished."""
-    with transaction.atomic():
-        if run is None:
-            run = ScalingRun(project=project, trigger=trigger)
-        else:
-            run = ScalingRun.objects.select_for_update().get(pk=run.pk)
-            if run.status in (ScalingRun.Status.DONE, ScalingRun.Status.FAILED):
-                return run, False
-        # Every judgement up to this id is read; later ones count towards the next automatic run.
-        run.last_judgement_id = Judgement.objects.filter(project=project).aggregate(last=Max("id"))["last"] or 0
-        run.status = ScalingRun.Status.RUNNING
-        run.started_at = timezone.now()
-        run.error = ""
-        if run.pk is None:
-            run.save()
-        else:
-            run.save(update_fields=["last_judgement_id", "status", "started_at", "error"])
-    return run, True
+    """Mark the run running and fix which judgements it reads (config.runs.run_claim); (run, False) if there is nothing to do.
+
+    Without `run`, a new one is made and claimed at once.
+    """
+    if run is None:
+        run = ScalingRun.objects.create(project=project, trigger=trigger, status=ScalingRun.Status.QUEUED)
+    # Every judgement up to this id is read; later ones count towards the next automatic run.
+    last_judgement_id = Judgement.objects.filter(project=project).aggregate(last=Max("id"))["last"] or 0
+    claimed = run_claim(ScalingRun, run.pk, fields={"last_judgement_id": last_judgement_id})
+    if claimed is None:
+        return ScalingRun.objects.get(pk=run.pk), False
+    return claimed, True
 
 
 def _run_fail(*, run: ScalingRun, exc: Exception, duration: float) -> None:
     message = str(exc) if isinstance(exc, ScalingInputError) else f"{type(exc).__name__}: {exc}"
-    run.status = ScalingRun.Status.FAILED
-    run.error = message[:5000]
-    run.finished_at = timezone.now()
-    run.duration_seconds = duration
-    run.save(update_fields=["status", "error", "finished_at", "duration_seconds"])
-    logger.warning("Scaling run %s of project %s failed: %s", run.pk, run.project_id, message)
+    run_fail(ScalingRun, run.pk, message, duration_seconds=duration)
+    run.refresh_from_db()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 from django.conf import settings
 from django.db import models
 
+from config.runs import RunRow
 
-class ExportJob(models.Model):
+
+class ExportJob(RunRow):
     """One export of a project's data in one or more formats (exports/formats.py), written by the worker.
 
     Progress lives on this row (`rows_written` of about `rows_expected`), so pages and the API read it from the
@@ -34,8 +36,9 @@ class ExportJob(models.Model):
     error = models.TextField(blank=True, help_text="Why the export failed, if it did.")
     notes = models.JSONField(default=dict, blank=True, help_text="Format -> what a reader should know (also in the manifest).")
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    RUN_CANCELLED = None
+    RUN_STALE_HINT = "No file was kept; ask for the export again."
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,7 +1,6 @@
 """Export jobs: ask for one (validated, queued on commit) and run one (idempotent, with progress on its row)."""
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,12 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Project
+from config.runs import run_claim, run_fail, run_heartbeat, run_keepalive
 from exports.filters import ExportFilters, ExportInputError, export_filters_parse
 from exports.formats import FORMATS, ExportDataError
 from exports.models import ExportJob
 from exports.writing import export_write, formats_check, rows_expected
 
-logger = logging.getLogger(__name__)
 EXPORTS_DIR = "exports"
 
 
@@ -53,19 +52,17 @@ def export_path(job: ExportJob) -> Path:
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
-    """Write a job's file. Safe to run twice: a finished or failed job is left as it is; a job whose worker died
-    mid-way is written again from the start (into a temporary file that replaces nothing until it is complete).
+    """Write a job's file. Safe to run twice: a finished or failed job is left as it is, and so is one a live worker
+    is writing; a job whose worker died mid-way (config.runs.run_is_stale) is written again from the start (into a temporary file that replaces nothing until it is complete).
 
     Failures are kept on the row (`status=failed`, `error`); bad data and bad input are not raised again, anything
     unexpected is (after it is recorded), so the worker log has the traceback.
     """
-    with transaction.atomic():
-        job = ExportJob.objects.select_for_update().select_related("project").filter(pk=job_id).first()
-        if job is None or job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED):
-            return job
-        job.status, job.started_at, job.rows_written, job.error = ExportJob.Status.RUNNING, timezone.now(), 0, ""
-        job.save(update_fields=["status", "started_at", "rows_written", "error"])
+    job = run_claim(ExportJob, job_id, queryset=ExportJob.objects.select_related("project"), fields={"rows_written": 0})
+    if job is None:
+        return ExportJob.objects.filter(pk=job_id).first()
     final = export_path(job)
+    keepalive = run_keepalive(ExportJob, job.pk)
     partial = final.with_name(final.name + ".part")
     try:
         filters = ExportFilters.from_dict(job.filters)
@@ -73,7 +70,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
         ExportJob.objects.filter(pk=job.pk).update(rows_expected=expected)
 
         def progress(rows: int) -> None:
-            ExportJob.objects.filter(pk=job.pk).update(rows_written=rows)
+            run_heartbeat(ExportJob, job.pk, rows_written=rows)
 
         result = export_write(
             project=job.project, formats=job.formats, filters=filters, include_images=job.include_images,
@@ -86,6 +83,8 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     except Exception as error:
         _fail(job, partial, f"The export failed unexpectedly ({type(error).__name__}: {error}).")
         raise
+    finally:
+        keepalive.stop()
     job.status, job.finished_at = ExportJob.Status.DONE, timezone.now()
     job.rows_written = sum(result.row_counts.values())
     job.row_counts, job.sha256, job.size_bytes = result.row_counts, result.sha256, result.size_bytes
@@ -98,8 +97,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
 
 def _fail(job: ExportJob, partial: Path, message: str) -> None:
     partial.unlink(missing_ok=True)
-    logger.warning("Export #%s failed: %s", job.pk, message)
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, error=message, finished_at=timezone.now())
+    run_fail(ExportJob, job.pk, message)
     job.status, job.error = ExportJob.Status.FAILED, message
 
 

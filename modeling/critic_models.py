@@ -3,8 +3,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.runs import RunRow
 
-class CriticVersion(models.Model):
+
+class CriticVersion(RunRow):
     """One training run of a project's critic and, once trained, its adapter (issue 8, "Versions").
 
     Progress and a heartbeat live on this row, so the page and the API read them from the database.
@@ -104,6 +106,12 @@ class CriticVersion(models.Model):
         return f"Critic v{self.number} of {self.project} ({self.status})"
 
     PENDING = (Status.QUEUED, Status.TRAINING, Status.EVALUATING)
+    RUN_RUNNING = Status.TRAINING
+    RUN_WORKING = (Status.TRAINING, Status.EVALUATING)
+    RUN_DONE = Status.READY
+    # A training run does not resume: a redelivery after its worker died fails it, and Retry makes a fresh version.
+    RUN_RESUMES = False
+    RUN_STALE_HINT = "Nothing was activated; Retry trains a fresh version from the start."
 
     @property
     def is_pending(self) -> bool:

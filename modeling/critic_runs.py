@@ -6,7 +6,7 @@ touches which version is active: only critic_services' promotion and rollback do
 
 Redelivery (acks_late with reject_on_worker_lost): a training task whose worker was killed comes back
 and finds its version still `training`. If the process that claimed it is gone (same host, pid dead) or
-has not written for HEARTBEAT_STALE_AFTER, the version is marked failed and the task stops; it does not
+has stopped beating (config.runs, the one stale rule), the version is marked failed and the task stops; it does not
 silently train again, since Retry makes a fresh version that starts clean. If that process is alive, the
 message is a duplicate (a broker redelivering a long task) and is dropped.
 """
@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Image, Judgement
-from config.processes import process_gone, worker_identity
+from config.runs import run_claim, run_fail, run_heartbeat, run_keepalive
 from annotation.vocabulary import TaskKind
 from modeling.critic_data import (
     CriticDataError,
@@ -34,7 +34,6 @@ from modeling.critic_data import (
 )
 from modeling.critic_models import CriticScore, CriticText, CriticVersion
 from modeling.critic_services import (
-    HEARTBEAT_STALE_AFTER,
     critic_tiny_base_ensure,
     selection_prior_refresh,
     tiny_base_default,
@@ -100,34 +99,8 @@ def _image_names(image_ids) -> dict[str, str]:
 
 
 def _claim(version_id: int) -> CriticVersion | None:
-    """Mark a queued version training for this process; None when there is nothing (more) to do."""
-    with transaction.atomic():
-        version = CriticVersion.objects.select_for_update().filter(pk=version_id).first()
-        if version is None:
-            return None
-        now = timezone.now()
-        if version.status == CriticVersion.Status.QUEUED:
-            if version.cancel_requested:
-                version.status, version.finished_at = CriticVersion.Status.CANCELLED, now
-                version.save(update_fields=["status", "finished_at", "updated_at"])
-                return None
-            version.status, version.started_at, version.heartbeat_at = CriticVersion.Status.TRAINING, now, now
-            version.attempt += 1
-            version.worker = worker_identity()
-            version.save(update_fields=["status", "started_at", "heartbeat_at", "attempt", "worker", "updated_at"])
-            return version
-        if version.status in (CriticVersion.Status.TRAINING, CriticVersion.Status.EVALUATING):
-            stale = version.heartbeat_at is None or version.heartbeat_at < now - HEARTBEAT_STALE_AFTER
-            if process_gone(version.worker) or stale:
-                version.status, version.finished_at = CriticVersion.Status.FAILED, now
-                version.error = (
-                    f"The worker running attempt {version.attempt} stopped mid-run ({version.worker or 'unknown'}: killed, "
-                    "out of memory or restarted). Nothing was activated; Retry trains a fresh version from the start."
-                )
-                version.save(update_fields=["status", "finished_at", "error", "updated_at"])
-                logger.warning("Critic v%s of project %s: %s", version.number, version.project_id, version.error)
-            return None
-        return None  # finished, failed or cancelled already: a redelivered message changes nothing
+    """Mark a queued version training for this process; None when there is nothing (more) to do (config.runs.run_claim)."""
+    return run_claim(CriticVersion, version_id)
 
 
 class _Progress:
@@ -144,9 +117,8 @@ class _Progress:
         if now - self.last_write < PROGRESS_EVERY_S and step < total:
             return
         self.last_write = now
-        CriticVersion.objects.filter(pk=self.version_id).update(
-            step=step, total_steps=total, loss=float(loss) if np.isfinite(loss) else None, eta_s=float(eta),
-            heartbeat_at=timezone.now(), updated_at=timezone.now(),
+        run_heartbeat(
+            CriticVersion, self.version_id, step=step, total_steps=total, loss=float(loss) if np.isfinite(loss) else None, eta_s=float(eta),
         )
 
     def should_cancel(self) -> bool:
@@ -158,7 +130,7 @@ class _Progress:
 
 
 def _heartbeat(version_id: int, **fields) -> None:
-    CriticVersion.objects.filter(pk=version_id).update(heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields)
+    run_heartbeat(CriticVersion, version_id, **fields)
 
 
 def critic_version_train(version_id: int) -> CriticVersion | None:
@@ -174,6 +146,7 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
         return None
     started = time.perf_counter()
     folder = version_path(version)
+    keepalive = run_keepalive(CriticVersion, version.pk)
     try:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
@@ -214,13 +187,12 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
     except Exception as error:
         _finish(version.pk, CriticVersion.Status.FAILED, f"{type(error).__name__}: {error}")
         raise
+    finally:
+        keepalive.stop()
 
 
 def _finish(version_id: int, status: str, error: str) -> CriticVersion:
-    CriticVersion.objects.filter(pk=version_id).update(
-        status=status, error=error[:5000], finished_at=timezone.now(), updated_at=timezone.now(),
-    )
-    logger.warning("Critic version %s ended %s: %s", version_id, status, error)
+    run_fail(CriticVersion, version_id, error, status=status)
     return CriticVersion.objects.get(pk=version_id)
 
 

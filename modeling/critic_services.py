@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -25,8 +24,6 @@ from modeling.critic_models import CriticText, CriticVersion
 
 logger = logging.getLogger(__name__)
 
-#: A training or evaluating version whose worker has not written its row for this long has lost its worker.
-HEARTBEAT_STALE_AFTER = timedelta(minutes=15)
 TINY_MARKER = "tiny_critic.json"
 
 
@@ -343,12 +340,7 @@ def critic_texts_ask(*, version: CriticVersion, n) -> list[int]:
 
 
 def critic_versions_stale_fail(*, project: Project) -> int:
-    """Mark failed the project's training or evaluating versions whose worker stopped writing (lost for good)."""
-    cutoff = timezone.now() - HEARTBEAT_STALE_AFTER
-    return CriticVersion.objects.filter(
-        project=project, status__in=(CriticVersion.Status.TRAINING, CriticVersion.Status.EVALUATING), heartbeat_at__lt=cutoff,
-    ).update(
-        status=CriticVersion.Status.FAILED, finished_at=timezone.now(),
-        error=f"Its worker stopped sending signs of life for over {int(HEARTBEAT_STALE_AFTER.total_seconds() // 60)} minutes. "
-              "Nothing was activated; Retry trains a fresh version.",
-    )
+    """Mark failed the project's training or evaluating versions whose worker stopped answering (lost for good)."""
+    from config.runs import runs_stale_fail
+
+    return runs_stale_fail(CriticVersion, queryset=CriticVersion.objects.filter(project=project))

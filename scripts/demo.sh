@@ -44,8 +44,8 @@ trap 'exit 143' TERM
 
 mkdir -p "$var_dir"
 worker_log="$var_dir/demo-worker.log"
-echo "==> starting a Celery worker on queues default,gpu (log: $worker_log)"
-.venv/bin/celery -A config worker -Q default,gpu -c 1 -n "loupe-demo@%h" -l info >"$worker_log" 2>&1 &
+echo "==> starting a Celery worker on queues default,gpu, with beat for the periodic sweep (log: $worker_log)"
+.venv/bin/celery -A config worker -B -Q default,gpu -c 1 -n "loupe-demo@%h" -l info >"$worker_log" 2>&1 &
 worker_pid=$!
 
 logins="$(sed -n '/^Logins:/,$p' <<< "$seed_output")"

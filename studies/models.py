@@ -3,6 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.runs import RunRow
+
 DEFAULT_INSTRUCTION = "Please describe the visual quality of this image."
 
 #: The three criteria of a "reasonable" answer (DepictQA, paper 002, appendix A3.2), in the order votes store them.
@@ -48,7 +50,7 @@ class StudyItem(models.Model):
         return f"item {self.pk} of study {self.study_id}"
 
 
-class System(models.Model):
+class System(RunRow):
     """Where a study's answers come from: a critic version, an imported JSONL file, or an OpenAI-compatible endpoint.
 
     An endpoint's key is never stored: `endpoint_key_env` names the environment variable the worker reads it from.
@@ -78,6 +80,10 @@ class System(models.Model):
     failed_count = models.PositiveIntegerField(default=0, help_text="Items whose answer failed in the last run.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    RUN_DONE = Status.READY
+    RUN_CANCELLED = None
+    RUN_STALE_HINT = "Answers already written are kept; Retry asks only for the items still missing."
 
     class Meta:
         ordering = ["id"]

@@ -2,8 +2,10 @@
 from django.conf import settings
 from django.db import models
 
+from config.runs import RunRow, run_is_stale
 
-class BenchmarkRun(models.Model):
+
+class BenchmarkRun(RunRow):
     """One system run over a snapshot of a project's labelled pool under chosen protocols × promptings.
 
     Every prompt is a `BenchmarkCall` row made when the run is created; the worker answers the pending
@@ -51,18 +53,14 @@ class BenchmarkRun(models.Model):
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-    attempt = models.PositiveIntegerField(default=0)
-    worker = models.CharField(max_length=200, blank=True)
     n_calls = models.PositiveIntegerField(default=0)
     n_answered = models.PositiveIntegerField(default=0, help_text="Calls with an answer, parseable or not.")
     n_unparseable = models.PositiveIntegerField(default=0)
     n_failed = models.PositiveIntegerField(default=0, help_text="Calls the system gave no usable reply to.")
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     results = models.JSONField(default=dict, blank=True, help_text="Metrics per protocol × prompting (see services).")
     predictions = models.JSONField(default=dict, blank=True, help_text='{"protocol:prompting": {image_id: score}}.')
+
+    RUN_STALE_HINT = "Answered calls are kept; Resume goes on from here."
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -77,14 +75,8 @@ class BenchmarkRun(models.Model):
 
     @property
     def is_silent(self) -> bool:
-        """Running, but its worker has not written for HEARTBEAT_STALE_AFTER: it may be resumed."""
-        from django.utils import timezone
-
-        from system_benchmarks.services.execution import HEARTBEAT_STALE_AFTER
-
-        return self.status == self.Status.RUNNING and (
-            self.heartbeat_at is None or self.heartbeat_at < timezone.now() - HEARTBEAT_STALE_AFTER
-        )
+        """Running, but its worker stopped answering (config.runs.run_is_stale): it may be resumed."""
+        return run_is_stale(self)
 
     @property
     def system_label(self) -> str:

@@ -132,6 +132,13 @@ def leases_expire(*, project: Project, annotator, now: datetime) -> None:
     ).update(status=Lease.Status.EXPIRED, closed_at=F("expires_at"))
 
 
+def leases_expire_due(*, now: datetime) -> int:
+    """Close every lease of every project that ran out (the periodic sweep); returns how many."""
+    return Lease.objects.filter(status=Lease.Status.ACTIVE, expires_at__lte=now).update(
+        status=Lease.Status.EXPIRED, closed_at=F("expires_at"),
+    )
+
+
 def run_count(membership: Membership, project: Project, now: datetime) -> int:
     """Consecutive items so far: 0 once a break of `fatigue_break_minutes` has passed since the last submission."""
     last = membership.last_submitted_at

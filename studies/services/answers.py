@@ -11,11 +11,10 @@ import logging
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from config.egress import EgressRefused, endpoint_access
+from config.runs import run_claim, run_fail, run_finish, run_heartbeat, run_keepalive
 from modeling.llm.errors import LLMError, LLMRequestRejected
 from studies.models import Answer, StudyItem, System
 from studies.services.setup import study_trials_generate
@@ -31,18 +30,14 @@ SENDABLE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
 
 def _claim(system_id: int, kind: str) -> System | None:
-    """Lock the row and mark it running, unless it is done already (a duplicate delivery) or is not of `kind`."""
-    with transaction.atomic():
-        # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to critic_version.
-        system = (
-            System.objects.select_for_update(of=("self",)).select_related("study", "critic_version")
-            .filter(pk=system_id, kind=kind).first()
-        )
-        if system is None or system.status == System.Status.READY:
-            return None
-        system.status, system.error, system.failed_count = System.Status.RUNNING, "", 0
-        system.save(update_fields=["status", "error", "failed_count", "updated_at"])
-    return system
+    """Mark the system running for this process (config.runs.run_claim), unless it is not of `kind` or not queued.
+
+    A system `running` in a live worker is a duplicate delivery, dropped; one whose worker stopped answering is
+    taken over (only the items still missing are asked).
+    """
+    # The join to critic_version is read with the row; only the system row is locked.
+    rows = System.objects.select_related("study", "critic_version").filter(kind=kind)
+    return run_claim(System, system_id, queryset=rows, fields={"failed_count": 0})
 
 
 def _missing_items(system: System):
@@ -52,7 +47,7 @@ def _missing_items(system: System):
 
 def _progress(system: System) -> int:
     count = Answer.objects.filter(system=system).count()
-    System.objects.filter(pk=system.pk).update(answered_count=count, updated_at=timezone.now())
+    run_heartbeat(System, system.pk, answered_count=count)
     return count
 
 
@@ -62,8 +57,10 @@ def _finish(system: System, *, failed: int = 0, error: str = "") -> None:
     missing = _missing_items(system).count()
     if missing and not error:
         error = f"{missing} item{'s' if missing != 1 else ''} still without an answer."
-    status = System.Status.FAILED if missing else System.Status.READY
-    System.objects.filter(pk=system.pk).update(status=status, error=error[:5000], failed_count=failed, answered_count=count, updated_at=timezone.now())
+    if missing:
+        run_fail(System, system.pk, error, failed_count=failed, answered_count=count)
+    else:
+        run_finish(System, system.pk, error=error[:5000], failed_count=failed, answered_count=count)
     study_trials_generate(study=system.study)
 
 
@@ -75,6 +72,7 @@ def system_answers_generate_critic(system_id: int) -> None:
     system = _claim(system_id, System.Kind.CRITIC)
     if system is None:
         return
+    keepalive = run_keepalive(System, system.pk)
     try:
         critic = load_trained(system.critic_version)
         items = list(_missing_items(system))
@@ -92,6 +90,8 @@ def system_answers_generate_critic(system_id: int) -> None:
         logger.exception("Study system %s (critic) failed", system_id)
         _finish(system, error=f"{type(error).__name__}: {error}")
         return
+    finally:
+        keepalive.stop()
     _finish(system)
 
 
@@ -138,6 +138,7 @@ def system_answers_generate_endpoint(system_id: int, *, client=None) -> None:
     except LLMError as error:
         _finish(system, error=str(error))
         return
+    keepalive = run_keepalive(System, system.pk)
     try:
         for item in _missing_items(system):
             try:
@@ -158,5 +159,6 @@ def system_answers_generate_endpoint(system_id: int, *, client=None) -> None:
             Answer.objects.get_or_create(system=system, item=item, defaults={"text": text})
             _progress(system)
     finally:
+        keepalive.stop()
         client.close()
     _finish(system, failed=failed, error=f"{failed} item{'s' if failed != 1 else ''} failed; last error: {last_error}" if failed else "")

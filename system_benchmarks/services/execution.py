@@ -3,20 +3,19 @@
 Resumable by construction: every call is a row made when the run was created, and this answers only
 `pending` rows, each written as soon as it is answered. A worker that dies mid-run leaves its row
 `running`; the redelivered message (acks_late + reject_on_worker_lost) takes the run over when the
-process that claimed it is gone or its heartbeat is stale, and carries on with the calls still pending.
+process that claimed it is gone or its heartbeat is stale (config.runs, the one stale rule), and carries on with the calls still pending.
 A duplicate message while that process is alive is dropped.
 """
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from config.processes import process_gone, worker_identity
+from config.runs import run_claim, run_fail, run_heartbeat, run_keepalive
 from evaluation.protocols import answer_parse
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
 from system_benchmarks.services.results import results_compute
@@ -24,52 +23,28 @@ from system_benchmarks.systems import CallFailed, SystemUnavailable, system_for
 
 logger = logging.getLogger(__name__)
 
-#: No heartbeat for this long: the run's worker is taken for dead (above one call's worst case with retries).
-HEARTBEAT_STALE_AFTER = timedelta(minutes=15)
 PROGRESS_EVERY_S = 1.0
 
 
 def _claim(run_id: int) -> BenchmarkRun | None:
-    """Mark the run running for this process; None when there is nothing (more) for it to do."""
-    with transaction.atomic():
-        run = BenchmarkRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None:
-            return None
-        now = timezone.now()
-        if run.status == BenchmarkRun.Status.RUNNING:
-            stale = run.heartbeat_at is None or run.heartbeat_at < now - HEARTBEAT_STALE_AFTER
-            if not (process_gone(run.worker) or stale):
-                return None  # a duplicate message while the first worker still runs it
-            logger.warning("Benchmark #%s: taking over from %s (gone or silent); pending calls go on", run.pk, run.worker)
-        elif run.status != BenchmarkRun.Status.QUEUED:
-            return None  # done, failed or cancelled: a redelivered message changes nothing
-        if run.cancel_requested:
-            run.status, run.finished_at = BenchmarkRun.Status.CANCELLED, now
-            run.save(update_fields=["status", "finished_at", "updated_at"])
-            return None
-        run.status, run.heartbeat_at, run.worker = BenchmarkRun.Status.RUNNING, now, worker_identity()
-        run.started_at = run.started_at or now
-        run.attempt += 1
-        run.save(update_fields=["status", "heartbeat_at", "worker", "started_at", "attempt", "updated_at"])
-        return run
+    """Mark the run running for this process; None when there is nothing (more) for it to do (config.runs.run_claim)."""
+    return run_claim(BenchmarkRun, run_id)
 
 
 def counts_refresh(run_id: int) -> None:
     """Progress counters on the run row, counted from its calls (so they are right after any resume)."""
     counts = dict(BenchmarkCall.objects.filter(run_id=run_id).values_list("status").annotate(n=Count("id")))
-    BenchmarkRun.objects.filter(pk=run_id).update(
+    run_heartbeat(
+        BenchmarkRun, run_id,
         n_answered=counts.get(BenchmarkCall.Status.ANSWERED, 0) + counts.get(BenchmarkCall.Status.UNPARSEABLE, 0),
         n_unparseable=counts.get(BenchmarkCall.Status.UNPARSEABLE, 0),
         n_failed=counts.get(BenchmarkCall.Status.FAILED, 0),
-        heartbeat_at=timezone.now(), updated_at=timezone.now(),
     )
 
 
 def _finish(run_id: int, status: str, error: str = "") -> BenchmarkRun:
     counts_refresh(run_id)
-    BenchmarkRun.objects.filter(pk=run_id).update(status=status, error=error[:5000], finished_at=timezone.now(), updated_at=timezone.now())
-    if error:
-        logger.warning("Benchmark #%s ended %s: %s", run_id, status, error)
+    run_fail(BenchmarkRun, run_id, error, status=status)
     return BenchmarkRun.objects.get(pk=run_id)
 
 
@@ -105,6 +80,7 @@ def benchmark_run_execute(*, run_id: int) -> BenchmarkRun | None:
     except SystemUnavailable as error:
         return _finish(run.pk, BenchmarkRun.Status.FAILED, str(error))
     last_progress = time.monotonic()
+    keepalive = run_keepalive(BenchmarkRun, run.pk)
     try:
         while True:
             batch = list(BenchmarkCall.objects.filter(run=run, status=BenchmarkCall.Status.PENDING).order_by("id")[:100])
@@ -123,6 +99,7 @@ def benchmark_run_execute(*, run_id: int) -> BenchmarkRun | None:
         _finish(run.pk, BenchmarkRun.Status.FAILED, f"{type(error).__name__}: {error}")
         raise
     finally:
+        keepalive.stop()
         system.close()
     counts_refresh(run.pk)
     run.refresh_from_db()

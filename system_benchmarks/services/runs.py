@@ -210,7 +210,7 @@ def benchmark_run_cancel(*, run: BenchmarkRun) -> BenchmarkRun:
 def benchmark_run_resume(*, run: BenchmarkRun) -> BenchmarkRun:
     """Queue a failed or cancelled run again, or a running one whose worker went silent; only its pending calls are made.
 
-    A run still `running` with no heartbeat for HEARTBEAT_STALE_AFTER lost its worker and its message (a
+    A run still `running` whose worker stopped answering (config.runs.run_is_stale) lost its worker and its message (a
     broker that does not redeliver): it may be resumed too. Answered calls are kept.
     """
     with transaction.atomic():

@@ -298,10 +298,12 @@ def test_duplicate_message_while_the_run_is_alive_is_dropped(critic_settings, pr
 
 
 def test_version_whose_worker_went_silent_is_failed_by_the_sweep(critic_settings, project):
-    """No heartbeat for longer than HEARTBEAT_STALE_AFTER: the version is failed when anyone looks."""
+    """No heartbeat for longer than the stale limit (config.runs): the version is failed when anyone looks."""
+    from config.runs import run_stale_after
+
     version = CriticVersion.objects.create(
         project=project, number=1, status=CriticVersion.Status.TRAINING, base_model_dir="/x", worker="elsewhere:1",
-        heartbeat_at=timezone.now() - critic_services.HEARTBEAT_STALE_AFTER - timedelta(seconds=1),
+        heartbeat_at=timezone.now() - run_stale_after() - timedelta(seconds=1),
     )
     assert critic_services.critic_versions_stale_fail(project=project) == 1
     version.refresh_from_db()

@@ -206,7 +206,7 @@ def test_a_silent_running_run_can_be_resumed_but_a_live_one_cannot(project, rese
     """Resume refuses a run whose worker is writing, and accepts one silent for longer than the stale limit."""
     from datetime import timedelta
 
-    from system_benchmarks.services.execution import HEARTBEAT_STALE_AFTER
+    from config.runs import run_stale_after
 
     labelled(project, 5)
     run = benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, protocols=["single"], promptings=["standard"], subset_size=5))
@@ -214,7 +214,7 @@ def test_a_silent_running_run_can_be_resumed_but_a_live_one_cannot(project, rese
     run.refresh_from_db()
     with pytest.raises(BenchmarkError, match="only a failed, cancelled or silent run resumes"):
         benchmark_run_resume(run=run)
-    BenchmarkRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - HEARTBEAT_STALE_AFTER - timedelta(minutes=1))
+    BenchmarkRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - run_stale_after() - timedelta(minutes=1))
     run.refresh_from_db()
     assert run.is_silent
     llm_server.default = Ok("55")
