@@ -175,7 +175,7 @@ def observers_simulate(*, project: Project, config: SimulationConfig, scale: boo
     end (`evaluation.services.project_scale`), so the scores page and quality control show them at once.
     """
     from evaluation.services import ScalingInputError, project_scale
-    from modeling.selection import pair_queue_refill
+    from modeling.selection.services import pair_queue_refill
 
     started = time.perf_counter()
     if not project.task_kinds:

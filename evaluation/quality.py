@@ -25,7 +25,7 @@ from evaluation.screening import (
     straight_lining_by_annotator,
 )
 from evaluation.scaling import ScalingConvergenceError
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 
 QUALITY_PURPOSES = (WorkItem.Purpose.WORK, WorkItem.Purpose.GOLD)
 #: The pair outlier test fits one scale per annotator (leave-one-out, as pwcmp) while annotators x pair judgements

@@ -14,8 +14,8 @@ from evaluation import selectors
 from evaluation.models import ScalingRun
 from evaluation.plots import scores_errorbar_svg
 from evaluation.services import scaling_run_request
-from modeling.selection import pair_queue_refill_run
-from modeling.selectors import PROPOSAL_STATES, proposed_pair_counts, proposed_pairs
+from modeling.selection.services import pair_queue_refill_run
+from modeling.selection.selectors import PROPOSAL_STATES, proposed_pair_counts, proposed_pairs
 
 SCORES_PER_PAGE = 50
 PAIRS_PER_PAGE = 50

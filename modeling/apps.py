@@ -15,6 +15,6 @@ class ModelingConfig(AppConfig):
         scaling_run_done.connect(scaling_run_done_refill, dispatch_uid="modeling.scaling_run_done_refill")
         draft_requested.connect(draft_requested_enqueue, dispatch_uid="modeling.draft_requested_enqueue")
 
-        from modeling.receivers_critic import judgements_submitted_critic
+        from modeling.critic.receivers import judgements_submitted_critic
 
         judgements_submitted.connect(judgements_submitted_critic, dispatch_uid="modeling.judgements_submitted_critic")

@@ -22,10 +22,10 @@ class DeviceReport(models.Model):
 
 
 class PromptVersion(models.Model):
-    """One numbered version of a prompt template (modeling.llm.prompts.PromptTemplate.to_dict()).
+    """One numbered version of a prompt template (modeling.assist.core.prompts.PromptTemplate.to_dict()).
 
     A project row overrides the global one (project empty) of the same name, which overrides the built-in
-    default (modeling/llm/default_prompts.py, version 1). At most one version per (project, name) is active.
+    default (modeling/assist/core/default_prompts.py, version 1). At most one version per (project, name) is active.
     """
 
     project = models.ForeignKey(
@@ -134,5 +134,5 @@ class VQAItem(models.Model):
         return f"{self.get_kind_display()} #{self.pk} from judgement {self.source_judgement_id} ({self.status})"
 
 
-from modeling.critic_models import CriticScore, CriticText, CriticVersion  # noqa: E402,F401
-from modeling.construction_models import ConstructedText  # noqa: E402,F401
+from modeling.critic.models import CriticScore, CriticText, CriticVersion  # noqa: E402,F401
+from modeling.assist.models import ConstructedText  # noqa: E402,F401

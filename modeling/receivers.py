@@ -3,7 +3,7 @@ from django.db import transaction
 
 from annotation.models import PairSource
 from annotation.vocabulary import TaskKind
-from modeling.selection import pair_queue_refill_request
+from modeling.selection.services import pair_queue_refill_request
 
 
 def judgements_submitted_refill(sender, *, project, judgement, **kwargs) -> None:

@@ -3,8 +3,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from annotation.models import Project
-from modeling import llm_services, selection, services
-from modeling.llm.errors import LLMError, LLMTimeout
+from modeling import services
+from modeling.assist import services as llm_services
+from modeling.selection import services as selection
+from modeling.assist.core.errors import LLMError, LLMTimeout
 
 
 # Safe to run twice: each run only adds one dated report row.
@@ -68,7 +70,7 @@ def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
     name="modeling.llm_construct", acks_late=True, reject_on_worker_lost=True, soft_time_limit=3600, time_limit=3700,
 )
 def llm_construct(project_id: int) -> dict:
-    from modeling import construction
+    from modeling.assist import construction
 
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
@@ -76,4 +78,4 @@ def llm_construct(project_id: int) -> dict:
     return construction.constructed_texts_write(project=project)
 
 
-from modeling.tasks_critic import critic_generate, critic_retrain, critic_score_pool  # noqa: E402,F401
+from modeling.critic.tasks import critic_generate, critic_retrain, critic_score_pool  # noqa: E402,F401

@@ -14,7 +14,7 @@ class WorkersView(ResearcherRequiredMixin, View):
     """Recent device reports; POST asks a `gpu`-queue worker for a fresh one."""
 
     def get(self, request):
-        # A plain recent-rows read; it moves to modeling/selectors.py once that module exists.
+        # A plain recent-rows read; it moves to modeling/selection/selectors.py once that module exists.
         reports = DeviceReport.objects.order_by("-reported_at", "-id")[:RECENT_REPORTS]
         return render(request, "modeling/workers.html", {"reports": reports})
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from modeling.llm.errors import LLMError, LLMRequestRejected
+from modeling.assist.core.errors import LLMError, LLMRequestRejected
 from studies.models import Answer, StudyItem, System
 from studies.services.setup import study_trials_generate
 
@@ -68,8 +68,8 @@ def _finish(system: System, *, failed: int = 0, error: str = "") -> None:
 
 def system_answers_generate_critic(system_id: int) -> None:
     """Answers by a trained critic version (greedy decoding on the study's instruction), written a chunk at a time."""
-    from modeling.critic.scoring import generate_answers
-    from modeling.critic_runs import image_loader, image_names, load_trained
+    from modeling.critic.core.scoring import generate_answers
+    from modeling.critic.runs import image_loader, image_names, load_trained
 
     system = _claim(system_id, System.Kind.CRITIC)
     if system is None:
@@ -109,7 +109,7 @@ def _image_bytes(image) -> bytes:
 
 def endpoint_client(system: System):
     """An LLMClient for the system's endpoint; the key comes from the environment, never from the database."""
-    from modeling.llm.client import LLMClient, LLMConfig
+    from modeling.assist.core.client import LLMClient, LLMConfig
 
     key = ""
     if system.endpoint_key_env:

@@ -12,7 +12,7 @@ import pytest
 from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
-from modeling import llm_services
+from modeling.assist import services as llm_services
 from modeling.models import LLMCall
 from tests.work_data import work_project
 
@@ -64,9 +64,9 @@ def test_the_worker_drafts_the_paragraph_of_a_submitted_questionnaire(celery_wor
 def test_the_worker_writes_the_critics_llm_answers_on_the_default_queue(celery_worker, worker_media_root, project):
     """"Write answers with the LLM" → modeling.llm_construct on the worker → accepted, labelled ConstructedText rows."""
     from annotation.models import Image
-    from modeling import construction
-    from modeling.construction_models import ConstructedText
-    from modeling.critic_data import CriticDataSettings, heldout_split
+    from modeling.assist import construction
+    from modeling.assist.models import ConstructedText
+    from modeling.critic.data import CriticDataSettings, heldout_split
     from tests.work_data import project_images
 
     if celery_worker.env.get("LOUPE_LLM_API_KEY"):

@@ -11,7 +11,7 @@ from scipy import special, stats
 
 from evaluation.scaling import thurstone_map_pairwise
 from evaluation.simulation import thurstone_judgements
-from modeling.active import (
+from modeling.selection.core.active import (
     ProposedPair,
     SelectionConfig,
     bald_pairwise,
@@ -20,7 +20,7 @@ from modeling.active import (
     rank_density,
     select_pairs_batch,
 )
-from modeling.critic_prior import calibrate_critic_prior, critic_disagreement_scores
+from modeling.selection.core.critic_prior import calibrate_critic_prior, critic_disagreement_scores
 
 
 def _entropy_bits(p):
@@ -153,7 +153,7 @@ def test_batch_returns_fewer_when_pairs_run_out():
 
 def test_pruning_caps_candidate_count(monkeypatch):
     """At most n * max_candidates_per_item candidates are scored, not n^2 / 2."""
-    from modeling import active
+    from modeling.selection.core import active
 
     seen = {}
     real = active._candidate_keys
@@ -306,7 +306,7 @@ def test_mst_batch_without_cap_is_a_forest():
 
 def test_small_problems_score_every_pair(monkeypatch):
     """Up to exhaustive_max_pairs every pair is a candidate; above it, candidates are pruned."""
-    from modeling import active
+    from modeling.selection.core import active
 
     seen = []
     real = active._candidate_keys

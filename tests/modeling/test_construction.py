@@ -1,4 +1,4 @@
-"""LLM-written training answers (modeling/construction.py): VisualCritic's data-construction prompts feed the critic's data.
+"""LLM-written training answers (modeling/assist/construction.py): VisualCritic's data-construction prompts feed the critic's data.
 
 Against the loopback Chat Completions server (tests/llm_server.py) and with the offline template drafter.
 """
@@ -8,10 +8,10 @@ import pytest
 
 from annotation.models import Authenticity, Image
 from annotation.vocabulary import TaskKind
-from modeling import construction
-from modeling.construction_models import ConstructedText
-from modeling.critic_data import CriticDataSettings, heldout_split, training_set_build
-from modeling.llm.template_drafter import TEMPLATE_DRAFTER_MODEL
+from modeling.assist import construction
+from modeling.assist.models import ConstructedText
+from modeling.critic.data import CriticDataSettings, heldout_split, training_set_build
+from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
 from modeling.models import LLMCall
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.llm_server import Ok
@@ -153,7 +153,7 @@ def test_the_page_queues_the_writer_and_shows_rejected_outputs(client, project, 
 
 def test_retrain_form_asks_for_llm_answers_and_rejects_unknown_ones(client, project, researcher, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
     """Retrain with the box ticked stores answer_text "llm" on the version; an unknown value is refused with a message."""
-    from modeling import tasks_critic
+    from modeling.critic import tasks as tasks_critic
 
     settings.LOUPE_CRITIC_DIR = tmp_path
     queued = []

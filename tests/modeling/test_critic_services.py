@@ -1,4 +1,4 @@
-"""Critic versions (modeling/critic_services.py, critic_runs.py, critic_data.py): data, training, promotion, scoring, prior."""
+"""Critic versions (modeling/critic/services.py, critic_runs.py, critic_data.py): data, training, promotion, scoring, prior."""
 import os
 import socket
 import subprocess
@@ -13,9 +13,10 @@ from django.utils import timezone
 from annotation.models import PairSource, SelectionStrategy, WorkItem
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
-from modeling import critic_runs, critic_services, selection
-from modeling.critic_data import CriticDataSettings, heldout_split, judgement_ids_load, training_set_build
-from modeling.critic_models import CriticScore, CriticVersion
+from modeling.critic import runs as critic_runs, services as critic_services
+from modeling.selection import services as selection
+from modeling.critic.data import CriticDataSettings, heldout_split, judgement_ids_load, training_set_build
+from modeling.critic.models import CriticScore, CriticVersion
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.work_data import project_images
 
@@ -106,7 +107,8 @@ def test_too_few_images_fail_the_version_with_a_reason(critic_settings, project)
 def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, project, labelled, django_capture_on_commit_callbacks, monkeypatch):
     """A queued version trains to ready with metrics, a checksum and a judgement snapshot; once promoted and
     scored, the pair selector calibrates its scores into a prior and records the version on each pair."""
-    from modeling import tasks, tasks_critic
+    from modeling import tasks
+    from modeling.critic import tasks as tasks_critic
 
     enqueued = []
     monkeypatch.setattr(tasks_critic.critic_retrain, "delay", lambda *a: enqueued.append(("retrain", a)))
@@ -125,7 +127,7 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
     assert version.metrics["evaluated"] and version.metrics["n_heldout_images"] == len(heldout)
     assert version.metrics["pairwise"]["n"] == 2  # the two pairs inside the held-out split
     folder = critic_services.version_path(version)
-    from modeling.critic.training import artifact_sha256
+    from modeling.critic.core.training import artifact_sha256
 
     assert artifact_sha256(folder)[0] == version.artifact_sha256
     snapshot = judgement_ids_load(folder / version.judgements_file)
@@ -165,10 +167,10 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
 
 def test_untrained_base_is_scored_on_the_same_heldout_images(critic_settings, project, labelled, client, researcher, monkeypatch, tiny_base):
     """Before -> after: the version keeps the base's held-out metrics, computed by the base with the run's settings."""
-    from modeling import tasks_critic
-    from modeling.critic.loading import load_critic
-    from modeling.critic.lora import CriticTrainingSettings, apply_training_settings
-    from modeling.critic.scoring import score_images
+    from modeling.critic import tasks as tasks_critic
+    from modeling.critic.core.loading import load_critic
+    from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
+    from modeling.critic.core.scoring import score_images
 
     monkeypatch.setattr(tasks_critic.critic_retrain, "delay", lambda *a: None)
     _, _, heldout = labelled
@@ -197,8 +199,8 @@ def test_untrained_base_is_scored_on_the_same_heldout_images(critic_settings, pr
 
 def test_researcher_asks_a_version_for_descriptions_and_sees_them_arrive(critic_settings, project, labelled, client, researcher, monkeypatch, django_capture_on_commit_callbacks):
     """critic_generate's page: N images (held-out first) are queued, the part polls until their CriticText rows are there."""
-    from modeling import tasks_critic
-    from modeling.critic_models import CriticText
+    from modeling.critic import tasks as tasks_critic
+    from modeling.critic.models import CriticText
 
     monkeypatch.setattr(tasks_critic.critic_retrain, "delay", lambda *a: None)
     queued = []

@@ -2,7 +2,7 @@
 import pytest
 from django.urls import reverse
 
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from tests.factories import AnnotatorFactory
 from tests.work_data import project_images
 
@@ -19,7 +19,8 @@ def _finished(project, number, *, status=CriticVersion.Status.READY, **fields):
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
-    from modeling import tasks, tasks_critic
+    from modeling import tasks
+    from modeling.critic import tasks as tasks_critic
 
     calls = []
     for task in (tasks_critic.critic_retrain, tasks_critic.critic_score_pool, tasks.pair_queue_refill):

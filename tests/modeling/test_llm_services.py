@@ -7,8 +7,8 @@ import pytest
 from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
-from modeling import llm_services
-from modeling.llm.errors import LLMRateLimited
+from modeling.assist import services as llm_services
+from modeling.assist.core.errors import LLMRateLimited
 from modeling.models import LLMCall, PromptVersion, VQAItem
 from modeling.tasks import LLM_DRAFT_TASK_RETRIES, llm_draft, vqa_generate
 from tests.factories import AnnotatorFactory, MembershipFactory

@@ -8,7 +8,7 @@ from django.urls import reverse
 from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
-from modeling import llm_services
+from modeling.assist import services as llm_services
 from modeling.models import PromptVersion, VQAItem
 from modeling.tasks import vqa_generate
 from tests.factories import AnnotatorFactory, MembershipFactory, ResearcherFactory

@@ -1,4 +1,4 @@
-"""Refilling a project's pair queue (modeling/selection.py): how many, which pairs, and what provenance they carry."""
+"""Refilling a project's pair queue (modeling/selection/services.py): how many, which pairs, and what provenance they carry."""
 import numpy as np
 import pytest
 from django.core.cache import cache
@@ -8,8 +8,8 @@ from annotation.services.work import pair_items_open_count
 from annotation.signals import judgements_submitted
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
-from modeling import selection
-from modeling.selection import CriticPrior, pair_queue_refill, pair_queue_refill_request, pair_queue_refill_run
+from modeling.selection import services as selection
+from modeling.selection.services import CriticPrior, pair_queue_refill, pair_queue_refill_request, pair_queue_refill_run
 from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
 
 
@@ -173,7 +173,7 @@ def test_the_critic_seam_returns_none_today(project):
 
 def test_critic_disagreement_uses_the_active_critics_level_probabilities_as_features(project):
     """With an active scored critic and human scores, critic disagreement runs (no fallback) on the critic's features."""
-    from modeling.critic_models import CriticScore, CriticVersion
+    from modeling.critic.models import CriticScore, CriticVersion
 
     _configure(project, selection_strategy=SelectionStrategy.CRITIC_DISAGREEMENT, pair_batch_size=4)
     images = images_make(project, 8)

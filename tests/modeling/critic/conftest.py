@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from modeling.critic.tiny import TinyCriticConfig, build_tiny_critic
+from modeling.critic.core.tiny import TinyCriticConfig, build_tiny_critic
 
 
 @pytest.fixture(scope="session", autouse=True)

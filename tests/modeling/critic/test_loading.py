@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from modeling.critic.loading import (
+from modeling.critic.core.loading import (
     LEVEL_WORDS,
     default_device_and_dtype,
     load_critic,

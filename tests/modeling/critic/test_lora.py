@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from modeling.critic.loading import load_critic
-from modeling.critic.lora import (
+from modeling.critic.core.loading import load_critic
+from modeling.critic.core.lora import (
     CriticTrainingSettings,
     apply_training_settings,
     language_attention_pattern,
@@ -74,7 +74,7 @@ def test_adapter_round_trip(tiny_dirs, noise_images, tmp_path):
     """An adapter with changed weights saves and loads back to the same scores."""
     import torch
 
-    from modeling.critic.scoring import score_images
+    from modeling.critic.core.scoring import score_images
 
     critic = apply_training_settings(load_critic(tiny_dirs["qwen2_vl"]))
     with torch.no_grad():

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from modeling.critic.loading import load_critic
-from modeling.critic.scoring import (
+from modeling.critic.core.loading import load_critic
+from modeling.critic.core.scoring import (
     generate_answers,
     level_expectation,
     pair_preference,

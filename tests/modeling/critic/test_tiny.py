@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from modeling.critic.loading import load_critic
-from modeling.critic.tiny import SINGLE_TOKEN_WORDS, TinyCriticConfig, build_tiny_tokenizer
+from modeling.critic.core.loading import load_critic
+from modeling.critic.core.tiny import SINGLE_TOKEN_WORDS, TinyCriticConfig, build_tiny_tokenizer
 
 
 @pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
@@ -46,7 +46,7 @@ def test_tiny_reloads_with_identical_logits(tiny_dirs, noise_images, family):
 
 def test_same_seed_same_weights(tmp_path):
     """The seed fixes the random weights (and the global RNG is left alone)."""
-    from modeling.critic.tiny import build_tiny_critic
+    from modeling.critic.core.tiny import build_tiny_critic
 
     state = torch.random.get_rng_state()
     a = build_tiny_critic(tmp_path / "a", TinyCriticConfig(family="qwen2_vl", seed=3))

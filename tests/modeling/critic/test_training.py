@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from modeling import conversations as conv
-from modeling.critic.loading import load_critic
-from modeling.critic.lora import CriticTrainingSettings, apply_training_settings
-from modeling.critic.scoring import score_images
-from modeling.critic.synthetic import distorted_images
-from modeling.critic.training import (
+from modeling.critic.core.loading import load_critic
+from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
+from modeling.critic.core.scoring import score_images
+from modeling.critic.core.synthetic import distorted_images
+from modeling.critic.core.training import (
     IGNORE_INDEX,
     TrainingCancelled,
     TrainingConfig,
@@ -134,7 +134,7 @@ def _learning_gain(tiny_dir, tmp_path, *, distortions, steps, seed, config_overr
     """Held-out SRCC against the hidden quality (after, before) one tiny training round."""
     from scipy import stats
 
-    from modeling.critic.synthetic import SOURCE_IMAGES
+    from modeling.critic.core.synthetic import SOURCE_IMAGES
 
     rng = np.random.default_rng(seed)
     train = distorted_images(sources=SOURCE_IMAGES[:6], crops_per_source=2, distortions=distortions, rng=rng)
@@ -166,7 +166,7 @@ def test_answer_loss_weighting(tiny_dirs, scoring_data):
     """Weight 1 is the model's own loss; a higher weight moves the loss toward the level token's own loss."""
     import torch
 
-    from modeling.critic.training import answer_loss
+    from modeling.critic.core.training import answer_loss
 
     critic = load_critic(tiny_dirs["qwen2_vl"])
     conversations, lookup = scoring_data
@@ -187,7 +187,7 @@ def test_answer_loss_weighting(tiny_dirs, scoring_data):
 
 def test_scored_image_levels_reads_the_answers(scoring_data):
     """Each scoring conversation gives (its image, the index of the level its answer names)."""
-    from modeling.critic.training import scored_image_levels
+    from modeling.critic.core.training import scored_image_levels
 
     conversations, _ = scoring_data
     levels = scored_image_levels(conversations)
@@ -202,7 +202,7 @@ def test_scored_image_levels_reads_the_answers(scoring_data):
 @pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
 def test_pooled_image_features_one_row_per_image(tiny_dirs, scoring_data, family):
     """The projector output the language model receives, averaged per image, for both families."""
-    from modeling.critic.training import pooled_image_features
+    from modeling.critic.core.training import pooled_image_features
 
     critic = load_critic(tiny_dirs[family])
     _, lookup = scoring_data
@@ -218,7 +218,7 @@ def test_vision_warmup_trains_the_tower_first_then_keeps_it(tiny_dirs, scoring_d
     leave the vision tower as the warm-up left it, and every parameter is trainable again afterwards."""
     import torch
 
-    from modeling.critic.lora import vision_module_names
+    from modeling.critic.core.lora import vision_module_names
 
     conversations, lookup = scoring_data
     critic = apply_training_settings(load_critic(tiny_dirs[family]), CriticTrainingSettings.tiny(vision_feature_layer=None))

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from modeling.llm.client import LLMClient, LLMConfig
-from modeling.llm.prompts import QuestionnaireLabels
+from modeling.assist.core.client import LLMClient, LLMConfig
+from modeling.assist.core.prompts import QuestionnaireLabels
 
 
 class RecordingSleep:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from modeling.llm.client import (
+from modeling.assist.core.client import (
     LLMBadResponse,
     LLMClient,
     LLMConfig,

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from modeling.llm.client import LLMUnavailable
-from modeling.llm.default_prompts import default_template
-from modeling.llm.drafting import (
+from modeling.assist.core.client import LLMUnavailable
+from modeling.assist.core.default_prompts import default_template
+from modeling.assist.core.drafting import (
     LLMNotConfigured,
     VQAItem,
     construct_text,

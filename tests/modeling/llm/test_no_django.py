@@ -7,11 +7,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_llm_core_imports_without_django():
-    """Importing every modeling.llm module in a fresh interpreter loads no django module."""
+    """Importing every modeling.assist.core module in a fresh interpreter loads no django module."""
     code = (
         "import sys\n"
-        "import modeling.llm.client, modeling.llm.drafting, modeling.llm.default_prompts\n"
-        "import modeling.llm.prompts, modeling.llm.validation, modeling.llm.template_drafter\n"
+        "import modeling.assist.core.client, modeling.assist.core.drafting, modeling.assist.core.default_prompts\n"
+        "import modeling.assist.core.prompts, modeling.assist.core.validation, modeling.assist.core.template_drafter\n"
         "loaded = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
         "assert not loaded, loaded\n"
     )

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from modeling.llm.default_prompts import DEFAULT_TEMPLATES, default_template
-from modeling.llm.prompts import (
+from modeling.assist.core.default_prompts import DEFAULT_TEMPLATES, default_template
+from modeling.assist.core.prompts import (
     PromptTemplate,
     comparison_input,
     description_input,
@@ -16,7 +16,7 @@ from modeling.llm.prompts import (
     render_task,
     scores_input,
 )
-from modeling.llm.validation import validate
+from modeling.assist.core.validation import validate
 
 DESCRIPTION_ANSWER = {
     "texture_category": "plants_foliage",

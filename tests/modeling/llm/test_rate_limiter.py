@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from modeling.llm.client import LLMRateLimited, RateLimiter
+from modeling.assist.core.client import LLMRateLimited, RateLimiter
 
 
 class FakeClock:
@@ -80,7 +80,7 @@ def test_concurrent_callers_never_share_a_slot():
 
 def test_client_uses_a_shared_limiter(llm_server, make_client, sleeps):
     """Two clients sharing a limiter and key pace their requests together."""
-    from modeling.llm.client import LLMClient
+    from modeling.assist.core.client import LLMClient
 
     clock = FakeClock()
     limiter = RateLimiter(60, clock=clock, sleep=sleeps)

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import itertools
 
-from modeling.llm.default_prompts import default_template
-from modeling.llm.prompts import COMPARISON_KEYS, DISTORTION_KEYS, OVERALL_COMPARISON_KEYS, OVERALL_KEYS, render_task
-from modeling.llm.template_drafter import (
+from modeling.assist.core.default_prompts import default_template
+from modeling.assist.core.prompts import COMPARISON_KEYS, DISTORTION_KEYS, OVERALL_COMPARISON_KEYS, OVERALL_KEYS, render_task
+from modeling.assist.core.template_drafter import (
     draft_authenticity_sentence,
     draft_comparison_paragraph,
     draft_description_paragraph,
     draft_mos_comparison,
     draft_yes_no_questions,
 )
-from modeling.llm.validation import validate
+from modeling.assist.core.validation import validate
 from tests.modeling.llm.test_prompts import DESCRIPTION_ANSWER, PAIR_ANSWER
 
 

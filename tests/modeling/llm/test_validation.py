@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from modeling.llm.validation import OutputRules, parse_json_output, validate, word_count
+from modeling.assist.core.validation import OutputRules, parse_json_output, validate, word_count
 
 
 def test_text_that_follows_the_rules_has_no_problems():
