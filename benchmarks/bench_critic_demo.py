@@ -137,7 +137,8 @@ def run_seed(args, seed: int) -> dict:
     from modeling.critic import runs as critic_runs
     from modeling.critic.data import judgement_last_id
     from modeling.critic.models import CriticVersion
-    from modeling.critic.services import _merged, critic_base_dir, critic_tiny_base_ensure, training_settings_default
+    from modeling.critic.services import _merged, training_settings_default
+    from modeling.critic.storage import critic_base_dir, critic_tiny_base_ensure
 
     started = time.perf_counter()
     summary = demo_seed(small=args.small)

@@ -5,7 +5,7 @@ from django.views import View
 
 from annotation.views.access import ResearcherRequiredMixin
 from modeling.models import DeviceReport
-from modeling.services import device_report_request
+from modeling.tasks import device_report_request
 
 RECENT_REPORTS = 20
 

@@ -15,7 +15,8 @@ from annotation.models import TextRevision
 from annotation.permissions import IsProjectResearcher, can_manage_project
 from annotation.services import revisions
 from modeling.assist import services as llm_services
-from modeling.models import VQAItem
+from modeling.assist.tasks import vqa_generate_request
+from modeling.assist.models import VQAItem
 
 
 def _errors(*statuses: int) -> dict:
@@ -199,7 +200,7 @@ class VQAGenerateApi(ProjectWorkApiView):
     def post(self, request, project_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        llm_services.vqa_generate_request(project=self.get_project(), judgement_ids=serializer.validated_data["judgement_ids"])
+        vqa_generate_request(project=self.get_project(), judgement_ids=serializer.validated_data["judgement_ids"])
         return Response(status=status.HTTP_202_ACCEPTED)
 
 

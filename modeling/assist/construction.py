@@ -18,32 +18,22 @@ rendered input), and counts every input that fell back to the fixed answer.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import transaction
 
 from annotation.models import Authenticity, Image, Project
 from annotation.vocabulary import TaskKind
-from modeling import conversations as conv
-from modeling.assist.models import ConstructedText
+from modeling.assist.answers import PARAPHRASE_METRIC, PROMPTS, authenticity_payload, input_hash, input_text, scores_payload
+from modeling.assist.models import ConstructedText, LLMCall
+from modeling.assist.services import _call_record, llm_client_for, llm_model_name, prompt_active
 from modeling.critic.data import CriticDataSettings, heldout_split, judgements_usable
+from modeling.critic.models import CriticVersion
 from modeling.assist.core.drafting import construct_text
 from modeling.assist.core.errors import LLMError
-from modeling.assist.core.prompts import render_task
 
-#: The prompt of each purpose (modeling/assist/core/default_prompts.py; a project may have its own versions).
-PROMPTS = {
-    ConstructedText.Purpose.SCORES: "visualcritic_scores_description",
-    ConstructedText.Purpose.AUTHENTICITY: "visualcritic_authenticity",
-    ConstructedText.Purpose.MOS_PAIR: "visualcritic_mos_comparison",
-    ConstructedText.Purpose.PARAPHRASES: "visualcritic_instruction_paraphrases",
-}
-#: The metric whose paraphrased questions join the scoring task's question pool.
-PARAPHRASE_METRIC = "MOS"
 #: At most this many model calls per "Write answers" run (a click never spends without bound).
 MAX_CALLS_PER_RUN = 2000
 #: MOS pairs per source: as many as the source has images with MOS, at most this many.
@@ -58,44 +48,7 @@ class ConstructionInput:
     payload: Any
 
 
-@dataclass
-class LLMAnswers:
-    """What training took from the cache: conversations by task, and per purpose how many used / fell back."""
-
-    questions: tuple = ()  # extra scoring questions (LLM paraphrases)
-    descriptions: list = field(default_factory=list)
-    authenticity: list = field(default_factory=list)
-    pairs: list = field(default_factory=list)
-    used: Counter = field(default_factory=Counter)
-    fell_back: Counter = field(default_factory=Counter)
-
-    def report(self) -> dict:
-        return {"used": dict(self.used), "fell_back": dict(self.fell_back),
-                "n_used": sum(self.used.values()), "n_fell_back": sum(self.fell_back.values())}
-
-
 # ------------------------------------------------------------------------------------------ inputs
-
-
-def scores_payload(score: float, *, source: str) -> dict[str, float]:
-    """The scores prompt's input for a scored image: its MOS (0-100), or its mean rating (1-5) put on 0-100."""
-    value = (score - 1.0) / 4.0 * 100.0 if source == "ratings" else score
-    return {"MOS": round(min(max(float(value), 0.0), 100.0), 2)}
-
-
-def authenticity_payload(is_photograph: bool) -> float:
-    """Paper 000's authenticity score: 100 for a photograph, below 100 (here 0) for an AI-generated image."""
-    return 100.0 if is_photograph else 0.0
-
-
-def _input_text(purpose: str, payload) -> str:
-    from modeling.assist.core.default_prompts import default_template
-
-    return render_task(default_template(PROMPTS[purpose]), payload).input_text
-
-
-def input_hash(purpose: str, payload) -> str:
-    return hashlib.sha256(f"{purpose}\n{_input_text(purpose, payload)}".encode()).hexdigest()
 
 
 def construction_inputs(*, project: Project, data: CriticDataSettings | None = None) -> list[ConstructionInput]:
@@ -145,8 +98,6 @@ def construction_inputs(*, project: Project, data: CriticDataSettings | None = N
 
 def data_settings_for(project: Project) -> CriticDataSettings:
     """The data settings of the project's newest version (its held-out split), else the defaults."""
-    from modeling.critic.models import CriticVersion
-
     latest = CriticVersion.objects.filter(project=project).order_by("-number").values_list("training_settings", flat=True).first()
     try:
         return CriticDataSettings(**(latest or {}).get("data", {}))
@@ -165,8 +116,6 @@ def constructed_texts_write(
     twice calls nothing twice. Failed calls are stored (status failed, the error shown) and are tried again
     next time; every call is on the LLM ledger (purpose "construction").
     """
-    from modeling.assist.services import _call_record, llm_client_for, llm_model_name, prompt_active
-    from modeling.models import LLMCall
 
     model = llm_model_name()[:200]
     templates = {purpose: prompt_active(project=project, name=name) for purpose, name in PROMPTS.items()}
@@ -192,7 +141,7 @@ def constructed_texts_write(
                 counts["left_for_next_run"] += 1
                 continue
             calls += 1
-            row = {"input_text": _input_text(item.purpose, item.payload)}
+            row = {"input_text": input_text(item.purpose, item.payload)}
             try:
                 draft = construct_text(client, template, item.payload)
             except LLMError as error:
@@ -213,13 +162,6 @@ def constructed_texts_write(
     return dict(counts)
 
 
-def constructed_texts_request(*, project: Project) -> None:
-    """Queue `modeling.llm_construct` (default queue) once the current transaction commits."""
-    from modeling.tasks import llm_construct
-
-    transaction.on_commit(lambda: llm_construct.delay(project.pk))
-
-
 def constructed_texts_summary(*, project: Project) -> dict:
     """Counts by purpose and status, and the latest rejected or failed rows for review."""
     rows = ConstructedText.objects.filter(project=project)
@@ -232,74 +174,3 @@ def constructed_texts_summary(*, project: Project) -> dict:
         "problems": list(rows.exclude(status=ConstructedText.Status.ACCEPTED)[:20]),
         "total": rows.count(),
     }
-
-
-# ------------------------------------------------------------------------------------------ training
-
-
-def _accepted(project: Project) -> dict[tuple[str, str, str], str]:
-    """(purpose, input key, input hash) -> the newest accepted text."""
-    out: dict[tuple[str, str, str], str] = {}
-    for purpose, key, digest, text in ConstructedText.objects.filter(
-        project=project, status=ConstructedText.Status.ACCEPTED,
-    ).order_by("id").values_list("purpose", "input_key", "input_hash", "text"):
-        out[(purpose, key, digest)] = text
-    return out
-
-
-def llm_answers(
-    *, project: Project, scored: list[conv.ScoredImage], labels: list[conv.AuthenticityLabel], training: set[int],
-    mos: dict[int, float],
-) -> LLMAnswers:
-    """The cached LLM answers for one training set; `labels` come back with their sentences where there is one.
-
-    `scored`: the scoring syllabus's images (MOS or ratings; comparison-only scores get no description);
-    `mos`: training image id -> MOS, to check that a cached pair's numbers are still the images' own.
-    """
-    cache = _accepted(project)
-    found = LLMAnswers()
-    purpose = ConstructedText.Purpose.SCORES
-    for item in scored:
-        if item.source == "comparisons":
-            continue
-        payload = scores_payload(item.score, source="ratings" if item.source == "ratings" else "mos")
-        text = cache.get((purpose, f"image:{item.image}", input_hash(purpose, payload)))
-        if text:
-            found.descriptions.append(conv.ImageDescription(item.image, text))
-            found.used[purpose] += 1
-        else:
-            found.fell_back[purpose] += 1
-    purpose = ConstructedText.Purpose.AUTHENTICITY
-    for label in labels:
-        text = cache.get((purpose, f"image:{label.image}", input_hash(purpose, authenticity_payload(label.is_photograph))))
-        found.authenticity.append(conv.AuthenticityLabel(label.image, label.is_photograph, sentence=text or None))
-        (found.used if text else found.fell_back)[purpose] += 1
-    purpose = ConstructedText.Purpose.PARAPHRASES
-    if any(item.source != "comparisons" for item in scored):
-        text = cache.get((purpose, f"metric:{PARAPHRASE_METRIC}", input_hash(purpose, PARAPHRASE_METRIC)))
-        questions = _questions(text) if text else ()
-        found.questions = questions
-        (found.used if questions else found.fell_back)[purpose] += 1
-    purpose = ConstructedText.Purpose.MOS_PAIR
-    for (kind, key, digest), text in cache.items():
-        if kind != purpose:
-            continue
-        a, b = (int(part) for part in key.split(":")[1:])
-        if a not in training or b not in training or a not in mos or b not in mos:
-            continue
-        payload = (round(mos[a], 2), round(mos[b], 2))
-        if payload[0] != payload[1] and input_hash(purpose, payload) == digest:
-            found.pairs.append(conv.SentencePair(str(a), str(b), payload[0] > payload[1], text))
-            found.used[purpose] += 1
-    return found
-
-
-def _questions(text: str) -> tuple[str, ...]:
-    """The paraphrased questions of an accepted paraphrase output (a JSON list of strings)."""
-    from modeling.assist.core.validation import parse_json_output
-
-    try:
-        parsed = parse_json_output(text)
-    except ValueError:
-        return ()
-    return tuple(q.strip() for q in parsed if isinstance(q, str) and q.strip()) if isinstance(parsed, list) else ()

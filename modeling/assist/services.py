@@ -29,7 +29,7 @@ from modeling.assist.core.drafting import Draft, draft_paragraph, generate_conve
 from modeling.assist.core.errors import LLMError
 from modeling.assist.core.prompts import PromptTemplate, QuestionnaireLabels
 from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
-from modeling.models import LLMCall, PromptVersion, VQAItem
+from modeling.assist.models import LLMCall, PromptVersion, VQAItem
 
 #: The prompt each questionnaire is drafted with (annotation.services.revisions names the task).
 DRAFT_PROMPTS = {revisions.TASK_DESCRIPTION: "description_paragraph", revisions.TASK_COMPARISON: "comparison_paragraph"}
@@ -325,16 +325,6 @@ def vqa_generate(*, project: Project, judgement_ids: list[int]) -> list[VQAItem]
         if client is not None:
             client.close()
     return created
-
-
-def vqa_generate_request(*, project: Project, judgement_ids: list[int]) -> None:
-    """Enqueue `modeling.vqa_generate` for these judgements once the current transaction commits."""
-    from modeling.tasks import vqa_generate as vqa_generate_task
-
-    ids = sorted({int(pk) for pk in judgement_ids})
-    if not ids:
-        raise ValidationError({"judgement_ids": "Pick at least one pathway judgement."})
-    transaction.on_commit(lambda: vqa_generate_task.delay(project.pk, ids))
 
 
 def _options_clean(options) -> list[str]:

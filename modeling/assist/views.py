@@ -17,8 +17,9 @@ from annotation.models import Judgement, TextRevision
 from annotation.views.access import ProjectResearcherMixin
 from annotation.vocabulary import TaskKind
 from modeling.assist import services as llm_services
+from modeling.assist.tasks import vqa_generate_request
 from modeling.assist.core.default_prompts import DEFAULT_TEMPLATES
-from modeling.models import LLMCall, VQAItem
+from modeling.assist.models import LLMCall, VQAItem
 
 REVISIONS_PER_PAGE = 25
 VQA_ITEMS_PER_PAGE = 50
@@ -225,7 +226,7 @@ class VQAView(ProjectResearcherMixin, View):
     def post(self, request, project_id):
         ids = [int(value) for value in request.POST.getlist("judgement_ids") if value.isdigit()]
         try:
-            llm_services.vqa_generate_request(project=self.project, judgement_ids=ids)
+            vqa_generate_request(project=self.project, judgement_ids=ids)
         except ValidationError as exc:
             messages.error(request, " ".join(_messages_of(exc)))
         else:

@@ -21,6 +21,7 @@ from django.db.models import Max, QuerySet
 from annotation.models import Image, Judgement, Project, TextRevision, WorkItem
 from annotation.vocabulary import TaskKind
 from modeling import conversations as conv
+from modeling.assist.answers import llm_answers
 
 HELDOUT_SALT = "loupe-critic-heldout"
 #: Judgements of these items may train the critic (the same as scaling's: no training answers).
@@ -224,8 +225,6 @@ def training_set_build(
     ]
     found = None
     if data.answer_text == "llm":  # paper 000's data-construction answers, written ahead by the LLM
-        from modeling.assist.construction import llm_answers
-
         mos = {image_id: float(row[4]) for image_id, row in images.items() if row[4] is not None}
         found = llm_answers(project=project, scored=scored, labels=labels, training=training, mos=mos)
     config = conv.ConversationConfig()

@@ -1,7 +1,12 @@
 """Critic versions (one per training run), the scores each gives the pool, and the texts it writes."""
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+#: A training or evaluating version whose worker has not written its row for this long has lost its worker.
+HEARTBEAT_STALE_AFTER = timedelta(minutes=15)
 
 
 class CriticVersion(models.Model):
@@ -11,7 +16,7 @@ class CriticVersion(models.Model):
     The judgements it trained on are snapshotted to a compressed id file in the artifact folder
     (`judgements_file`, `n_judgements`, `judgements_sha256`), which stays small at a million judgements.
     The held-out images (a fixed share chosen by content hash) never enter training. At most one version
-    of a project is `active`; only a finished, evaluated one can become active (critic_services).
+    of a project is `active`; only a finished, evaluated one can become active (modeling.critic.services).
     """
 
     class Status(models.TextChoices):

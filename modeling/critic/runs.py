@@ -2,7 +2,7 @@
 
 Each run takes a version id (the task's argument), claims the row, reads the database into the
 Django-free core (:mod:`modeling.critic`), and writes progress and results back on the row. A run never
-touches which version is active: only critic_services' promotion and rollback do.
+touches which version is active: only the promotion and rollback in modeling.critic.services do.
 
 Redelivery (acks_late with reject_on_worker_lost): a training task whose worker was killed comes back
 and finds its version still `training`. If the process that claimed it is gone (same host, pid dead) or
@@ -32,14 +32,9 @@ from modeling.critic.data import (
     judgement_ids_save,
     training_set_build,
 )
-from modeling.critic.models import CriticScore, CriticText, CriticVersion
-from modeling.critic.services import (
-    HEARTBEAT_STALE_AFTER,
-    critic_tiny_base_ensure,
-    selection_prior_refresh,
-    tiny_base_default,
-    version_path,
-)
+from modeling.critic.models import HEARTBEAT_STALE_AFTER, CriticScore, CriticText, CriticVersion
+from modeling.critic.storage import critic_tiny_base_ensure, tiny_base_default, version_path
+from modeling.selection.tasks import selection_prior_refresh
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,14 @@ from django.db.models import QuerySet
 from annotation.models import Project
 from modeling.critic.models import CriticScore, CriticText, CriticVersion
 
+#: Critic metrics drawn over versions: label -> path into CriticVersion.metrics.
+CRITIC_SERIES = {
+    "SRCC vs scaled scores": ("scaling", "srcc"),
+    "PLCC vs scaled scores": ("scaling", "plcc"),
+    "SRCC vs MOS": ("mos", "srcc"),
+    "Pairwise accuracy": ("pairwise", "accuracy"),
+}
+
 
 def critic_versions(*, project: Project) -> QuerySet[CriticVersion]:
     """The project's versions, newest first."""
@@ -40,3 +48,14 @@ def critic_busy(*, project: Project) -> bool:
 def critic_texts(*, version: CriticVersion, limit: int = 200) -> QuerySet[CriticText]:
     """The version's descriptions, newest first (the page shows them as they arrive)."""
     return CriticText.objects.filter(version=version, task="description").select_related("image").order_by("-id")[:limit]
+
+
+def critic_history(*, project: Project) -> list[dict]:
+    """Each evaluated critic version's held-out metrics, oldest first."""
+    history = []
+    for number, status, metrics in CriticVersion.objects.filter(project=project).order_by("number").values_list("number", "status", "metrics"):
+        if not metrics:
+            continue
+        values = {label: (metrics.get(group) or {}).get(key) for label, (group, key) in CRITIC_SERIES.items()}
+        history.append({"version": number, "status": status, "n_heldout_images": metrics.get("n_heldout_images"), "metrics": values})
+    return history

@@ -9,10 +9,6 @@ A run that dies or is cancelled ends failed or cancelled and never changes which
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -21,72 +17,17 @@ from django.utils import timezone
 
 from annotation.models import Image, Project
 from modeling.critic.data import CriticDataSettings, judgement_last_id, judgements_usable
-from modeling.critic.models import CriticText, CriticVersion
+from modeling.critic.models import HEARTBEAT_STALE_AFTER, CriticText, CriticVersion
+from modeling.critic.storage import base_is_tiny, critic_base_dir
+from modeling.critic.tasks import critic_generate, critic_retrain, critic_score_pool
+from modeling.selection.tasks import selection_prior_refresh
 
 logger = logging.getLogger(__name__)
 
-#: A training or evaluating version whose worker has not written its row for this long has lost its worker.
-HEARTBEAT_STALE_AFTER = timedelta(minutes=15)
-TINY_MARKER = "tiny_critic.json"
 
 
 class CriticStateError(ValueError):
     """The version cannot do that in its current state (the message says why, for people)."""
-
-
-# ------------------------------------------------------------------------------------------ places
-
-
-def critic_root() -> Path:
-    """Where artifacts live (LOUPE_CRITIC_DIR); shared by the web app and the `gpu` workers."""
-    return Path(settings.LOUPE_CRITIC_DIR)
-
-
-def tiny_base_default() -> Path:
-    return Path(settings.VAR_DIR) / "critic" / "tiny-base"
-
-
-def critic_base_dir() -> Path:
-    """The base checkpoint new versions train from: LOUPE_CRITIC_BASE_DIR, or the tiny one."""
-    configured = (settings.LOUPE_CRITIC_BASE_DIR or "").strip()
-    return Path(configured) if configured else tiny_base_default()
-
-
-def version_path(version: CriticVersion) -> Path:
-    """The version's artifact folder (absolute)."""
-    return critic_root() / (version.artifact_dir or f"{version.project_id}/{version.pk}")
-
-
-def critic_tiny_base_ensure(directory: Path | None = None) -> tuple[Path, bool]:
-    """Build the tiny random base critic if it is not there yet; (directory, built now).
-
-    Built in a temporary folder and renamed into place, so two processes starting at once never see
-    half a checkpoint; the loser of the race throws its copy away.
-    """
-    directory = Path(directory or tiny_base_default())
-    if (directory / TINY_MARKER).is_file():
-        return directory, False
-    from modeling.critic.core.tiny import TinyCriticConfig, build_tiny_critic
-
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = directory.parent / f".{directory.name}.{os.getpid()}.building"
-    shutil.rmtree(staging, ignore_errors=True)
-    build_tiny_critic(staging, TinyCriticConfig())
-    try:
-        if directory.exists() and not any(directory.iterdir()):
-            directory.rmdir()
-        os.rename(staging, directory)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (directory / TINY_MARKER).is_file():
-            raise
-        return directory, False
-    return directory, True
-
-
-def base_is_tiny(base_dir: Path) -> bool:
-    """A tiny random base (built by build_tiny_critic), or the default place where one will be built."""
-    return (Path(base_dir) / TINY_MARKER).is_file() or Path(base_dir) == tiny_base_default()
 
 
 # ---------------------------------------------------------------------------------------- settings
@@ -144,8 +85,6 @@ def critic_version_request(
     two requests at once cannot both create one. `overrides` updates the default settings per section
     (`{"optimisation": {"max_steps": 5}}`); `training_settings` replaces them whole (a retry).
     """
-    from modeling.critic.tasks import critic_retrain
-
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         critic_versions_stale_fail(project=project)
@@ -272,19 +211,10 @@ def critic_version_rollback(*, project: Project) -> CriticVersion:
 
 
 def _after_activation(version: CriticVersion) -> None:
-    from annotation.models import Image
-
     if version.score_status == CriticVersion.ScoreStatus.DONE and version.scored_count >= Image.objects.filter(project_id=version.project_id).count():
         selection_prior_refresh(project_id=version.project_id)
     elif version.score_status not in (CriticVersion.ScoreStatus.QUEUED, CriticVersion.ScoreStatus.RUNNING):
         critic_pool_score_request(version=version)
-
-
-def selection_prior_refresh(*, project_id: int) -> None:
-    """New critic scores or a new active critic: let the selector top the pair queue up with the new prior."""
-    from modeling.tasks import pair_queue_refill
-
-    transaction.on_commit(lambda: pair_queue_refill.delay(project_id))
 
 
 # ----------------------------------------------------------------------------------- scoring, texts
@@ -292,8 +222,6 @@ def selection_prior_refresh(*, project_id: int) -> None:
 
 def critic_pool_score_request(*, version: CriticVersion) -> CriticVersion:
     """Queue scoring of the project's whole pool with this version (a finished one only)."""
-    from modeling.critic.tasks import critic_score_pool
-
     ok = (CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED)
     if version.status not in ok or not version.artifact_sha256:
         raise CriticStateError(f"v{version.number} is {version.get_status_display().lower()}: only a trained version can score.")
@@ -305,8 +233,6 @@ def critic_pool_score_request(*, version: CriticVersion) -> CriticVersion:
 
 def critic_texts_request(*, version: CriticVersion, image_ids: list[int]) -> None:
     """Queue free-text quality descriptions of `image_ids` by this version (for studies)."""
-    from modeling.critic.tasks import critic_generate
-
     if version.status not in (CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED):
         raise CriticStateError(f"v{version.number} has no trained adapter to write with.")
     ids = [int(i) for i in image_ids]

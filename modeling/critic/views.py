@@ -9,6 +9,7 @@ from django.views import View
 
 from annotation.views.access import ProjectResearcherMixin
 from modeling.assist import construction
+from modeling.assist.tasks import constructed_texts_request
 from modeling.critic import selectors, services
 from modeling.critic.data import ANSWER_TEXTS
 from modeling.critic.models import CriticVersion
@@ -78,7 +79,7 @@ class CriticConstructView(ProjectResearcherMixin, View):
     """Queue the LLM-written training answers (paper 000's data-construction prompts) on the default queue."""
 
     def post(self, request, project_id):
-        construction.constructed_texts_request(project=self.project)
+        constructed_texts_request(project=self.project)
         writer = "the offline template drafter (no model configured)" if llm_model_name() == TEMPLATE_DRAFTER_MODEL else llm_model_name()
         messages.success(request, f"Writing training answers with {writer}; reload to see them counted below.")
         return redirect("critic:index", project_id=self.project.pk)

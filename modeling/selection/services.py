@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max
 
@@ -25,16 +24,12 @@ from annotation.services.work import ProposedPair, pair_items_open_count, pairs_
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore
 from evaluation.selectors import scaling_run_current
+from modeling.critic.models import CriticScore, CriticVersion
 from modeling.selection.core.active import SelectionConfig, select_pairs_batch
 from modeling.selection.core.critic_prior import calibrate_critic_prior, critic_disagreement_scores
 
 logger = logging.getLogger(__name__)
 
-#: How long one web or worker process waits before it enqueues another refill of the same project.
-#: The default cache is local memory, so this holds per process: a burst of judgements in one
-#: process enqueues one refill; several processes may each enqueue one, which is harmless because the
-#: refill itself is idempotent (it adds nothing while the queue holds a batch).
-REFILL_DEBOUNCE_SECONDS = 10
 #: Paper 004 (eq. 5): weight of the feature-space diversity term in critic-disagreement selection.
 DISAGREEMENT_DIVERSITY_WEIGHT = 0.01
 #: Critic-disagreement: each chosen image is paired with this many neighbours on either side in score.
@@ -84,8 +79,6 @@ def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> Crit
     or the calibration cannot be fitted (fewer than 3 images with human data, constant critic scores).
     No prior is ever made up.
     """
-    from modeling.critic.models import CriticScore, CriticVersion
-
     version = CriticVersion.objects.filter(project=project, status=CriticVersion.Status.ACTIVE).first()
     if version is None:
         return None
@@ -329,23 +322,3 @@ def _disagreement_candidates(*, mean, var, has_human, prior: CriticPrior, k: int
         pairs.extend((item, other) for other in order[low:high] if other != item)
     return np.asarray(pairs, dtype=np.int64) if pairs else None
 
-
-# ------------------------------------------------------------------------------------------- triggers
-
-
-def pair_queue_refill_request(*, project: Project, only_if_low: bool = True) -> bool:
-    """Enqueue a refill of the project's pairs (after the transaction commits); True if one was enqueued.
-
-    With `only_if_low`, only when fewer than half a batch of pairs is open. Debounced per process for
-    REFILL_DEBOUNCE_SECONDS with a cache key, so a burst of judgements enqueues one refill.
-    """
-    from modeling.tasks import pair_queue_refill as pair_queue_refill_task
-
-    if TaskKind.PAIR not in (project.task_kinds or []):
-        return False
-    if only_if_low and pair_items_open_count(project) >= project.pair_batch_size / 2:
-        return False
-    if not cache.add(f"loupe:pair-refill:{project.pk}", True, timeout=REFILL_DEBOUNCE_SECONDS):
-        return False
-    transaction.on_commit(lambda: pair_queue_refill_task.delay(project.pk))
-    return True

@@ -13,7 +13,7 @@ from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
 from modeling.assist import services as llm_services
-from modeling.models import LLMCall
+from modeling.assist.models import LLMCall
 from tests.work_data import work_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -64,7 +64,7 @@ def test_the_worker_drafts_the_paragraph_of_a_submitted_questionnaire(celery_wor
 def test_the_worker_writes_the_critics_llm_answers_on_the_default_queue(celery_worker, worker_media_root, project):
     """"Write answers with the LLM" → modeling.llm_construct on the worker → accepted, labelled ConstructedText rows."""
     from annotation.models import Image
-    from modeling.assist import construction
+    from modeling.assist.tasks import constructed_texts_request
     from modeling.assist.models import ConstructedText
     from modeling.critic.data import CriticDataSettings, heldout_split
     from tests.work_data import project_images
@@ -75,7 +75,7 @@ def test_the_worker_writes_the_critics_llm_answers_on_the_default_queue(celery_w
     train_ids, _ = heldout_split(project=project, fraction=CriticDataSettings().heldout_fraction)
     Image.objects.filter(pk__in=[int(i) for i in train_ids[:3]]).update(mos_normalised=55.0, source_dataset="spaq")
 
-    construction.constructed_texts_request(project=project)  # outside a transaction: sent at once
+    constructed_texts_request(project=project)  # outside a transaction: sent at once
 
     assert _wait_for(lambda: ConstructedText.objects.filter(project=project).count() >= 3), celery_worker.log_tail()
     rows = ConstructedText.objects.filter(project=project)

@@ -12,7 +12,7 @@ from modeling.assist import construction
 from modeling.assist.models import ConstructedText
 from modeling.critic.data import CriticDataSettings, heldout_split, training_set_build
 from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
-from modeling.models import LLMCall
+from modeling.assist.models import LLMCall
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.llm_server import Ok
 from tests.work_data import project_images
@@ -125,7 +125,7 @@ def test_offline_drafter_writes_labelled_answers_that_enter_training(offline, pr
 
 def test_the_page_queues_the_writer_and_shows_rejected_outputs(client, project, researcher, offline, monkeypatch, django_capture_on_commit_callbacks, split):
     """The Critic page's button queues modeling.llm_construct; rejected outputs and their problems are listed there."""
-    from modeling.tasks import llm_construct
+    from modeling.assist.tasks import llm_construct
 
     train_ids, _ = heldout_split(project=project, fraction=CriticDataSettings().heldout_fraction)  # no version yet: the default split
     Image.objects.filter(pk=int(train_ids[0])).update(mos_normalised=50.0)

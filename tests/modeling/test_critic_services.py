@@ -13,10 +13,10 @@ from django.utils import timezone
 from annotation.models import PairSource, SelectionStrategy, WorkItem
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
-from modeling.critic import runs as critic_runs, services as critic_services
+from modeling.critic import runs as critic_runs, services as critic_services, storage
 from modeling.selection import services as selection
 from modeling.critic.data import CriticDataSettings, heldout_split, judgement_ids_load, training_set_build
-from modeling.critic.models import CriticScore, CriticVersion
+from modeling.critic.models import HEARTBEAT_STALE_AFTER, CriticScore, CriticVersion
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.work_data import project_images
 
@@ -30,7 +30,7 @@ def tiny_base(tmp_path_factory):
     import torch
 
     torch.set_num_threads(2)
-    directory, built = critic_services.critic_tiny_base_ensure(tmp_path_factory.mktemp("critic-base") / "tiny")
+    directory, built = storage.critic_tiny_base_ensure(tmp_path_factory.mktemp("critic-base") / "tiny")
     assert built
     return directory
 
@@ -107,7 +107,7 @@ def test_too_few_images_fail_the_version_with_a_reason(critic_settings, project)
 def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, project, labelled, django_capture_on_commit_callbacks, monkeypatch):
     """A queued version trains to ready with metrics, a checksum and a judgement snapshot; once promoted and
     scored, the pair selector calibrates its scores into a prior and records the version on each pair."""
-    from modeling import tasks
+    from modeling.selection import tasks
     from modeling.critic import tasks as tasks_critic
 
     enqueued = []
@@ -126,7 +126,7 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
     assert version.metrics["vision_warmup"]["steps"] == 2
     assert version.metrics["evaluated"] and version.metrics["n_heldout_images"] == len(heldout)
     assert version.metrics["pairwise"]["n"] == 2  # the two pairs inside the held-out split
-    folder = critic_services.version_path(version)
+    folder = storage.version_path(version)
     from modeling.critic.core.training import artifact_sha256
 
     assert artifact_sha256(folder)[0] == version.artifact_sha256
@@ -251,7 +251,7 @@ def test_cancel_stops_a_running_version_and_saves_nothing(critic_settings, proje
     version = critic_services.critic_version_request(project=project, overrides={**QUICK, "optimisation": {"max_steps": 20, "batch_size": 2, "vision_warmup_steps": 2}})
     version = critic_runs.critic_version_train(version.pk)
     assert version.status == CriticVersion.Status.CANCELLED and version.step < 20
-    assert not version.artifact_sha256 and not critic_services.version_path(version).exists()
+    assert not version.artifact_sha256 and not storage.version_path(version).exists()
 
 
 def test_queued_version_is_cancelled_at_once(critic_settings, project):
@@ -303,7 +303,7 @@ def test_version_whose_worker_went_silent_is_failed_by_the_sweep(critic_settings
     """No heartbeat for longer than HEARTBEAT_STALE_AFTER: the version is failed when anyone looks."""
     version = CriticVersion.objects.create(
         project=project, number=1, status=CriticVersion.Status.TRAINING, base_model_dir="/x", worker="elsewhere:1",
-        heartbeat_at=timezone.now() - critic_services.HEARTBEAT_STALE_AFTER - timedelta(seconds=1),
+        heartbeat_at=timezone.now() - HEARTBEAT_STALE_AFTER - timedelta(seconds=1),
     )
     assert critic_services.critic_versions_stale_fail(project=project) == 1
     version.refresh_from_db()

@@ -19,7 +19,7 @@ def _finished(project, number, *, status=CriticVersion.Status.READY, **fields):
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
-    from modeling import tasks
+    from modeling.selection import tasks
     from modeling.critic import tasks as tasks_critic
 
     calls = []

@@ -9,8 +9,8 @@ from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
 from modeling.assist import services as llm_services
 from modeling.assist.core.errors import LLMRateLimited
-from modeling.models import LLMCall, PromptVersion, VQAItem
-from modeling.tasks import LLM_DRAFT_TASK_RETRIES, llm_draft, vqa_generate
+from modeling.assist.models import LLMCall, PromptVersion, VQAItem
+from modeling.assist.tasks import LLM_DRAFT_TASK_RETRIES, llm_draft, vqa_generate
 from tests.factories import AnnotatorFactory, MembershipFactory
 from tests.llm_server import Malformed, Ok, RateLimited, Slow, Status
 from tests.work_data import work_project

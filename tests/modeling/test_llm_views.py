@@ -9,8 +9,8 @@ from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
 from modeling.assist import services as llm_services
-from modeling.models import PromptVersion, VQAItem
-from modeling.tasks import vqa_generate
+from modeling.assist.models import PromptVersion, VQAItem
+from modeling.assist.tasks import vqa_generate
 from tests.factories import AnnotatorFactory, MembershipFactory, ResearcherFactory
 from tests.work_data import work_project
 

@@ -9,7 +9,8 @@ from annotation.signals import judgements_submitted
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
 from modeling.selection import services as selection
-from modeling.selection.services import CriticPrior, pair_queue_refill, pair_queue_refill_request, pair_queue_refill_run
+from modeling.selection.services import CriticPrior, pair_queue_refill, pair_queue_refill_run
+from modeling.selection.tasks import pair_queue_refill_request
 from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
 
 
@@ -23,7 +24,7 @@ def _clear_cache():
 @pytest.fixture
 def enqueued(monkeypatch):
     """Refill tasks the code enqueued (their arguments), instead of sending them to a broker."""
-    from modeling import tasks
+    from modeling.selection import tasks
 
     calls = []
     monkeypatch.setattr(tasks.pair_queue_refill, "delay", lambda *args: calls.append(args))

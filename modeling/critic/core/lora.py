@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from modeling.critic.core.loading import Critic
+from modeling.critic.core.model import Critic
 
 __all__ = [
     "ADAPTER_SETTINGS_FILE",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from modeling import conversations as conv
-from modeling.critic.core.loading import Critic
+from modeling.critic.core.model import Critic
 
 __all__ = [
     "LevelScores",

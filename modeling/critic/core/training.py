@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from modeling.conversations import Conversation
-from modeling.critic.core.loading import Critic
+from modeling.critic.core.model import Critic
 from modeling.critic.core.lora import save_adapter
 from modeling.critic.core.scoring import as_rgb_image, score_images
 

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.models import Project
 from annotation.services.queue import QueueError
 from evaluation.demo_observers import SimulationConfig, SimulationError, observers_simulate
+from modeling.selection.services import pair_queue_refill
 
 _DEFAULTS = SimulationConfig()
 
@@ -34,7 +35,10 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug '{project}'")
         try:
             config = SimulationConfig(observers=observers, items_per_observer=items_per_observer, careless=careless, seed=seed)
-            report = observers_simulate(project=target, config=config, scale=not no_scale)
+            report = observers_simulate(
+                project=target, config=config, scale=not no_scale,
+                pairs_refill=lambda project, rng: pair_queue_refill(project, rng=rng),
+            )
         except (ValueError, SimulationError) as exc:
             raise CommandError(str(exc)) from exc
         except QueueError as exc:  # e.g. a simulated account that was deactivated or made a researcher

@@ -1,9 +1,7 @@
-"""Receivers of the modeling app: thin, each calls one service (connected in modeling/apps.py)."""
-from django.db import transaction
-
+"""Receivers of pair selection: thin, each calls one service (connected in modeling/apps.py)."""
 from annotation.models import PairSource
 from annotation.vocabulary import TaskKind
-from modeling.selection.services import pair_queue_refill_request
+from modeling.selection.tasks import pair_queue_refill_request
 
 
 def judgements_submitted_refill(sender, *, project, judgement, **kwargs) -> None:
@@ -18,11 +16,3 @@ def scaling_run_done_refill(sender, *, project, run, **kwargs) -> None:
     if project.pair_source != PairSource.PROPOSED:
         return
     pair_queue_refill_request(project=project, only_if_low=False)
-
-
-def draft_requested_enqueue(sender, *, project, revision, **kwargs) -> None:
-    """A questionnaire was answered: draft its paragraph on the `default` queue (once the transaction commits)."""
-    from modeling.tasks import llm_draft
-
-    revision_id = revision.pk
-    transaction.on_commit(lambda: llm_draft.delay(revision_id))
