@@ -1,4 +1,4 @@
-"""The code's layout: no import circle inside an app or between apps, and modules within the size guideline.
+"""The code's layout: no import circle inside an app or between apps, Django-free cores, modules within the size guideline.
 
 Every import statement counts, function-level ones included: a circle hidden in a function is still a circle.
 """
@@ -140,6 +140,32 @@ def test_no_import_circle_between_apps(graph):
             if name.split(".")[0] != target.split(".")[0]:
                 apps[name.split(".")[0]].add(target.split(".")[0])
     assert [sorted(circle) for circle in _circles(apps)] == []
+
+
+def _imports_django(path: Path) -> bool:
+    """The module itself imports Django, DRF or Celery (at any level)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        if any(name.split(".")[0] in {"django", "rest_framework", "celery"} for name in names):
+            return True
+    return False
+
+
+def test_modeling_cores_reach_no_django(graph):
+    """Nothing a `modeling/*/core/` module imports, directly or through other modules, imports Django."""
+    modules = _modules()
+    with_django = {name for name, path in modules.items() if _imports_django(path)}
+    cores = [name for name in modules if name.startswith("modeling.") and ".core" in name]
+    assert len(cores) >= 3
+    reached = {}
+    for core in cores:
+        seen, todo = set(), [core]
+        while todo:
+            for target in graph[todo.pop()] - seen:
+                seen.add(target)
+                todo.append(target)
+        reached[core] = sorted((seen | {core}) & with_django)
+    assert {core: found for core, found in reached.items() if found} == {}
 
 
 def test_modules_stay_within_the_size_guideline():
