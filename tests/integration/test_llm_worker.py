@@ -2,7 +2,7 @@
 
 The session's worker is started once with the environment of the test run, so it cannot be pointed at a
 per-test loopback LLM server; it runs without a key (the offline template drafter), and the server paths
-(success, 429, 5xx, timeout, malformed, rule-breaking) are tested in-process in tests/modeling/test_llm_services.py.
+(success, 429, 5xx, timeout, malformed, rule-breaking) are tested in-process in tests/modeling/assist/test_services.py.
 """
 import time
 import uuid

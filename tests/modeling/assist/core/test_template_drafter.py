@@ -13,7 +13,7 @@ from modeling.assist.core.template_drafter import (
     draft_yes_no_questions,
 )
 from modeling.assist.core.validation import validate
-from tests.modeling.llm.test_prompts import DESCRIPTION_ANSWER, PAIR_ANSWER
+from tests.modeling.assist.core.test_prompts import DESCRIPTION_ANSWER, PAIR_ANSWER
 
 
 def test_description_paragraph_golden(labels):

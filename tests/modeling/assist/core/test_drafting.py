@@ -16,7 +16,7 @@ from modeling.assist.core.drafting import (
     generate_vqa,
 )
 from tests.llm_server import Ok, Status
-from tests.modeling.llm.test_prompts import DESCRIPTION_ANSWER, PAIR_ANSWER
+from tests.modeling.assist.core.test_prompts import DESCRIPTION_ANSWER, PAIR_ANSWER
 
 GOOD_PARAGRAPH = (
     "The overall quality of this image is severely compromised by severe color distortion and severe noise. "
