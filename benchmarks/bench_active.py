@@ -5,7 +5,7 @@ Run: ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/benc
 ``--no-sim``: latency only).
 
 1. Latency of one 50-pair batch at ``n = 1,000`` and ``10,000`` with the
-   default :class:`modeling.active.SelectionConfig`; target under 200 ms on
+   default :class:`modeling.selection.core.active.SelectionConfig`; target under 200 ms on
    one core at 10,000.
 2. Simulated annotators: true scores ``N(0, 1.5^2)`` on the Thurstone scale
    (one unit = the standard deviation of a perceived difference, so a random
@@ -18,7 +18,7 @@ Run: ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/benc
    truth (``r`` = 0.5, 0.7, 0.9; its Spearman is printed); nothing else of the
    truth is used: before the first comparison the batch is chosen on the
    standardised critic scores, and after every batch the prior is
-   recalibrated by :func:`modeling.critic_prior.calibrate_critic_prior` on the
+   recalibrated by :func:`modeling.selection.core.critic_prior.calibrate_critic_prior` on the
    items compared so far (their scores from a fit with the default prior,
    which is divided out), as the app does on a new project.  Reported per
    ``n``: Spearman and RMSE (centred scores, Thurstone units) against the
@@ -39,8 +39,8 @@ from scipy import stats
 
 from evaluation.scaling import thurstone_map_pairwise
 from evaluation.simulation import thurstone_judgements
-from modeling.active import SelectionConfig, select_pairs_batch
-from modeling.critic_prior import calibrate_critic_prior
+from modeling.selection.core.active import SelectionConfig, select_pairs_batch
+from modeling.selection.core.critic_prior import calibrate_critic_prior
 
 TARGET_SRCC = 0.95
 TRUE_SD = 1.5

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_critic.py [--family qwen2_vl] [--steps 300] [--seeds 0 1 2]``.
 
 Data: crops of scikit-image sample images, blurred or noised at severities 0-4
-(:mod:`modeling.critic.synthetic`); training and held-out sets use different source
+(:mod:`modeling.critic.core.synthetic`); training and held-out sets use different source
 images. The tiny critic is fully fine-tuned (``CriticTrainingSettings.tiny``) on
 scoring-syllabus conversations (paper 001, eq. 1) and scored with eqs. 4-5; SRCC is
 against the hidden quality (100 - 25 x severity), overall and per distortion.
@@ -25,12 +25,12 @@ import torch
 from scipy import stats
 
 from modeling import conversations as conv
-from modeling.critic.loading import load_critic
-from modeling.critic.lora import CriticTrainingSettings, apply_training_settings
-from modeling.critic.scoring import score_images
-from modeling.critic.synthetic import SOURCE_IMAGES, distorted_images
-from modeling.critic.tiny import TinyCriticConfig, build_tiny_critic
-from modeling.critic.training import TrainingConfig, train_critic
+from modeling.critic.core.loading import load_critic
+from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
+from modeling.critic.core.scoring import score_images
+from modeling.critic.core.synthetic import SOURCE_IMAGES, distorted_images
+from modeling.critic.core.tiny import TinyCriticConfig, build_tiny_critic
+from modeling.critic.core.training import TrainingConfig, train_critic
 
 
 def _srcc_report(scores, images) -> str:

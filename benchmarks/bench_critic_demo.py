@@ -67,7 +67,7 @@ def _patch_loader(mode: str, input_side: int) -> None:
     """Wrap critic_runs._image_loader so the tiny model gets a centre crop (measurement only)."""
     if mode == "resize":
         return
-    from modeling import critic_runs
+    from modeling.critic import runs as critic_runs
 
     original = critic_runs._image_loader
     side = input_side * (2 if mode == "crop2" else 1)
@@ -118,7 +118,7 @@ def _training_srcc(version) -> float:
 
     from annotation.models import Image
     from evaluation.metrics import srcc
-    from modeling import critic_runs
+    from modeling.critic import runs as critic_runs
 
     held = set(int(i) for i in version.heldout_image_ids)
     rows = [(i, t) for i, t in Image.objects.filter(project=version.project).values_list("id", "hidden_ground_truth") if i not in held]
@@ -134,10 +134,11 @@ def run_seed(args, seed: int) -> dict:
 
     from annotation.models import Image
     from annotation.services.demo import demo_seed
-    from modeling import critic_runs
-    from modeling.critic_data import judgement_last_id
-    from modeling.critic_models import CriticVersion
-    from modeling.critic_services import _merged, critic_base_dir, critic_tiny_base_ensure, training_settings_default
+    from modeling.critic import runs as critic_runs
+    from modeling.critic.data import judgement_last_id
+    from modeling.critic.models import CriticVersion
+    from modeling.critic.services import _merged, training_settings_default
+    from modeling.critic.storage import critic_base_dir, critic_tiny_base_ensure
 
     started = time.perf_counter()
     summary = demo_seed(small=args.small)
@@ -150,7 +151,7 @@ def run_seed(args, seed: int) -> dict:
     if args.family != "llava_onevision" or args.vision_width != 32:
         from pathlib import Path
 
-        from modeling.critic.tiny import TinyCriticConfig, build_tiny_critic
+        from modeling.critic.core.tiny import TinyCriticConfig, build_tiny_critic
 
         base_dir = Path(base_dir).parent / f"tiny-{args.family}-{args.vision_width}"
         if not (base_dir / "config.json").is_file():
@@ -235,7 +236,7 @@ def main() -> None:
             os.makedirs(var_dir)
             if not results:
                 _setup(var_dir)
-                from modeling.critic.tiny import TinyCriticConfig
+                from modeling.critic.core.tiny import TinyCriticConfig
 
                 _patch_loader(args.input, TinyCriticConfig().image_size)
             else:

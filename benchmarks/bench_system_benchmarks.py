@@ -114,8 +114,8 @@ def demo(steps: int) -> None:
         from annotation.models import Image
         from annotation.services.demo import demo_seed
         from evaluation.services import project_scale
-        from modeling import critic_runs
-        from modeling.critic_services import critic_version_request
+        from modeling.critic import runs as critic_runs
+        from modeling.critic.services import critic_version_request
         from system_benchmarks.services.execution import benchmark_run_execute
         from system_benchmarks.services.runs import RunSpec, benchmark_run_create, labelled_pool
         from tests.llm_server import FakeLLMServer, Ok

@@ -216,8 +216,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskKindEnum": "annotation.vocabulary.TaskKind",
         "TextRevisionStatusEnum": "annotation.models.TextRevision.Status",
-        "VQAItemStatusEnum": "modeling.models.VQAItem.Status",
-        "VQAItemKindEnum": "modeling.models.VQAItem.Kind",
+        "VQAItemStatusEnum": "modeling.assist.models.VQAItem.Status",
+        "VQAItemKindEnum": "modeling.assist.models.VQAItem.Kind",
     },
 }
 

@@ -8,9 +8,11 @@ from accounts.api import TokenObtainView
 from accounts.views import home
 from annotation.api_urls import api_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
+from evaluation.urls import urlpatterns as evaluation_urlpatterns
 from exports.urls import api_urlpatterns as exports_api_urlpatterns
-from modeling.urls import api_urlpatterns as modeling_api_urlpatterns
-from modeling.api_critic import api_urlpatterns as critic_api_urlpatterns
+from modeling.assist.urls import api_urlpatterns as modeling_api_urlpatterns
+from modeling.critic.api import api_urlpatterns as critic_api_urlpatterns
+from modeling.selection.urls import urlpatterns as selection_urlpatterns
 from studies.urls import api_urlpatterns as studies_api_urlpatterns
 from system_benchmarks.api import api_urlpatterns as benchmarks_api_urlpatterns
 from modeling.views import WorkersView
@@ -26,11 +28,12 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/", include((api_urlpatterns + evaluation_api_urlpatterns + modeling_api_urlpatterns + exports_api_urlpatterns + studies_api_urlpatterns, "api"))),
     path("", include("annotation.urls")),
-    path("", include("evaluation.urls")),
+    # The pair-queue page belongs to selection (modeling) but keeps its name in the `evaluation` namespace.
+    path("", include((evaluation_urlpatterns + selection_urlpatterns, "evaluation"))),
     path("", include("studies.urls")),
-    path("", include("modeling.urls_critic")),
+    path("", include("modeling.critic.urls")),
     path("api/", include((critic_api_urlpatterns, "critic_api"))),
-    path("", include("modeling.urls")),
+    path("", include("modeling.assist.urls")),
     path("", include("exports.urls")),
     path("", include("system_benchmarks.urls")),
     path("api/", include((benchmarks_api_urlpatterns, "benchmarks_api"))),

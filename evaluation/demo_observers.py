@@ -22,6 +22,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -164,18 +165,21 @@ class _Session:
     finished: bool = False
 
 
-def observers_simulate(*, project: Project, config: SimulationConfig, scale: bool = True) -> SimulationReport:
+def observers_simulate(
+    *, project: Project, config: SimulationConfig, scale: bool = True,
+    pairs_refill: Callable[[Project, np.random.Generator], int] | None = None,
+) -> SimulationReport:
     """Create the simulated observers and let them work through the queue up to `items_per_observer` judgements each.
 
     They work at the same time, in rounds on one simulated clock that ends about now: every observer asks for
     an item, then every observer answers, so two observers of one kind are served the same item while its
     overlap allows (as two people working side by side are), which gives quality control items to agree on.
-    Pairs are topped up synchronously by the active selector while they run low (the worker may not be
-    running), and once more at the end so people find pairs too. With `scale`, the scores are fitted at the
+    `pairs_refill(project, rng)` (the active selector's `modeling.selection.services.pair_queue_refill`, passed
+    in by the command, since evaluation does not import modeling) tops pairs up synchronously while they run low
+    (the worker may not be running), and once more at the end so people find pairs too; it returns the pairs added. With `scale`, the scores are fitted at the
     end (`evaluation.services.project_scale`), so the scores page and quality control show them at once.
     """
     from evaluation.services import ScalingInputError, project_scale
-    from modeling.selection import pair_queue_refill
 
     started = time.perf_counter()
     if not project.task_kinds:
@@ -204,7 +208,7 @@ def observers_simulate(*, project: Project, config: SimulationConfig, scale: boo
         session.finished = session.done >= session.target
         sessions.append(session)
 
-    refill = (lambda: pair_queue_refill(project, rng=np_rng)) if TaskKind.PAIR in kinds else (lambda: 0)
+    refill = (lambda: pairs_refill(project, np_rng)) if pairs_refill and TaskKind.PAIR in kinds else (lambda: 0)
     remaining = sum(max(s.target - s.done, 0) for s in sessions)
     # One simulated clock for everyone, starting far enough back that the session ends about now.
     clock = timezone.now() - timedelta(seconds=remaining * ROUND_SECONDS / max(len(sessions), 1) + 3600)

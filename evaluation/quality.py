@@ -25,20 +25,13 @@ from evaluation.screening import (
     straight_lining_by_annotator,
 )
 from evaluation.scaling import ScalingConvergenceError
-from modeling.critic_models import CriticVersion
+from evaluation.signals import quality_report_sections
 
 QUALITY_PURPOSES = (WorkItem.Purpose.WORK, WorkItem.Purpose.GOLD)
 #: The pair outlier test fits one scale per annotator (leave-one-out, as pwcmp) while annotators x pair judgements
 #: stay within this budget (about a second); beyond it one shared scale, where each annotator weighs little anyway.
 #: Measured: 1,000 images, 20 annotators x 1,000 pairs: 7.3 s leave-one-out, 0.3 s shared.
 LEAVE_ONE_OUT_BUDGET = 100_000
-#: Critic metrics drawn over versions: label -> path into CriticVersion.metrics.
-CRITIC_SERIES = {
-    "SRCC vs scaled scores": ("scaling", "srcc"),
-    "PLCC vs scaled scores": ("scaling", "plcc"),
-    "SRCC vs MOS": ("mos", "srcc"),
-    "Pairwise accuracy": ("pairwise", "accuracy"),
-}
 _SCREEN_SIDE = {False: {"a": "left", "b": "right", "tie": "tie"}, True: {"a": "right", "b": "left", "tie": "tie"}}
 
 
@@ -227,17 +220,6 @@ def progress_by_day(*, project: Project) -> dict:
     return {"days": days, "series": series}
 
 
-def critic_history(*, project: Project) -> list[dict]:
-    """Each evaluated critic version's held-out metrics, oldest first."""
-    history = []
-    for number, status, metrics in CriticVersion.objects.filter(project=project).order_by("number").values_list("number", "status", "metrics"):
-        if not metrics:
-            continue
-        values = {label: (metrics.get(group) or {}).get(key) for label, (group, key) in CRITIC_SERIES.items()}
-        history.append({"version": number, "status": status, "n_heldout_images": metrics.get("n_heldout_images"), "metrics": values})
-    return history
-
-
 def score_summary(*, project: Project) -> dict:
     """The current scores (latest finished scaling run) as plain values for the histogram."""
     run = selectors.scaling_run_current(project=project)
@@ -260,12 +242,16 @@ def exclusion_log(*, project: Project, limit: int = 200) -> list[dict]:
 
 def project_quality_report(*, project: Project) -> dict:
     """Everything the quality dashboard shows, as JSON-ready values."""
-    return {
+    report = {
         "project_id": project.pk,
         "progress": progress_by_day(project=project),
         "agreement": agreement_rows(project=project),
         "annotators": annotator_screening(project=project),
         "scores": score_summary(project=project),
-        "critic": critic_history(project=project),
+        "critic": [],
         "exclusions": exclusion_log(project=project),
     }
+    # Sections other apps add (the critic's held-out metrics, from modeling); a key here keeps its place.
+    for _, sections in quality_report_sections.send(sender=Project, project=project):
+        report.update(sections)
+    return report

@@ -8,7 +8,6 @@ app_name = "evaluation"
 urlpatterns = [
     path("projects/<int:project_id>/scores/", views.ScoresView.as_view(), name="project_scores"),
     path("projects/<int:project_id>/scores.csv", views.ScoresCsvView.as_view(), name="project_scores_csv"),
-    path("projects/<int:project_id>/pair-queue/", views.PairQueueView.as_view(), name="pair_queue"),
     path("projects/<int:project_id>/quality/", views_quality.QualityView.as_view(), name="project_quality"),
     path(
         "projects/<int:project_id>/quality/members/<int:membership_id>/exclusion/",

@@ -1,4 +1,4 @@
-"""Researcher pages about a project's scores: the scores page (plot, table, recompute), its CSV, and the pair queue."""
+"""Researcher pages about a project's scores: the scores page (plot, table, recompute) and its CSV."""
 import csv
 
 from django.contrib import messages
@@ -15,11 +15,8 @@ from evaluation import selectors
 from evaluation.models import ScalingRun
 from evaluation.plots import scores_errorbar_svg
 from evaluation.services import scaling_run_request
-from modeling.selection import pair_queue_refill_run
-from modeling.selectors import PROPOSAL_STATES, proposed_pair_counts, proposed_pairs
 
 SCORES_PER_PAGE = 50
-PAIRS_PER_PAGE = 50
 CSV_HEADER = ["image_id", "original_name", "score", "variance", "ci_low", "ci_high", "score_0_100", "n_comparisons", "mos"]
 
 
@@ -80,34 +77,3 @@ class ScoresCsvView(ProjectResearcherMixin, View):
                     f"{shown:.2f}", n_comparisons, "" if mos is None else f"{mos:.4f}",
                 ])
         return response
-
-
-class PairQueueView(ProjectResearcherMixin, View):
-    """The pairs the active selector proposed: where each stands, its strategy, gain and critic; POST refills now."""
-
-    def get(self, request, project_id):
-        state = request.GET.get("state")
-        state = state if state in PROPOSAL_STATES else None
-        items = proposed_pairs(project=self.project, state=state)
-        context = {
-            "project": self.project,
-            "counts": proposed_pair_counts(project=self.project),
-            "states": PROPOSAL_STATES,
-            "state": state,
-            "page": Paginator(items, PAIRS_PER_PAGE).get_page(request.GET.get("page")),
-            "current": selectors.scaling_run_current(project=self.project),
-        }
-        return render(request, "evaluation/pair_queue.html", context)
-
-    def post(self, request, project_id):
-        result = pair_queue_refill_run(self.project)
-        text = f"Added {result.added} pair{'s' if result.added != 1 else ''}"
-        if result.strategy_used:
-            text += f" chosen by {result.strategy_used}"
-        if result.retired:
-            text += f"; {result.retired} older unserved proposal{'s' if result.retired != 1 else ''} retired"
-        text += "."
-        if result.note:
-            text += f" {result.note}"
-        (messages.success if result.added else messages.info)(request, text)
-        return redirect("evaluation:pair_queue", project_id=self.project.pk)

@@ -11,7 +11,7 @@ Definitions:
   screened-out annotator did) are left out unless this is true.
 
 Training-round answers are never exported (they are practice, not data). The critic's conversations apply the
-builder's own rules on top (modeling/critic_data.py: never excluded judgements, never repeats, never held-out images).
+builder's own rules on top (modeling/critic/data.py: never excluded judgements, never repeats, never held-out images).
 """
 from __future__ import annotations
 

@@ -87,12 +87,12 @@ def _number(value: float | None, digits: int = 6) -> str:
 
 
 def write_conversations(ctx: ExportContext, out: TextIO) -> int:
-    """The critic's training conversations (modeling/critic_data.training_set_build) as LLaVA-style JSON.
+    """The critic's training conversations (modeling/critic/data.training_set_build) as LLaVA-style JSON.
 
     The same builder and the same rules as a training run with default data settings: held-out images and
     excluded judgements never appear. `image` paths are the files' storage names, which is where the zip puts them.
     """
-    from modeling.critic_data import CriticDataError, CriticDataSettings, judgement_last_id, training_set_build
+    from modeling.critic.data import CriticDataError, CriticDataSettings, judgement_last_id, training_set_build
     from modeling.llava_format import to_llava
 
     try:

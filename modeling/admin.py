@@ -1,7 +1,11 @@
 """Admin for the modeling app."""
 from django.contrib import admin
 
-from modeling.models import ConstructedText, CriticScore, CriticText, CriticVersion, DeviceReport, LLMCall, PromptVersion, VQAItem
+from modeling.assist.models import ConstructedText, LLMCall, PromptVersion, VQAItem
+
+from modeling.critic.models import CriticScore, CriticText, CriticVersion
+
+from modeling.models import DeviceReport
 
 
 @admin.register(DeviceReport)

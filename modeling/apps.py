@@ -1,5 +1,10 @@
 """App config for modeling."""
+from importlib import import_module
+
 from django.apps import AppConfig
+
+#: Celery's autodiscovery finds `modeling.tasks` only; the packages' task modules are imported at start-up.
+TASK_MODULES = ("modeling.assist.tasks", "modeling.critic.tasks", "modeling.selection.tasks")
 
 
 class ModelingConfig(AppConfig):
@@ -8,13 +13,15 @@ class ModelingConfig(AppConfig):
 
     def ready(self):
         from annotation.signals import draft_requested, judgements_submitted
-        from evaluation.signals import scaling_run_done
-        from modeling.receivers import draft_requested_enqueue, judgements_submitted_refill, scaling_run_done_refill
+        from evaluation.signals import quality_report_sections, scaling_run_done
+        from modeling.assist.receivers import draft_requested_enqueue
+        from modeling.critic.receivers import judgements_submitted_critic, quality_report_critic
+        from modeling.selection.receivers import judgements_submitted_refill, scaling_run_done_refill
 
         judgements_submitted.connect(judgements_submitted_refill, dispatch_uid="modeling.judgements_submitted_refill")
         scaling_run_done.connect(scaling_run_done_refill, dispatch_uid="modeling.scaling_run_done_refill")
         draft_requested.connect(draft_requested_enqueue, dispatch_uid="modeling.draft_requested_enqueue")
-
-        from modeling.receivers_critic import judgements_submitted_critic
-
         judgements_submitted.connect(judgements_submitted_critic, dispatch_uid="modeling.judgements_submitted_critic")
+        quality_report_sections.connect(quality_report_critic, dispatch_uid="modeling.quality_report_critic")
+        for name in TASK_MODULES:
+            import_module(name)

@@ -1,7 +1,16 @@
-"""What the GPU workers report about themselves; prompt versions, the LLM call ledger and VQA items from feedback."""
-from django.conf import settings
+"""The modeling app's models: what the GPU workers report about themselves, and the models of its packages.
+
+Django registers a model when its module is imported while the app loads, so this module imports the
+critic's (modeling/critic/models.py) and the LLM's (modeling/assist/models.py) and names them in `__all__`.
+"""
 from django.db import models
-from django.db.models import Q
+
+from modeling.assist.models import ConstructedText, LLMCall, PromptVersion, VQAItem
+from modeling.critic.models import CriticScore, CriticText, CriticVersion
+
+__all__ = [
+    "ConstructedText", "CriticScore", "CriticText", "CriticVersion", "DeviceReport", "LLMCall", "PromptVersion", "VQAItem",
+]
 
 
 class DeviceReport(models.Model):
@@ -19,120 +28,3 @@ class DeviceReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname}: {self.device_name}"
-
-
-class PromptVersion(models.Model):
-    """One numbered version of a prompt template (modeling.llm.prompts.PromptTemplate.to_dict()).
-
-    A project row overrides the global one (project empty) of the same name, which overrides the built-in
-    default (modeling/llm/default_prompts.py, version 1). At most one version per (project, name) is active.
-    """
-
-    project = models.ForeignKey(
-        "annotation.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="prompt_versions",
-        help_text="Empty: a global version, used by projects without their own.",
-    )
-    name = models.CharField(max_length=100)
-    version = models.PositiveIntegerField()
-    template = models.JSONField(help_text="PromptTemplate.to_dict(): system, instruction, examples, rules, temperature, max_tokens.")
-    active = models.BooleanField(default=False)
-    note = models.CharField(max_length=300, blank=True, help_text="What changed, in a few words.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name", "-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["project", "name", "version"], name="unique_prompt_version"),
-            models.UniqueConstraint(
-                fields=["name", "version"], condition=Q(project__isnull=True), name="unique_global_prompt_version",
-            ),
-            models.UniqueConstraint(fields=["project", "name"], condition=Q(active=True), name="one_active_prompt_version"),
-            models.UniqueConstraint(
-                fields=["name"], condition=Q(active=True, project__isnull=True), name="one_active_global_prompt_version",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name}@{self.version}" + (f" ({self.project})" if self.project_id else " (global)")
-
-
-class LLMCall(models.Model):
-    """One request to the language model (or the offline drafter), for usage and cost accounting.
-
-    `attempts` counts HTTP requests, retries included; a failed call keeps the message shown to people
-    (`error`) and the technical cause (`error_detail`). `problems` are the prompt rules the output broke.
-    """
-
-    class Purpose(models.TextChoices):
-        DRAFT = "draft", "Paragraph draft"
-        VQA_YES_NO = "vqa_yes_no", "Yes/no questions"
-        VQA_MULTIPLE_CHOICE = "vqa_multiple_choice", "Multiple-choice questions"
-        VQA_CONVERSATION = "vqa_conversation", "Conversation"
-        CONSTRUCTION = "construction", "Data construction"
-
-    project = models.ForeignKey("annotation.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="llm_calls")
-    purpose = models.CharField(max_length=24, choices=Purpose.choices)
-    model = models.CharField(max_length=200)
-    prompt_name = models.CharField(max_length=100, blank=True)
-    prompt_version = models.PositiveIntegerField(null=True, blank=True)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    cost = models.FloatField(default=0.0, help_text="In the currency of the configured prices (USD by convention).")
-    latency_ms = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    ok = models.BooleanField(default=True)
-    error = models.TextField(blank=True)
-    error_detail = models.TextField(blank=True)
-    problems = models.JSONField(default=list, blank=True)
-    output = models.TextField(blank=True, help_text="The raw output when it broke the prompt's rules (kept for review).")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["project", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.purpose} on {self.model} ({'ok' if self.ok else 'failed'})"
-
-
-class VQAItem(models.Model):
-    """A question-answer item (or a conversation) generated from pathway feedback, reviewed before training (paper 001, §III-B4-B5)."""
-
-    class Kind(models.TextChoices):
-        YES_NO = "yes_no", "Yes/no"
-        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
-        CONVERSATION = "conversation", "Conversation"
-
-    class Status(models.TextChoices):
-        PROPOSED = "proposed", "Proposed"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        EDITED = "edited", "Edited and accepted"
-
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="vqa_items")
-    source_judgement = models.ForeignKey("annotation.Judgement", on_delete=models.CASCADE, related_name="vqa_items")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    question = models.TextField(blank=True)
-    answer = models.TextField(blank=True)
-    options = models.JSONField(default=list, blank=True, help_text="Multiple choice: the answer and its distractors.")
-    conversation = models.JSONField(default=list, blank=True, help_text='Conversations: [{"role": "user"|"assistant", "content"}].')
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
-    problems = models.JSONField(default=list, blank=True, help_text="Rules the generated set broke, for the reviewer.")
-    prompt_name = models.CharField(max_length=100, blank=True)
-    prompt_version = models.PositiveIntegerField(null=True, blank=True)
-    model = models.CharField(max_length=200, blank=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["project", "status"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk} from judgement {self.source_judgement_id} ({self.status})"
-
-
-from modeling.critic_models import CriticScore, CriticText, CriticVersion  # noqa: E402,F401
-from modeling.construction_models import ConstructedText  # noqa: E402,F401

@@ -1,10 +1,12 @@
-"""Celery tasks of the modeling app."""
-from celery.exceptions import SoftTimeLimitExceeded
+"""Celery tasks of the modeling app itself: the GPU workers' device reports.
 
-from annotation.models import Project
-from config.tasks import default_task, gpu_task
-from modeling import llm_services, selection, services
-from modeling.llm.errors import LLMError, LLMTimeout
+The critic's, the selection's and the LLM's tasks sit in their packages (`modeling/*/tasks.py`); ModelingConfig.ready()
+imports them so that the worker registers them.
+"""
+from django.db import transaction
+
+from config.tasks import gpu_task
+from modeling import services
 
 
 # Safe to run twice: each run only adds one dated report row.
@@ -13,62 +15,6 @@ def device_report() -> int:
     return services.device_report_create().pk
 
 
-# Safe to run twice: the refill locks the project row and adds pairs only while fewer than a batch
-# are open, so a redelivered or duplicated message (acks_late, reject_on_worker_lost) adds nothing
-# more. Not retried: a failure is bad data, and the next judgements or scaling run enqueue it again.
-@default_task(name="modeling.pair_queue_refill", soft_time_limit=120, time_limit=150)
-def pair_queue_refill(project_id: int) -> int:
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return 0  # deleted since
-    return selection.pair_queue_refill(project)
-
-
-# --- LLM drafts and VQA (issue 5) -----------------------------------------------------------------
-#: Times the task re-queues itself on a transient failure, on top of the client's own retries.
-LLM_DRAFT_TASK_RETRIES = 3
-
-
-# Safe to run twice: the service drafts only a revision still in "drafting" and the stores lock the row and
-# leave a saved revision alone, so a redelivered message (acks_late, reject_on_worker_lost) changes nothing.
-# Retried: 429, 5xx, timeouts and lost connections (the error says `retryable`), with the server's
-# Retry-After when it gave one. Never retried: a rejected request or an unreadable reply. On the last
-# failure the revision shows the annotator a message; the questionnaire answers were saved before any of
-# this. The limits sit above one client call's worst case with the default settings (4 x 60 s + 3 x 60 s).
-@default_task(
-    bind=True, name="modeling.llm_draft", max_retries=LLM_DRAFT_TASK_RETRIES, soft_time_limit=600, time_limit=660,
-)
-def llm_draft(self, revision_id: int) -> None:
-    try:
-        llm_services.draft_for_revision(revision_id)
-    except LLMError as error:
-        if error.retryable and self.request.retries < self.max_retries:
-            raise self.retry(exc=error, countdown=llm_services.draft_retry_countdown(error, self.request.retries)) from error
-        llm_services.draft_give_up(revision_id, error)
-    except SoftTimeLimitExceeded:
-        llm_services.draft_give_up(revision_id, LLMTimeout(detail="the draft task ran past its time limit"))
-
-
-# Safe to run twice: a (judgement, kind) that has items already is skipped. Not retried as a whole: each
-# call's failure is recorded on the ledger and shown on the VQA page, and the researcher can generate again.
-@default_task(name="modeling.vqa_generate", soft_time_limit=1800, time_limit=1900)
-def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return 0
-    return len(llm_services.vqa_generate(project=project, judgement_ids=judgement_ids))
-
-
-# Safe to run twice: inputs that have a row for the active prompt version and model are skipped. Not retried as
-# a whole: failed calls are stored (and shown on the Critic page) and the next run tries them again.
-@default_task(name="modeling.llm_construct", soft_time_limit=3600, time_limit=3700)
-def llm_construct(project_id: int) -> dict:
-    from modeling import construction
-
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return {}
-    return construction.constructed_texts_write(project=project)
-
-
-from modeling.tasks_critic import critic_generate, critic_retrain, critic_score_pool  # noqa: E402,F401
+def device_report_request() -> None:
+    """Ask a `gpu`-queue worker to report its device, once the current transaction commits."""
+    transaction.on_commit(device_report.delay)  # declared on the `gpu` queue

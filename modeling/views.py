@@ -5,7 +5,7 @@ from django.views import View
 
 from annotation.views.access import ResearcherRequiredMixin
 from modeling.models import DeviceReport
-from modeling.services import device_report_request
+from modeling.tasks import device_report_request
 
 RECENT_REPORTS = 20
 
@@ -14,7 +14,7 @@ class WorkersView(ResearcherRequiredMixin, View):
     """Recent device reports; POST asks a `gpu`-queue worker for a fresh one."""
 
     def get(self, request):
-        # A plain recent-rows read; it moves to modeling/selectors.py once that module exists.
+        # A plain recent-rows read; it moves to modeling/selection/selectors.py once that module exists.
         reports = DeviceReport.objects.order_by("-reported_at", "-id")[:RECENT_REPORTS]
         return render(request, "modeling/workers.html", {"reports": reports})
 

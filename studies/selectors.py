@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 
 from annotation.models import Project
 from evaluation import sidebyside
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from studies.models import CRITERIA, Answer, Study, System, Trial, TrialLease, Vote
 
 USABLE_CRITIC_STATES = (CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED)

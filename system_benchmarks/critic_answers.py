@@ -3,7 +3,7 @@
 A tiny (or lightly trained) critic's free text is not worth parsing, and even a real one is trained to
 answer with a level word or "first"/"second", not with the formats paper 004's prompts ask for. So a
 critic never generates here: it reads next-token logits after the protocol's prompt (the images, then
-the prompt text, then an answer prefix) the way :mod:`modeling.critic.scoring` does, picks among the
+the prompt text, then an answer prefix) the way :mod:`modeling.critic.core.scoring` does, picks among the
 answers the protocol allows, and writes that choice as the text a model would have written. The text
 then goes through the same parser and aggregation as any endpoint's answer:
 
@@ -29,7 +29,7 @@ import torch
 
 from evaluation.protocols import image_label
 from modeling import conversations as conv
-from modeling.critic.scoring import as_rgb_image, level_expectation, pair_preference
+from modeling.critic.core.scoring import as_rgb_image, level_expectation, pair_preference
 
 __all__ = ["critic_answer"]
 
@@ -55,7 +55,7 @@ def critic_answer(critic, protocol: str, prompt: str, exemplars: Sequence, image
 
     Parameters
     ----------
-    critic : modeling.critic.loading.Critic
+    critic : modeling.critic.core.loading.Critic
     protocol : {"single", "double", "multiple"}
     prompt : str
         The prompting system's text (:func:`evaluation.protocols.prompt_build`).

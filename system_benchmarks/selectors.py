@@ -30,7 +30,7 @@ def challenge_set_get(*, project: Project, challenge_id: int) -> ChallengeSet | 
 
 def critic_versions_trained(*, project: Project):
     """The project's critic versions that can be benchmarked (trained, with an adapter)."""
-    from modeling.critic_models import CriticVersion
+    from modeling.critic.models import CriticVersion
 
     return CriticVersion.objects.filter(
         project=project, status__in=[CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED],

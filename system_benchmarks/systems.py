@@ -53,10 +53,10 @@ def _image_bytes_loader(image_ids):
 
 
 class EndpointSystem:
-    """A vision model behind an OpenAI-compatible Chat Completions endpoint, via :class:`modeling.llm.client.LLMClient`."""
+    """A vision model behind an OpenAI-compatible Chat Completions endpoint, via :class:`modeling.assist.core.client.LLMClient`."""
 
     def __init__(self, run):
-        from modeling.llm.client import LLMClient, LLMConfig
+        from modeling.assist.core.client import LLMClient, LLMConfig
 
         try:
             access = endpoint_access(run.endpoint_base_url, run.endpoint_key_env, timeout_s=settings.LOUPE_LLM_TIMEOUT_S)
@@ -73,7 +73,7 @@ class EndpointSystem:
         self.load = _image_bytes_loader([row["image_id"] for row in run.pool] + [row["image_id"] for row in run.exemplars])
 
     def answer(self, *, protocol: str, prompting: str, prompt: str, exemplar_ids, image_ids) -> str:
-        from modeling.llm.errors import LLMBadResponse, LLMError
+        from modeling.assist.core.errors import LLMBadResponse, LLMError
 
         images = [self.load(int(i)) for i in list(exemplar_ids) + list(image_ids)]
         try:
@@ -95,8 +95,8 @@ class CriticSystem:
     """A trained critic version, on a `gpu` worker; it answers by likelihood (see critic_answers.py)."""
 
     def __init__(self, run):
-        from modeling.critic_models import CriticVersion
-        from modeling.critic_runs import image_loader, image_names, load_trained
+        from modeling.critic.models import CriticVersion
+        from modeling.critic.runs import image_loader, image_names, load_trained
 
         version = run.critic_version
         if version is None or not version.artifact_sha256 or version.status not in (

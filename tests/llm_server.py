@@ -10,7 +10,7 @@ empty it answers ``server.default`` (an ``Ok`` by default). Every request is rec
 headers, parsed JSON body) so that tests can assert what the client sent: model name, messages,
 images as data URLs.
 
-Use it through the ``llm_server`` fixture (``tests/modeling/llm/conftest.py``), or directly::
+Use it through the ``llm_server`` fixture (``tests/modeling/assist/core/conftest.py``), or directly::
 
     with FakeLLMServer() as server:
         server.script(RateLimited(retry_after="0"), Ok("A fine paragraph."))

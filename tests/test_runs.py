@@ -13,7 +13,7 @@ from config.runs import (
     run_claim, run_fail, run_finish, run_heartbeat, run_is_stale, run_keepalive, run_stale_after, runs_stale_fail,
 )
 from evaluation.models import ScalingRun
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from system_benchmarks.models import BenchmarkRun
 
 pytestmark = pytest.mark.django_db

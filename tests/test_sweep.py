@@ -11,7 +11,7 @@ from config.runs import run_stale_after
 from config.sweep import run_models, runs_sweep
 from evaluation.models import ScalingRun
 from exports.models import ExportJob
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from studies.models import Study, System
 from system_benchmarks.models import BenchmarkRun
 from tests.factories import WorkItemFactory

@@ -32,7 +32,7 @@ TIME_SPENT_MS_MAX = 24 * 3600 * 1000
 #: What the modeling side drafts from each questionnaire (the prompt template's task).
 TASK_DESCRIPTION = "description"
 TASK_COMPARISON = "comparison"
-#: The model name the offline template drafter signs its drafts with (modeling.llm.template_drafter; a test
+#: The model name the offline template drafter signs its drafts with (modeling.assist.core.template_drafter; a test
 #: checks they agree): the page labels such drafts clearly, since no language model wrote them.
 TEMPLATE_DRAFTER_MODEL = "loupe-template-drafter"
 

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 
 from config.egress import EgressRefused, endpoint_access
 from config.runs import run_claim, run_fail, run_finish, run_heartbeat, run_keepalive
-from modeling.llm.errors import LLMError, LLMRequestRejected
+from modeling.assist.core.errors import LLMError, LLMRequestRejected
 from studies.models import Answer, StudyItem, System
 from studies.services.setup import study_trials_generate
 
@@ -66,8 +66,8 @@ def _finish(system: System, *, failed: int = 0, error: str = "") -> None:
 
 def system_answers_generate_critic(system_id: int) -> None:
     """Answers by a trained critic version (greedy decoding on the study's instruction), written a chunk at a time."""
-    from modeling.critic.scoring import generate_answers
-    from modeling.critic_runs import image_loader, image_names, load_trained
+    from modeling.critic.core.scoring import generate_answers
+    from modeling.critic.runs import image_loader, image_names, load_trained
 
     system = _claim(system_id, System.Kind.CRITIC)
     if system is None:
@@ -111,7 +111,7 @@ def _image_bytes(image) -> bytes:
 def endpoint_client(system: System):
     """An LLMClient for the system's endpoint under the administrator's policy (config/egress.py); the key comes
     from the credential registry on the worker, never from the database."""
-    from modeling.llm.client import LLMClient, LLMConfig
+    from modeling.assist.core.client import LLMClient, LLMConfig
 
     try:
         access = endpoint_access(system.endpoint_base_url, system.endpoint_key_env, timeout_s=settings.LOUPE_LLM_TIMEOUT_S)

@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from annotation.models import Image, Membership, Project
 from config.egress import EgressRefused, validate_endpoint
 from config.queues import Queue
-from modeling.critic_models import CriticVersion
-from modeling.llm.client import LLMConfig
+from modeling.critic.models import CriticVersion
+from modeling.assist.core.client import LLMConfig
 from studies.models import DEFAULT_INSTRUCTION, Answer, Study, StudyItem, System, Trial
 from studies.services import StudyError
 

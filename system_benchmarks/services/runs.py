@@ -130,7 +130,7 @@ def _design(protocol: str, n_items: int, spec: RunSpec, rng: np.random.Generator
 
 def benchmark_run_create(*, project: Project, user, spec: RunSpec) -> BenchmarkRun:
     """Snapshot the pool, draw the subset (seeded), make every call row, and queue the run on commit."""
-    from modeling.critic_models import CriticVersion
+    from modeling.critic.models import CriticVersion
 
     version = None
     if spec.system_kind == BenchmarkRun.SystemKind.CRITIC:

@@ -16,7 +16,7 @@ from evaluation.selectors import pair_outcomes
 from evaluation.services import project_scale
 from exports.filters import ExportFilters, judgements_for_export
 from exports.formats import FORMATS, ExportContext
-from modeling.critic_data import CriticDataSettings, heldout_split, judgement_last_id, training_set_build
+from modeling.critic.data import CriticDataSettings, heldout_split, judgement_last_id, training_set_build
 from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
 from tests.factories import AnnotatorFactory
 from tests.work_data import project_images, work_project

@@ -11,7 +11,8 @@ from annotation.services.queue import assignment_next, judgement_submit
 from annotation.services.work import project_settings_update
 from annotation.vocabulary import TaskKind
 from exports.services import export_job_create, export_job_run
-from modeling.models import CriticVersion, VQAItem
+from modeling.assist.models import VQAItem
+from modeling.critic.models import CriticVersion
 from tests.studies.builders import study_world
 from tests.system_benchmarks.builders import benchmark_world
 from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes

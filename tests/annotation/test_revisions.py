@@ -109,7 +109,7 @@ def test_a_resubmission_makes_no_second_revision(project, annotator_member):
 
 def test_the_template_drafter_name_matches_the_core():
     """annotation labels offline drafts by the name the (Django-free) template drafter signs them with."""
-    from modeling.llm.template_drafter import TEMPLATE_DRAFTER_MODEL
+    from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
 
     assert revisions.TEMPLATE_DRAFTER_MODEL == TEMPLATE_DRAFTER_MODEL
 

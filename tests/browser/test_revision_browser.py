@@ -7,7 +7,7 @@ import pytest
 
 from annotation.models import TextRevision
 from annotation.services import revisions
-from modeling.tasks import llm_draft
+from modeling.assist.tasks import llm_draft
 from tests.browser.test_annotate_browser import (  # noqa: F401 - screenshot is a fixture
     open_work,
     press_keys,

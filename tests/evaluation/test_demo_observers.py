@@ -13,6 +13,7 @@ from annotation.services.demo import demo_seed
 from annotation.services.exclusion import annotator_exclude
 from annotation.services.work import project_settings_update
 from evaluation.demo_observers import SimulationConfig, observers_simulate
+from modeling.selection.services import pair_queue_refill
 from evaluation.models import ItemScore
 from evaluation.quality import annotator_screening
 from evaluation.services import project_scale
@@ -30,13 +31,18 @@ def demo_project(db):
     return project_settings_update(project, gold_rate=0.3)
 
 
+def _refill(project, rng):
+    """The active selector's synchronous refill, as the simulate_annotators command passes it."""
+    return pair_queue_refill(project, rng=rng)
+
+
 def _sim_judgements(project):
     return Judgement.objects.filter(project=project, annotator__username__startswith="sim-")
 
 
 def test_observers_answer_every_kind_through_the_queue(demo_project):
     """Each observer passes training and submits its leased items of every enabled kind, gold included, up to its total."""
-    report = observers_simulate(project=demo_project, config=CONFIG)
+    report = observers_simulate(project=demo_project, config=CONFIG, pairs_refill=_refill)
 
     users = get_user_model().objects.filter(username__startswith="sim-").order_by("username")
     assert [user.username for user in users] == [f"sim-careless-{n}" for n in (1, 2)] + [f"sim-observer-{n}" for n in range(1, 7)]
@@ -65,7 +71,7 @@ def test_observers_answer_every_kind_through_the_queue(demo_project):
 
 def test_screening_flags_the_careless_and_scores_follow_severity(demo_project):
     """Quality control flags the straight-liner and the reversed observer, no honest one; scaling recovers severity."""
-    report = observers_simulate(project=demo_project, config=CONFIG)
+    report = observers_simulate(project=demo_project, config=CONFIG, pairs_refill=_refill)
     rows = {row["username"]: row for row in annotator_screening(project=demo_project)}
 
     assert "straight-lining" in rows["sim-careless-1"]["flags"]

@@ -7,7 +7,7 @@ from django.urls import reverse
 from annotation.models import ExclusionEvent, Judgement, Membership, WorkItem
 from annotation.vocabulary import TaskKind
 from evaluation.services import project_scale
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
 from tests.factories import MembershipFactory, ProjectFactory
 

@@ -166,7 +166,7 @@ def test_pair_queue_page_lists_proposals_and_refills(client, researcher, project
 
 def test_pair_queue_paging_keeps_the_state_filter(client, researcher, project, settings):
     """Next/Last links carry ?state= along with the page, so paging a filtered list stays filtered."""
-    from evaluation import views
+    from modeling.selection import views
 
     project.task_kinds, project.pair_source, project.pair_batch_size = [TaskKind.PAIR], PairSource.PROPOSED, 4
     project.save()

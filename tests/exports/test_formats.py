@@ -11,7 +11,7 @@ from annotation.vocabulary import TaskKind
 from evaluation.services import project_scale
 from exports.filters import ExportFilters
 from exports.writing import export_write
-from modeling.critic_data import CriticDataSettings, judgement_last_id, training_set_build
+from modeling.critic.data import CriticDataSettings, judgement_last_id, training_set_build
 from modeling.llava_format import to_llava
 from tests.exports.data import images, judge, pair_item, rating_item, revision
 from tests.factories import AnnotatorFactory, ImageFactory, MembershipFactory

@@ -48,8 +48,8 @@ def test_a_critic_version_is_benchmarked_on_the_gpu_queue(celery_worker, worker_
     """A version trained by the worker is then benchmarked by it (the `gpu`-routed task); every answer parses."""
     from annotation.vocabulary import TaskKind
     from config.celery import app
-    from modeling import critic_services
-    from modeling.critic_models import CriticVersion
+    from modeling.critic import services as critic_services
+    from modeling.critic.models import CriticVersion
     from system_benchmarks.tasks import benchmark_run_critic
     from tests.evaluation.judgement_builders import annotators_make, judgements_add
 

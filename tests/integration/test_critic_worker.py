@@ -5,9 +5,9 @@ import pytest
 from django.utils import timezone
 
 from annotation.vocabulary import TaskKind
-from modeling import critic_services
-from modeling.critic_data import heldout_split
-from modeling.critic_models import CriticScore, CriticVersion
+from modeling.critic import services as critic_services
+from modeling.critic.data import heldout_split
+from modeling.critic.models import CriticScore, CriticVersion
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.work_data import project_images
 

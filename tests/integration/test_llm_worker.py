@@ -2,7 +2,7 @@
 
 The session's worker is started once with the environment of the test run, so it cannot be pointed at a
 per-test loopback LLM server; it runs without a key (the offline template drafter), and the server paths
-(success, 429, 5xx, timeout, malformed, rule-breaking) are tested in-process in tests/modeling/test_llm_services.py.
+(success, 429, 5xx, timeout, malformed, rule-breaking) are tested in-process in tests/modeling/assist/test_services.py.
 """
 import time
 import uuid
@@ -12,8 +12,8 @@ import pytest
 from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
-from modeling import llm_services
-from modeling.models import LLMCall
+from modeling.assist import services as llm_services
+from modeling.assist.models import LLMCall
 from tests.work_data import work_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -64,9 +64,9 @@ def test_the_worker_drafts_the_paragraph_of_a_submitted_questionnaire(celery_wor
 def test_the_worker_writes_the_critics_llm_answers_on_the_default_queue(celery_worker, worker_media_root, project):
     """"Write answers with the LLM" → modeling.llm_construct on the worker → accepted, labelled ConstructedText rows."""
     from annotation.models import Image
-    from modeling import construction
-    from modeling.construction_models import ConstructedText
-    from modeling.critic_data import CriticDataSettings, heldout_split
+    from modeling.assist.tasks import constructed_texts_request
+    from modeling.assist.models import ConstructedText
+    from modeling.critic.data import CriticDataSettings, heldout_split
     from tests.work_data import project_images
 
     if celery_worker.env.get("LOUPE_LLM_API_KEY"):
@@ -75,7 +75,7 @@ def test_the_worker_writes_the_critics_llm_answers_on_the_default_queue(celery_w
     train_ids, _ = heldout_split(project=project, fraction=CriticDataSettings().heldout_fraction)
     Image.objects.filter(pk__in=[int(i) for i in train_ids[:3]]).update(mos_normalised=55.0, source_dataset="spaq")
 
-    construction.constructed_texts_request(project=project)  # outside a transaction: sent at once
+    constructed_texts_request(project=project)  # outside a transaction: sent at once
 
     assert _wait_for(lambda: ConstructedText.objects.filter(project=project).count() >= 3), celery_worker.log_tail()
     rows = ConstructedText.objects.filter(project=project)

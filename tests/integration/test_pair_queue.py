@@ -12,7 +12,7 @@ from annotation.services.queue import assignment_next, judgement_submit
 from annotation.services.work import pair_items_open_count
 from annotation.vocabulary import TaskKind
 from evaluation.models import ScalingRun
-from modeling.tasks import pair_queue_refill
+from modeling.selection.tasks import pair_queue_refill
 from tests.evaluation.judgement_builders import images_make
 from tests.factories import AnnotatorFactory, MembershipFactory
 

@@ -8,7 +8,8 @@ from django.conf import settings
 
 from config.celery import app
 from modeling.models import DeviceReport
-from modeling.tasks import device_report, pair_queue_refill
+from modeling.selection.tasks import pair_queue_refill
+from modeling.tasks import device_report
 from tests.conftest import REPO_ROOT, _celery_command, _database_url, _stop_worker
 
 pytestmark = [

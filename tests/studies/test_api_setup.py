@@ -3,7 +3,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from studies.models import Answer, Study, System, Trial
 from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory
 from tests.studies.builders import answers_jsonl, images_add, study_with_systems

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from modeling.critic_models import CriticVersion
+from modeling.critic.models import CriticVersion
 from studies.models import Answer, System
 from studies.services.setup import study_create, study_trials_generate
 from tests.studies.builders import images_add

@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from modeling import critic_services
-from modeling.critic_models import CriticVersion
+from modeling.critic import services as critic_services
+from modeling.critic.models import CriticVersion
 from studies.models import Answer, System, Trial
 from studies.services import StudyError
 from studies.services.setup import study_create, system_add_critic, system_import

@@ -153,7 +153,7 @@ def test_other_projects_researcher_cannot_open_a_study(client, project, research
 
 def test_researcher_adds_a_trained_critic_version_from_the_page(client, project, researcher, annotator_member, django_capture_on_commit_callbacks):
     """The study page offers trained versions only; choosing one makes a queued critic system and queues its task."""
-    from modeling.critic_models import CriticVersion
+    from modeling.critic.models import CriticVersion
 
     study = study_create(project=project, name="s", created_by=researcher, annotators=[annotator_member],
                          image_ids=[i.pk for i in images_add(project, 2)])

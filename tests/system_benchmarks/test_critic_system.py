@@ -3,8 +3,8 @@ import pytest
 
 from annotation.vocabulary import TaskKind
 from evaluation.protocols import answer_parse, prompt_build
-from modeling import critic_runs, critic_services
-from modeling.critic_models import CriticVersion
+from modeling.critic import runs as critic_runs, services as critic_services, storage
+from modeling.critic.models import CriticVersion
 from system_benchmarks.critic_answers import critic_answer
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
 from system_benchmarks.services.execution import benchmark_run_execute
@@ -23,7 +23,7 @@ def tiny_base(tmp_path_factory):
     import torch
 
     torch.set_num_threads(2)
-    directory, _ = critic_services.critic_tiny_base_ensure(tmp_path_factory.mktemp("critic-base") / "tiny")
+    directory, _ = storage.critic_tiny_base_ensure(tmp_path_factory.mktemp("critic-base") / "tiny")
     return directory
 
 

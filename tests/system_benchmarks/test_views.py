@@ -147,7 +147,7 @@ def test_the_api_starts_reads_and_mines_a_run(client, project, researcher, llm_s
 
 def test_the_index_explains_what_a_benchmark_needs_and_offers_trained_versions(client, project, researcher):
     """With no labels the page says how to get them; the form lists only trained critic versions."""
-    from modeling.critic_models import CriticVersion
+    from modeling.critic.models import CriticVersion
 
     CriticVersion.objects.create(project=project, number=1, base_model_dir="/x")  # never trained
     CriticVersion.objects.create(project=project, number=2, base_model_dir="/x", status="ready", artifact_sha256="0" * 64)

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
-from modeling.critic_services import critic_base_dir, critic_tiny_base_ensure, tiny_base_default
+from modeling.critic.storage import critic_base_dir, critic_tiny_base_ensure, tiny_base_default
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
-from modeling.selection import pair_queue_refill_run
+from modeling.selection.services import pair_queue_refill_run
 
 
 class Command(BaseCommand):

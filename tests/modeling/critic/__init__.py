@@ -1,1 +1,1 @@
-"""Tests of the critic core (modeling/critic/)."""
+"""Tests of the critic (modeling/critic/): its services, runs and pages; core/ tests its Django-free core."""

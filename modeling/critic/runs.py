@@ -1,0 +1,429 @@
+"""The critic's runs on a `gpu` worker: train and evaluate a version, score the pool, write descriptions.
+
+Each run takes a version id (the task's argument), claims the row, reads the database into the
+Django-free core (:mod:`modeling.critic`), and writes progress and results back on the row. A run never
+touches which version is active: only the promotion and rollback in modeling.critic.services do.
+
+Redelivery (acks_late with reject_on_worker_lost): a training task whose worker was killed comes back
+and finds its version still `training`. If the process that claimed it is gone (same host, pid dead) or
+has stopped beating (config.runs, the one stale rule), the version is marked failed and the task stops; it does not
+silently train again, since Retry makes a fresh version that starts clean. If that process is alive, the
+message is a duplicate (a broker redelivering a long task) and is dropped.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import Image, Judgement
+from config.runs import run_claim, run_fail, run_heartbeat, run_keepalive
+from annotation.vocabulary import TaskKind
+from modeling.critic.data import (
+    CriticDataError,
+    CriticDataSettings,
+    judgement_ids_save,
+    training_set_build,
+)
+from modeling.critic.models import CriticScore, CriticText, CriticVersion
+from modeling.critic.storage import critic_tiny_base_ensure, tiny_base_default, version_path
+from modeling.selection.tasks import selection_prior_refresh
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 1.0  # row writes (and cancel checks) at most this often
+SCORE_CHUNK = 256  # images per scoring chunk: one bulk write and one heartbeat each
+IMAGE_MAX_SIDE = 1024  # images are shrunk to this on load; the processors resize far below it anyway
+IMAGE_CACHE = 1024
+ADAPTER_DIR = "adapter"
+JUDGEMENTS_FILE = "judgement_ids.npz"
+
+
+def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0):
+    """Key (str(image id)) -> RGB PIL image read from storage, shrunk to IMAGE_MAX_SIDE, cached per run.
+
+    `crop` (the tiny demo model, see `input_crop`): a square of that many stored pixels instead of the whole
+    image, so blur and noise survive the processor's shrink to the model's small input; at a fresh random
+    place on every call with `random_crop` (training sees new crops each step), else the centre (scoring).
+    """
+    from PIL import Image as PILImage
+
+    @lru_cache(maxsize=IMAGE_CACHE)
+    def load(key: str):
+        with default_storage.open(names[key], "rb") as handle:
+            image = PILImage.open(handle)
+            image.load()
+        image = image.convert("RGB")
+        image.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))
+        return image
+
+    if not crop:
+        return load
+    rng = np.random.default_rng(seed)
+
+    def cropped(key: str):
+        image = load(key)
+        side = min(int(crop), *image.size)
+        room_x, room_y = image.size[0] - side, image.size[1] - side
+        if random_crop:
+            left, top = int(rng.integers(room_x + 1)), int(rng.integers(room_y + 1))
+        else:
+            left, top = room_x // 2, room_y // 2
+        return image.crop((left, top, left + side, top + side))
+
+    return cropped
+
+
+def input_crop(version: CriticVersion) -> int | None:
+    """The version's input crop side (`training_settings["input"]["crop"]`), None for whole images."""
+    side = (version.training_settings.get("input") or {}).get("crop")
+    return int(side) if side else None
+
+
+def _image_names(image_ids) -> dict[str, str]:
+    return {str(i): name for i, name in Image.objects.filter(id__in=list(image_ids)).values_list("id", "file")}
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def _claim(version_id: int) -> CriticVersion | None:
+    """Mark a queued version training for this process; None when there is nothing (more) to do (config.runs.run_claim)."""
+    return run_claim(CriticVersion, version_id)
+
+
+class _Progress:
+    """The training loop's callbacks: throttled row writes (step, loss, ETA, heartbeat) and cancel checks."""
+
+    def __init__(self, version_id: int):
+        self.version_id = version_id
+        self.last_write = 0.0
+        self.last_check = 0.0
+        self.cancelled = False
+
+    def __call__(self, step: int, total: int, loss: float, eta: float) -> None:
+        now = time.monotonic()
+        if now - self.last_write < PROGRESS_EVERY_S and step < total:
+            return
+        self.last_write = now
+        run_heartbeat(
+            CriticVersion, self.version_id, step=step, total_steps=total, loss=float(loss) if np.isfinite(loss) else None, eta_s=float(eta),
+        )
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.last_check >= PROGRESS_EVERY_S:
+            self.last_check = now
+            self.cancelled = CriticVersion.objects.filter(pk=self.version_id, cancel_requested=True).exists()
+        return self.cancelled
+
+
+def _heartbeat(version_id: int, **fields) -> None:
+    run_heartbeat(CriticVersion, version_id, **fields)
+
+
+def critic_version_train(version_id: int) -> CriticVersion | None:
+    """Train, save, checksum and evaluate a queued version; it ends ready, failed or cancelled.
+
+    The artifact folder is emptied first, so a version always starts clean. Returns the version, or
+    None when the claim found nothing to do (see the module docstring).
+    """
+    from modeling.critic.core.training import TrainingCancelled
+
+    version = _claim(version_id)
+    if version is None:
+        return None
+    started = time.perf_counter()
+    folder = version_path(version)
+    keepalive = run_keepalive(CriticVersion, version.pk)
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        critic, training_set, result, base_metrics = _train(version, folder)
+        _heartbeat(version.pk, status=CriticVersion.Status.EVALUATING)
+        metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
+        if base_metrics is not None:
+            metrics["base"] = base_metrics
+        metrics["train_seconds"] = round(result.seconds, 3)
+        metrics["final_loss"] = float(np.mean(result.losses[-5:])) if result.losses else None
+        metrics["first_loss"] = float(np.mean(result.losses[:5])) if result.losses else None
+        if result.warmup_losses:
+            metrics["vision_warmup"] = {
+                "steps": len(result.warmup_losses), "first_loss": float(np.mean(result.warmup_losses[:5])),
+                "final_loss": float(np.mean(result.warmup_losses[-5:])),
+            }
+        if training_set.answer_text:
+            metrics["answer_text"] = training_set.answer_text
+        from modeling.critic.core.training import artifact_sha256
+
+        digest, _ = artifact_sha256(folder)
+        with transaction.atomic():
+            current = CriticVersion.objects.select_for_update().get(pk=version.pk)
+            if current.status != CriticVersion.Status.EVALUATING:
+                return current  # marked failed meanwhile (its heartbeat went stale): leave it so
+            current.status = CriticVersion.Status.READY
+            current.metrics, current.artifact_sha256, current.finished_at = metrics, digest, timezone.now()
+            current.heartbeat_at, current.eta_s = timezone.now(), 0.0
+            current.save(update_fields=["status", "metrics", "artifact_sha256", "finished_at", "heartbeat_at", "eta_s", "updated_at"])
+        logger.info("Critic v%s of project %s ready in %.1fs: %s", current.number, current.project_id, time.perf_counter() - started, metrics)
+        return current
+    except TrainingCancelled:
+        shutil.rmtree(folder, ignore_errors=True)
+        return _finish(version.pk, CriticVersion.Status.CANCELLED, "Cancelled by a researcher; nothing was saved.")
+    except CriticDataError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        return _finish(version.pk, CriticVersion.Status.FAILED, str(error))
+    except Exception as error:
+        _finish(version.pk, CriticVersion.Status.FAILED, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        keepalive.stop()
+
+
+def _finish(version_id: int, status: str, error: str) -> CriticVersion:
+    run_fail(CriticVersion, version_id, error, status=status)
+    return CriticVersion.objects.get(pk=version_id)
+
+
+def _train(version: CriticVersion, folder):
+    """Build the data, snapshot the judgements, load the base, score it, train; returns (critic, set, result, base metrics).
+
+    The untrained base (with the run's adapter settings applied, so LoRA adds nothing yet) is scored on the
+    held-out images first, so the version shows before -> after on the same images (`evaluate_base`, on by
+    default; off, the base metrics are None).
+    """
+    import torch  # noqa: F401  (fail here, not half-way, if the worker cannot import it)
+
+    from modeling.critic.core.loading import load_critic
+    from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
+    from modeling.critic.core.training import TrainingConfig, train_critic
+
+    chosen = version.training_settings
+    data = CriticDataSettings(**chosen["data"])
+    adapter = dict(chosen["adapter"], projections=tuple(chosen["adapter"]["projections"]))
+    adapter_settings = CriticTrainingSettings(**adapter)
+    optimisation = TrainingConfig(**chosen["optimisation"])
+
+    with transaction.atomic():
+        last_id = version.last_judgement_id or 0
+        training_set = training_set_build(project=version.project, last_judgement_id=last_id, data=data)
+    digest = judgement_ids_save(folder / JUDGEMENTS_FILE, training_set.judgement_ids)
+    _heartbeat(
+        version.pk, n_judgements=int(training_set.judgement_ids.size), judgements_file=JUDGEMENTS_FILE, judgements_sha256=digest,
+        heldout_image_ids=training_set.heldout_image_ids.tolist(), n_training_images=int(training_set.training_image_ids.size),
+        n_conversations=len(training_set.conversations), conversation_counts=training_set.counts,
+    )
+
+    base = critic_base_dir_for(version)
+    critic = load_critic(base, gradient_checkpointing=bool(chosen.get("gradient_checkpointing")))
+    if adapter_settings.vision_feature_layer is not None and not hasattr(critic.model.config, "vision_feature_layer"):
+        adapter_settings = replace(adapter_settings, vision_feature_layer=None)  # families without one (Qwen2-VL)
+    apply_training_settings(critic, adapter_settings)
+    CriticVersion.objects.filter(pk=version.pk).update(model_type=critic.model_type)
+    base_metrics = None
+    if chosen.get("evaluate_base", True):
+        base_metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
+        base_metrics.pop("evaluated", None)
+    progress = _Progress(version.pk)
+    result = train_critic(
+        critic, training_set.conversations, output_dir=folder / ADAPTER_DIR, config=optimisation,
+        image_loader=_image_loader(
+            training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")),
+            seed=optimisation.seed,
+        ),
+        progress=progress, should_cancel=progress.should_cancel,
+    )
+    return critic, training_set, result, base_metrics
+
+
+def critic_base_dir_for(version: CriticVersion):
+    """The version's base checkpoint; the default tiny one is built on first use."""
+    from pathlib import Path
+
+    base = Path(version.base_model_dir)
+    if base == tiny_base_default():
+        critic_tiny_base_ensure(base)
+    if not (base / "config.json").is_file():
+        raise FileNotFoundError(f"No checkpoint at {base} (config.json missing): check LOUPE_CRITIC_BASE_DIR on this worker.")
+    return base
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+
+
+def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None, crop: int | None = None):
+    """Yield (image ids, LevelScores) chunk by chunk, with a heartbeat on the version after each (centre crops with `crop`)."""
+    from modeling.critic.core.scoring import score_images
+
+    load = _image_loader(_image_names(image_ids), crop=crop)
+    ids = [int(i) for i in image_ids]
+    for start in range(0, len(ids), SCORE_CHUNK):
+        chunk = ids[start : start + SCORE_CHUNK]
+        result = score_images(critic, [load(str(i)) for i in chunk], batch_size=batch_size)
+        if version_id is not None:
+            _heartbeat(version_id)
+        yield chunk, result
+
+
+def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> dict:
+    """The trained critic against people on the held-out images, which never entered training.
+
+    - `scaling`: SRCC and PLCC (after the 4-parameter logistic) against the current scaling run's scores
+      of held-out images that people compared or rated;
+    - `mos`: the same against the images' MOS (0-100) where they have one;
+    - `pairwise`: share of the held-out pair judgements (both images held out, not excluded, no ties)
+      whose winner the critic scores higher;
+    - `demo_hidden_severity`: SRCC against minus the hidden severity of generated demo images. DEMO ONLY:
+      a known truth that real data never has, shown to check the loop learns.
+    Each block has `n`; a metric that cannot be computed (too few items, constant scores) is null.
+    """
+    from evaluation.metrics import plcc, srcc
+    from evaluation.models import ItemScore
+    from evaluation.selectors import scaling_run_current
+
+    ids = np.asarray(sorted(int(i) for i in heldout_image_ids), dtype=np.int64)
+    batch_size = int(version.training_settings.get("scoring_batch_size", 16))
+    predicted, variances = {}, []
+    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk, crop=input_crop(version)):
+        predicted.update(zip(chunk, result.scores.tolist()))
+        variances += result.variances.tolist()
+
+    def correlations(pairs):
+        pred = np.asarray([predicted[i] for i, _ in pairs], dtype=float)
+        target = np.asarray([t for _, t in pairs], dtype=float)
+        return {"n": len(pairs), "srcc": _safe(srcc, pred, target), "plcc": _safe(plcc, pred, target)}
+
+    metrics = {"evaluated": True, "n_heldout_images": int(ids.size), "mean_variance": float(np.mean(variances)) if variances else None}
+    run = scaling_run_current(project=version.project)
+    human = []
+    if run is not None:
+        human = [
+            (image_id, score) for image_id, score, n_comp, n_rat in ItemScore.objects.filter(run=run, image_id__in=ids.tolist())
+            .values_list("image_id", "score", "n_comparisons", "n_ratings") if n_comp + n_rat > 0
+        ]
+    metrics["scaling"] = {**correlations(human), "run_id": run.pk if run else None}
+    mos = list(Image.objects.filter(id__in=ids.tolist(), mos_normalised__isnull=False).values_list("id", "mos_normalised"))
+    metrics["mos"] = correlations(mos)
+    held = set(ids.tolist())
+    pairs = [
+        (a, b, choice) for a, b, choice in Judgement.objects.filter(
+            project=version.project, kind=TaskKind.PAIR, excluded=False, is_repeat=False, choice__in=("a", "b"),
+        ).values_list("item__image_id", "item__image_b_id", "choice") if a in held and b in held
+    ]
+    agree = [1.0 if predicted[a] > predicted[b] else 0.5 if predicted[a] == predicted[b] else 0.0
+             for a, b, choice in ((a, b, c) if c == "a" else (b, a, c) for a, b, c in pairs)]
+    metrics["pairwise"] = {"n": len(agree), "accuracy": float(np.mean(agree)) if agree else None}
+    severity = [
+        (image_id, -float(truth["severity"])) for image_id, truth in Image.objects.filter(id__in=ids.tolist()).values_list("id", "hidden_ground_truth")
+        if isinstance(truth, dict) and isinstance(truth.get("severity"), (int, float))
+    ]
+    if severity:
+        metrics["demo_hidden_severity"] = {**correlations(severity), "note": "demo only: against generated images' hidden severity"}
+    return metrics
+
+
+def _safe(metric, pred, target):
+    try:
+        value = float(metric(pred, target))
+    except (ValueError, RuntimeError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _load_trained(version: CriticVersion):
+    """The version's critic with its adapter, after checking the artifact's checksum."""
+    from modeling.critic.core.loading import load_critic
+    from modeling.critic.core.training import artifact_sha256
+
+    folder = version_path(version)
+    digest, _ = artifact_sha256(folder)
+    if digest != version.artifact_sha256:
+        raise RuntimeError(f"The artifact in {folder} does not match v{version.number}'s checksum: it changed or is incomplete.")
+    return load_critic(critic_base_dir_for(version), adapter_directory=folder / ADAPTER_DIR)
+
+
+#: Public names for other apps (studies, system benchmarks) that run a trained version on the `gpu` queue.
+load_trained = _load_trained
+image_loader = _image_loader
+image_names = _image_names
+
+
+# ------------------------------------------------------------------------------------------ scoring
+
+
+def critic_pool_score(version_id: int) -> int:
+    """Score every image of the project with the version: CriticScore rows, written in chunks.
+
+    Safe to run twice: rows are upserted on (version, image). When the version is active, the pair
+    selector's prior is refreshed afterwards. Returns the number of images scored.
+    """
+    with transaction.atomic():
+        version = CriticVersion.objects.select_for_update().filter(pk=version_id).first()
+        if version is None or not version.artifact_sha256:
+            return 0
+        version.score_status, version.score_error, version.scored_count = CriticVersion.ScoreStatus.RUNNING, "", 0
+        version.save(update_fields=["score_status", "score_error", "scored_count", "updated_at"])
+    try:
+        critic = _load_trained(version)
+        ids = list(Image.objects.filter(project_id=version.project_id).order_by("id").values_list("id", flat=True))
+        batch_size = int(version.training_settings.get("scoring_batch_size", 16))
+        done = 0
+        for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, crop=input_crop(version)):
+            rows = [
+                CriticScore(version=version, image_id=image_id, score=float(s), variance=float(v), probabilities=[float(p) for p in probs])
+                for image_id, s, v, probs in zip(chunk, result.scores, result.variances, result.probabilities)
+            ]
+            CriticScore.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["version", "image"], update_fields=["score", "variance", "probabilities"],
+            )
+            done += len(chunk)
+            CriticVersion.objects.filter(pk=version.pk).update(scored_count=done, updated_at=timezone.now())
+    except Exception as error:
+        CriticVersion.objects.filter(pk=version.pk).update(
+            score_status=CriticVersion.ScoreStatus.FAILED, score_error=f"{type(error).__name__}: {error}"[:5000], updated_at=timezone.now(),
+        )
+        raise
+    with transaction.atomic():
+        CriticVersion.objects.filter(pk=version.pk).update(
+            score_status=CriticVersion.ScoreStatus.DONE, scored_count=done, scored_at=timezone.now(), updated_at=timezone.now(),
+        )
+        if CriticVersion.objects.filter(pk=version.pk, status=CriticVersion.Status.ACTIVE).exists():
+            selection_prior_refresh(project_id=version.project_id)
+    logger.info("Critic v%s scored %s images of project %s", version.number, done, version.project_id)
+    return done
+
+
+def critic_texts_generate(version_id: int, image_ids: list[int], *, max_new_tokens: int = 96) -> int:
+    """Free-text quality descriptions by the version (generate_answers), one CriticText per image.
+
+    Safe to run twice: images that already have a description from this version are skipped.
+    """
+    from modeling.critic.core.scoring import generate_answers
+
+    version = CriticVersion.objects.filter(pk=version_id).first()
+    if version is None or not version.artifact_sha256:
+        return 0
+    have = set(CriticText.objects.filter(version=version, task="description").values_list("image_id", flat=True))
+    ids = [int(i) for i in Image.objects.filter(project_id=version.project_id, id__in=image_ids).order_by("id").values_list("id", flat=True)
+           if int(i) not in have]
+    if not ids:
+        return 0
+    critic = _load_trained(version)
+    load = _image_loader(_image_names(ids), crop=input_crop(version))
+    written = 0
+    for start in range(0, len(ids), SCORE_CHUNK):
+        chunk = ids[start : start + SCORE_CHUNK]
+        texts = generate_answers(critic, [[load(str(i))] for i in chunk], task="description", max_new_tokens=max_new_tokens)
+        CriticText.objects.bulk_create(
+            [CriticText(version=version, image_id=i, task="description", text=text) for i, text in zip(chunk, texts)],
+            ignore_conflicts=True,
+        )
+        written += len(chunk)
+    return written

@@ -1,0 +1,182 @@
+"""The researcher's Critic pages: versions with live progress, retrain, cancel, promote, roll back, score."""
+import json
+import time
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+
+from annotation.views.access import ProjectResearcherMixin
+from modeling.assist import construction
+from modeling.assist.tasks import constructed_texts_request
+from modeling.critic import selectors, services
+from modeling.critic.data import ANSWER_TEXTS
+from modeling.critic.models import CriticVersion
+from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
+from modeling.assist.services import llm_model_name
+
+
+def _context(project) -> dict:
+    services.critic_versions_stale_fail(project=project)
+    return {
+        "project": project,
+        "tab": "critic",
+        "versions": list(selectors.critic_versions(project=project)[:100]),
+        "active": selectors.critic_version_active(project=project),
+        "pending": selectors.critic_version_pending(project=project),
+        "busy": selectors.critic_busy(project=project),
+    }
+
+
+class CriticView(ProjectResearcherMixin, View):
+    """The versions table; htmx polls its live part (`_versions.html`) every second while anything runs."""
+
+    template_name = "modeling/critic/index.html"
+    partial_template = "modeling/critic/_versions.html"
+
+    def get(self, request, project_id):
+        context = _context(self.project)
+        if not request.htmx:
+            context["constructed"] = construction.constructed_texts_summary(project=self.project)
+            context["llm_model"] = llm_model_name()
+            context["offline_drafter"] = context["llm_model"] == TEMPLATE_DRAFTER_MODEL
+        return render(request, self.partial_template if request.htmx else self.template_name, context)
+
+
+class _CriticActionView(ProjectResearcherMixin, View):
+    """A POST that calls one service; its CriticStateError becomes a message. Answers htmx with the live part."""
+
+    def act(self, request):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def post(self, request, project_id, **kwargs):
+        try:
+            text = self.act(request)
+            messages.success(request, text)
+        except services.CriticStateError as error:
+            messages.error(request, str(error))
+        if request.htmx:
+            return render(request, CriticView.partial_template, _context(self.project))
+        return redirect("critic:index", project_id=self.project.pk)
+
+
+class CriticRetrainView(_CriticActionView):
+    """Retrain; the form's "answer_text" checkbox trains with the LLM-written answers (modeling.assist.construction)."""
+
+    def act(self, request):
+        answer_text = request.POST.get("answer_text", "template")
+        if answer_text not in ANSWER_TEXTS:
+            raise services.CriticStateError(f"Unknown answer text {answer_text!r}: choose one of {', '.join(ANSWER_TEXTS)}.")
+        overrides = {"data": {"answer_text": answer_text}} if answer_text != "template" else None
+        version = services.critic_version_request(
+            project=self.project, user=request.user, trigger=CriticVersion.Trigger.MANUAL, overrides=overrides,
+        )
+        return f"Critic v{version.number} is {version.get_status_display().lower()}; this page follows it."
+
+
+class CriticConstructView(ProjectResearcherMixin, View):
+    """Queue the LLM-written training answers (paper 000's data-construction prompts) on the default queue."""
+
+    def post(self, request, project_id):
+        constructed_texts_request(project=self.project)
+        writer = "the offline template drafter (no model configured)" if llm_model_name() == TEMPLATE_DRAFTER_MODEL else llm_model_name()
+        messages.success(request, f"Writing training answers with {writer}; reload to see them counted below.")
+        return redirect("critic:index", project_id=self.project.pk)
+
+
+class CriticRollbackView(_CriticActionView):
+    def act(self, request):
+        version = services.critic_version_rollback(project=self.project)
+        return f"Rolled back: v{version.number} is active again."
+
+
+class _VersionMixin:
+    version: CriticVersion
+
+    def version_get(self):
+        version = selectors.critic_version_get(project=self.project, version_id=self.kwargs["version_id"])
+        if version is None:
+            raise Http404("No such critic version in this project.")
+        self.version = version
+        return version
+
+
+class CriticVersionView(_VersionMixin, ProjectResearcherMixin, View):
+    """One version: status, held-out metrics, settings, data snapshot, and its best-scored images."""
+
+    def get(self, request, project_id, version_id):
+        version = self.version_get()
+        context = {
+            **_texts_context(self.project, version),
+            "project": self.project, "tab": "critic", "version": version,
+            "top_scores": selectors.critic_scores_top(version=version),
+            "settings_json": json.dumps(version.training_settings, indent=2, sort_keys=True),
+            "busy": version.is_pending or version.score_status in (CriticVersion.ScoreStatus.QUEUED, CriticVersion.ScoreStatus.RUNNING),
+        }
+        return render(request, "modeling/critic/version.html", context)
+
+
+class CriticCancelView(_VersionMixin, _CriticActionView):
+    def act(self, request):
+        version = services.critic_version_cancel(version=self.version_get())
+        return f"v{version.number}: cancel requested." if version.is_pending else f"v{version.number} is cancelled."
+
+
+class CriticPromoteView(_VersionMixin, _CriticActionView):
+    def act(self, request):
+        version = services.critic_version_promote(version=self.version_get())
+        return f"v{version.number} is active; the next pairs use its scores as prior once the pool is scored."
+
+
+class CriticScoreView(_VersionMixin, _CriticActionView):
+    def act(self, request):
+        version = services.critic_pool_score_request(version=self.version_get())
+        return f"v{version.number} is scoring the pool."
+
+
+class CriticRetryView(_VersionMixin, _CriticActionView):
+    def act(self, request):
+        version = services.critic_version_retry(version=self.version_get(), user=request.user)
+        return f"v{version.number} is {version.get_status_display().lower()}: a fresh run with the same settings."
+
+
+#: The texts part stops polling this long after a request even when some images never got a text (a failed run).
+TEXTS_POLL_FOR_S = 600
+
+
+def _texts_context(project, version, *, expect: int = 0, since: float = 0.0, error: str = "") -> dict:
+    texts = list(selectors.critic_texts(version=version))
+    polling = expect > len(texts) and 0 <= time.time() - since < TEXTS_POLL_FOR_S
+    return {"project": project, "version": version, "texts": texts, "expect": expect, "since": since,
+            "polling": polling, "error": error, "max_texts": services.MAX_TEXTS_PER_REQUEST}
+
+
+class CriticTextsView(_VersionMixin, ProjectResearcherMixin, View):
+    """The version's descriptions; htmx polls this part while asked-for texts are still coming."""
+
+    def get(self, request, project_id, version_id):
+        version = self.version_get()
+        try:
+            expect, since = int(request.GET.get("expect", 0)), float(request.GET.get("since", 0))
+        except ValueError:
+            expect, since = 0, 0.0
+        return render(request, "modeling/critic/_texts.html", _texts_context(self.project, version, expect=expect, since=since))
+
+
+class CriticGenerateView(_VersionMixin, ProjectResearcherMixin, View):
+    """Ask the version (critic_generate on the `gpu` queue) to describe N images; answers with the live texts part."""
+
+    def post(self, request, project_id, version_id):
+        version = self.version_get()
+        error, expect = "", 0
+        try:
+            asked = services.critic_texts_ask(version=version, n=request.POST.get("n", ""))
+            expect = selectors.critic_texts(version=version).count() + len(asked)
+        except services.CriticStateError as exc:
+            error = str(exc)
+        if request.htmx:
+            context = _texts_context(self.project, version, expect=expect, since=time.time(), error=error)
+            return render(request, "modeling/critic/_texts.html", context)  # 200 with the error in it: htmx swaps it in
+        (messages.error if error else messages.success)(request, error or "Descriptions asked for; they appear below as they arrive.")
+        return redirect("critic:version", project_id=self.project.pk, version_id=version.pk)

@@ -1,0 +1,324 @@
+"""The Django side of active pair selection: read the posterior and the queue, call modeling.selection.core.active, queue the pairs.
+
+The science is in the Django-free cores (modeling/selection/core/active.py, modeling/selection/core/critic_prior.py). This module
+reads the current scores (evaluation's latest finished ScalingRun) and the project's pair items into
+arrays, calls `select_pairs_batch`, and hands the chosen pairs to annotation's queue through
+`annotation.services.work.proposed_pairs_add`, which records their provenance on the work items.
+
+The critic enters through one function, `critic_prior_for_project`: the active critic version's scores,
+calibrated onto the human scale. Without an active, scored critic it returns None, and then the
+strategies that need the critic fall back to plain expected information gain and say so in the items'
+provenance.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Max
+
+from annotation.models import Image, PairSource, Project, SelectionStrategy, WorkItem
+from annotation.services.work import ProposedPair, pair_items_open_count, pairs_generate, proposed_pairs_add
+from annotation.vocabulary import TaskKind
+from evaluation.models import ItemScore
+from evaluation.selectors import scaling_run_current
+from modeling.critic.models import CriticScore, CriticVersion
+from modeling.selection.core.active import SelectionConfig, select_pairs_batch
+from modeling.selection.core.critic_prior import calibrate_critic_prior, critic_disagreement_scores
+
+logger = logging.getLogger(__name__)
+
+#: Paper 004 (eq. 5): weight of the feature-space diversity term in critic-disagreement selection.
+DISAGREEMENT_DIVERSITY_WEIGHT = 0.01
+#: Critic-disagreement: each chosen image is paired with this many neighbours on either side in score.
+DISAGREEMENT_NEIGHBOURS = 5
+#: The active critic must have scored at least this many of the images before its prior is used.
+MIN_CRITIC_SCORES = 3
+
+
+# ------------------------------------------------------------------------------------ the critic seam
+
+
+@dataclass(frozen=True)
+class CriticPrior:
+    """The critic's view of every image, already calibrated onto the human (Thurstone) scale.
+
+    Attributes
+    ----------
+    prior_mean, prior_var : ndarray, shape [n_images]
+        In the order of the `image_ids` asked for (e.g. `modeling.selection.core.critic_prior.calibrate_critic_prior`'s output).
+    critic_version_id : int
+        The CriticVersion whose scores these are (recorded on every proposed pair).
+    features : ndarray, shape [n_images, n_features], optional
+        The critic's image features, for the diversity term of critic-disagreement selection: its five
+        level probabilities per image (what the critic sees in it; images it has not scored get the mean).
+    """
+
+    prior_mean: np.ndarray
+    prior_var: np.ndarray
+    critic_version_id: int
+    features: np.ndarray | None = None
+
+
+def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> CriticPrior | None:
+    """The active critic's calibrated prior for `image_ids` (sorted), or None when there is none.
+
+    THE SEAM for the critic (issue 8). Reads the project's active CriticVersion's scores (0-100) and
+    variances for `image_ids`, and maps them onto the human (Thurstone) scale with
+    `modeling.selection.core.critic_prior.calibrate_critic_prior`, fitted on the images the current scaling run has
+    human data for. The scaling run's own prior is passed as `human_prior_mean`/`human_prior_var` so it
+    is divided out first, as that function documents: N(z-scored MOS, 1) for rated images and N(0, 1)
+    for the others (evaluation.services._scale_fit, evaluation.ratings.mos_prior_mean), rebuilt from the
+    run's `ItemScore.mos`. Images the critic has not scored get the mean critic score with the largest
+    critic variance, so they carry little weight.
+
+    Returns None (and selection falls back to plain EIG, saying so) when no version is active, the
+    active one has scored fewer than MIN_CRITIC_SCORES of these images, there is no finished scaling run,
+    or the calibration cannot be fitted (fewer than 3 images with human data, constant critic scores).
+    No prior is ever made up.
+    """
+    version = CriticVersion.objects.filter(project=project, status=CriticVersion.Status.ACTIVE).first()
+    if version is None:
+        return None
+    n = image_ids.size
+    rows = list(CriticScore.objects.filter(version=version, image__project=project).values_list("image_id", "score", "variance", "probabilities"))
+    if len(rows) < MIN_CRITIC_SCORES:
+        return None
+    ids, scores, variances = (np.asarray(column) for column in list(zip(*rows))[:3])
+    probabilities = np.asarray([row[3] for row in rows], dtype=float)
+    where = np.searchsorted(image_ids, ids.astype(np.int64))
+    known = (where < n) & (image_ids[np.minimum(where, n - 1)] == ids)
+    if int(known.sum()) < MIN_CRITIC_SCORES:
+        return None
+    critic = np.full(n, float(np.mean(scores[known])))
+    critic_var = np.full(n, float(np.max(variances[known])))
+    critic[where[known]] = scores[known]
+    critic_var[where[known]] = variances[known]
+    features = None
+    if probabilities.ndim == 2 and np.isfinite(probabilities).all():
+        features = np.tile(probabilities[known].mean(axis=0), (n, 1))
+        features[where[known]] = probabilities[known]
+
+    run = scaling_run_current(project=project)
+    if run is None:
+        return None
+    human, human_var = np.full(n, np.nan), np.full(n, np.nan)
+    prior_mean, has_human, mos = np.zeros(n), np.zeros(n, dtype=bool), np.full(n, np.nan)
+    score_rows = list(ItemScore.objects.filter(run=run).values_list("image_id", "score", "variance", "n_comparisons", "n_ratings", "mos"))
+    if score_rows:
+        s_ids, s_scores, s_var, n_comp, n_rat, s_mos = zip(*score_rows)
+        s_ids = np.asarray(s_ids, dtype=np.int64)
+        at = np.searchsorted(image_ids, s_ids)
+        ok = (at < n) & (image_ids[np.minimum(at, n - 1)] == s_ids)
+        at = at[ok]
+        human[at] = np.asarray(s_scores, dtype=float)[ok]
+        human_var[at] = np.maximum(np.asarray(s_var, dtype=float)[ok], 1e-9)
+        has_human[at] = (np.asarray(n_comp) + np.asarray(n_rat))[ok] > 0
+        mos[at] = np.asarray([np.nan if m is None else m for m in s_mos], dtype=float)[ok]
+    rated = ~np.isnan(mos)
+    if rated.sum() >= 2 and mos[rated].std() > 0:  # evaluation.ratings.mos_prior_mean
+        prior_mean[rated] = (mos[rated] - mos[rated].mean()) / mos[rated].std()
+    try:
+        calibrated = calibrate_critic_prior(
+            critic, critic_var, human, human_var, has_human, human_prior_mean=prior_mean, human_prior_var=np.ones(n),
+        )
+    except (ValueError, RuntimeError) as error:
+        logger.info("No critic prior for project %s from v%s: %s", project.pk, version.number, error)
+        return None
+    return CriticPrior(
+        prior_mean=calibrated.prior_mean, prior_var=calibrated.prior_var, critic_version_id=version.pk, features=features,
+    )
+
+
+# -------------------------------------------------------------------------------------------- refills
+
+
+@dataclass(frozen=True)
+class RefillResult:
+    """What one refill did, for the command, the page and the log."""
+
+    added: int  # pair items queued (new ones, plus retired proposals served again)
+    open_before: int  # open pair items when the refill looked
+    batch_size: int
+    pair_source: str
+    strategy_requested: str = ""  # the project's selection strategy (proposed pairs only)
+    strategy_used: str = ""  # what actually chose the pairs (recorded on each item)
+    critic_version_id: int | None = None
+    seed: int | None = None  # of the random generator, when the refill made its own
+    retired: int = 0  # older unserved proposals no longer served
+    note: str = ""  # why nothing, or fewer than asked, was added
+
+
+def pair_queue_refill(project: Project, *, rng: np.random.Generator | None = None) -> int:
+    """Top up the project's comparison pairs when fewer than a batch are open; returns how many were added.
+
+    See `pair_queue_refill_run` for what it does; this is the short form tasks and scripts call.
+    """
+    return pair_queue_refill_run(project, rng=rng).added
+
+
+def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None = None) -> RefillResult:
+    """Top up the project's comparison pairs when fewer than `pair_batch_size` are open.
+
+    Pair source `proposed`: choose `pair_batch_size` new pairs with the active selector on the current
+    posterior (the latest finished scaling run; N(0, 1) for images it has not scored), never a pair that
+    is already open in the queue or already judged, and queue them with their strategy, expected gain
+    and critic version (older unserved proposals are retired by `proposed_pairs_add`). Other sources:
+    `pairs_generate` up to the batch size. Nothing happens when pairs are not an enabled task kind or a
+    batch is already open, so running it twice adds nothing the second time. The project row is locked
+    for the whole refill, so two refills of one project never interleave.
+    """
+    seed = None
+    if rng is None:
+        seed = int(np.random.SeedSequence().entropy)
+        rng = np.random.default_rng(seed)
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        batch_size = int(project.pair_batch_size)
+        open_before = pair_items_open_count(project)
+        base = {"open_before": open_before, "batch_size": batch_size, "pair_source": project.pair_source}
+        if TaskKind.PAIR not in (project.task_kinds or []):
+            return RefillResult(added=0, note="Comparisons are not an enabled task kind of this project.", **base)
+        if open_before >= batch_size:
+            return RefillResult(added=0, note=f"{open_before} pairs are open, a full batch of {batch_size}.", **base)
+        if project.pair_source != PairSource.PROPOSED:
+            added = pairs_generate(project, count=batch_size - open_before, rng=rng)
+            note = "" if added else "No new pairs are left to make from this pair source."
+            return RefillResult(added=added, seed=seed, note=note, **base)
+        result = _proposed_refill(project=project, batch_size=batch_size, rng=rng, seed=seed, base=base)
+    logger.info(
+        "Pair refill of project %s: %s added (%s, critic %s, seed %s); %s", project.pk, result.added,
+        result.strategy_used, result.critic_version_id, result.seed, result.note or "ok",
+    )
+    return result
+
+
+def _proposed_refill(*, project: Project, batch_size: int, rng, seed, base: dict) -> RefillResult:
+    image_ids = np.fromiter(
+        Image.objects.filter(project=project).order_by("id").values_list("id", flat=True), dtype=np.int64,
+    )
+    requested = project.selection_strategy
+    if image_ids.size < 2:
+        return RefillResult(added=0, strategy_requested=requested, seed=seed, note="The project has fewer than two images.", **base)
+    mean, var, has_human = _posterior(project=project, image_ids=image_ids)
+    prior = None
+    if requested in (SelectionStrategy.EIG_PRIOR, SelectionStrategy.CRITIC_DISAGREEMENT):
+        prior = critic_prior_for_project(project, image_ids=image_ids)
+    exclude = _pairs_taken(project=project, image_ids=image_ids)
+
+    candidates = None
+    note = ""
+    if requested == SelectionStrategy.RANDOM:
+        used, core_strategy = SelectionStrategy.RANDOM, "random"
+    elif prior is None:
+        used, core_strategy = SelectionStrategy.EIG, "eig"
+        if requested != SelectionStrategy.EIG:
+            note = f"No critic scores yet: strategy {requested} fell back to plain expected information gain (eig)."
+    else:
+        # The critic's calibrated prior stands in for the posterior where people have said nothing yet.
+        mean = np.where(has_human, mean, prior.prior_mean)
+        var = np.where(has_human, var, prior.prior_var)
+        used, core_strategy = SelectionStrategy.EIG_PRIOR, "eig"
+        if requested == SelectionStrategy.CRITIC_DISAGREEMENT:
+            candidates = _disagreement_candidates(mean=mean, var=var, has_human=has_human, prior=prior, k=batch_size, rng=rng)
+            if candidates is not None:
+                used = SelectionStrategy.CRITIC_DISAGREEMENT
+            else:
+                note = "Too little human data or no critic features for critic disagreement: used EIG with the critic prior."
+
+    chosen = select_pairs_batch(
+        mean, var, batch_size, rng=rng, candidates=candidates, exclude=exclude, config=SelectionConfig(strategy=core_strategy),
+    )
+    if not chosen:
+        return RefillResult(
+            added=0, strategy_requested=requested, strategy_used=used, seed=seed,
+            note=(note + " " if note else "") + "Every pair is already open or judged.", **base,
+        )
+    critic_version_id = prior.critic_version_id if prior is not None else None
+    added = proposed_pairs_add(
+        project,
+        [ProposedPair(int(image_ids[p.i]), int(image_ids[p.j]), float(p.expected_gain)) for p in chosen],
+        strategy=used,
+        critic_version_id=critic_version_id,
+        batch_priority=_next_batch_priority(project=project),
+    )
+    return RefillResult(
+        added=added.created + added.refreshed, strategy_requested=requested, strategy_used=used,
+        critic_version_id=critic_version_id, seed=seed, retired=added.retired, note=note, **base,
+    )
+
+
+def _posterior(*, project: Project, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and variance per image from the current scaling run; N(0, 1) for images it did not score.
+
+    Returns mean, var ([n_images] floats) and has_human ([n_images] bool: the run had comparisons or
+    ratings of the image).
+    """
+    n = image_ids.size
+    mean, var, has_human = np.zeros(n), np.ones(n), np.zeros(n, dtype=bool)
+    run = scaling_run_current(project=project)
+    if run is None:
+        return mean, var, has_human
+    rows = list(ItemScore.objects.filter(run=run).values_list("image_id", "score", "variance", "n_comparisons", "n_ratings"))
+    if not rows:
+        return mean, var, has_human
+    ids, scores, variances, n_comp, n_rat = (np.asarray(column) for column in zip(*rows))
+    where = np.searchsorted(image_ids, ids.astype(np.int64))
+    known = (where < n) & (image_ids[np.minimum(where, n - 1)] == ids)
+    where = where[known]
+    mean[where] = scores[known]
+    var[where] = np.maximum(variances[known].astype(np.float64), 1e-9)  # the core wants > 0
+    has_human[where] = (n_comp[known] + n_rat[known]) > 0
+    return mean, var, has_human
+
+
+def _pairs_taken(*, project: Project, image_ids: np.ndarray) -> np.ndarray:
+    """Index pairs [n, 2] the selector must not propose: every pair item of the project that is still
+    served (open, full, gold or training) or has been judged. Only retired items nobody judged may be
+    proposed again (`proposed_pairs_add` serves them again rather than duplicating them)."""
+    rows = list(
+        WorkItem.objects.filter(project=project, kind=TaskKind.PAIR)
+        .exclude(retired=True, judgement_count=0)
+        .values_list("image_id", "image_b_id")
+    )
+    if not rows:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = np.asarray(rows, dtype=np.int64)
+    return np.searchsorted(image_ids, pairs)
+
+
+def _next_batch_priority(*, project: Project) -> float:
+    """One more than the newest proposal batch's priority: later batches (fresher posteriors) are served first."""
+    latest = (
+        WorkItem.objects.filter(project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK)
+        .exclude(strategy="")
+        .aggregate(top=Max("priority"))["top"]
+    )
+    return float(latest or 0.0) + 1.0
+
+
+def _disagreement_candidates(*, mean, var, has_human, prior: CriticPrior, k: int, rng) -> np.ndarray | None:
+    """Candidate pairs around the images where the critic is most wrong (paper 004, eq. 5), or None.
+
+    Chooses up to k images with human scores by variance-normalised critic error plus feature diversity
+    (`critic_disagreement_scores`), and pairs each with its nearest neighbours in posterior mean, so
+    the next comparisons pin down exactly those images.
+    """
+    human = np.flatnonzero(has_human)
+    if prior.features is None or human.size < 2:
+        return None
+    picked = critic_disagreement_scores(
+        prior.prior_mean[human], mean[human], np.sqrt(var[human]), prior.features[human],
+        diversity_weight=DISAGREEMENT_DIVERSITY_WEIGHT, k=min(k, human.size), rng=rng,
+    )
+    order = np.argsort(mean, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    pairs = []
+    for item in human[picked]:
+        low, high = max(rank[item] - DISAGREEMENT_NEIGHBOURS, 0), rank[item] + DISAGREEMENT_NEIGHBOURS + 1
+        pairs.extend((item, other) for other in order[low:high] if other != item)
+    return np.asarray(pairs, dtype=np.int64) if pairs else None
+

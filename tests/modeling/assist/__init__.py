@@ -1,0 +1,1 @@
+"""Tests of the LLM's help (modeling/assist/)."""

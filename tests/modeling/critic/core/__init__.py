@@ -1,0 +1,1 @@
+"""Tests of the critic's Django-free core (modeling/critic/core/)."""

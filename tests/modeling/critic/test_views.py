@@ -1,0 +1,115 @@
+"""The Critic pages and API: who may use them, and what retrain, promote, rollback and cancel do."""
+import pytest
+from django.urls import reverse
+
+from modeling.critic.models import CriticVersion
+from tests.factories import AnnotatorFactory
+from tests.work_data import project_images
+
+
+def _finished(project, number, *, status=CriticVersion.Status.READY, **fields):
+    return CriticVersion.objects.create(
+        project=project, number=number, status=status, base_model_dir="/x", artifact_sha256="0" * 64,
+        metrics={"evaluated": True, "n_heldout_images": 5, "scaling": {"n": 5, "srcc": 0.61, "plcc": 0.7},
+                 "mos": {"n": 0, "srcc": None, "plcc": None}, "pairwise": {"n": 3, "accuracy": 0.67},
+                 "demo_hidden_severity": {"n": 5, "srcc": 0.55, "plcc": None, "note": "demo only"}},
+        **fields,
+    )
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    from modeling.selection import tasks
+    from modeling.critic import tasks as tasks_critic
+
+    calls = []
+    for task in (tasks_critic.critic_retrain, tasks_critic.critic_score_pool, tasks.pair_queue_refill):
+        monkeypatch.setattr(task, "delay", lambda *a, name=task.name: calls.append((name, a)))
+    return calls
+
+
+@pytest.mark.parametrize("name", ["index", "retrain", "rollback"])
+def test_annotators_get_403_on_critic_pages(client, project, annotator_member, name):
+    """Annotators, members or not, are refused every critic page."""
+    client.force_login(annotator_member)
+    url = reverse(f"critic:{name}", kwargs={"project_id": project.pk})
+    assert client.get(url).status_code == 403 and client.post(url).status_code == 403
+    client.force_login(AnnotatorFactory())
+    assert client.get(url).status_code == 403
+
+
+def test_page_lists_versions_with_metrics_and_actions(client, project, researcher):
+    """The versions table shows status, held-out metrics, the demo-only label and the Promote button."""
+    _finished(project, 1)
+    client.force_login(researcher)
+    response = client.get(reverse("critic:index", kwargs={"project_id": project.pk}))
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "v1" in text and "SRCC 0.610" in text and "demo severity" in text and "Promote" in text
+    assert 'aria-current="page">Critic' in text
+
+
+def test_retrain_button_queues_one_version_and_page_polls(client, project, researcher, settings, tmp_path, no_enqueue, django_capture_on_commit_callbacks):
+    """Retrain queues a version (once, however often pressed) and the page then polls its live part."""
+    settings.LOUPE_CRITIC_DIR = tmp_path
+    client.force_login(researcher)
+    url = reverse("critic:retrain", kwargs={"project_id": project.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url).status_code == 302
+        client.post(url)
+    version = CriticVersion.objects.get(project=project)
+    assert version.status == CriticVersion.Status.QUEUED and version.created_by == researcher
+    assert no_enqueue == [("modeling.critic_retrain", (version.pk,))]
+    partial = client.get(reverse("critic:index", kwargs={"project_id": project.pk}), headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 1s"' in partial.content.decode() and "<html" not in partial.content.decode()
+
+
+def test_promote_rollback_and_refusals_through_the_pages(client, project, researcher, no_enqueue):
+    """Promote activates and asks for scores; rollback restores the previous; a failed version is refused with a message."""
+    project_images(project, 2)
+    first, second = _finished(project, 1), _finished(project, 2)
+    failed = CriticVersion.objects.create(project=project, number=3, status=CriticVersion.Status.FAILED, base_model_dir="/x", error="boom")
+    client.force_login(researcher)
+    kwargs = {"project_id": project.pk}
+    for version in (first, second):
+        client.post(reverse("critic:promote", kwargs={**kwargs, "version_id": version.pk}))
+    assert CriticVersion.objects.get(status="active") == second
+    response = client.post(reverse("critic:promote", kwargs={**kwargs, "version_id": failed.pk}), follow=True)
+    assert "only a finished and evaluated version" in response.content.decode()
+    client.post(reverse("critic:rollback", kwargs=kwargs))
+    assert CriticVersion.objects.get(status="active") == first
+    detail = client.get(reverse("critic:version", kwargs={**kwargs, "version_id": first.pk}))
+    assert detail.status_code == 200 and "demo only" in detail.content.decode()
+
+
+def test_version_of_another_project_is_404(client, project, researcher):
+    """A version id from another project is not found under this one."""
+    from tests.factories import ProjectFactory
+
+    other = _finished(ProjectFactory(), 1)
+    client.force_login(researcher)
+    assert client.get(reverse("critic:version", kwargs={"project_id": project.pk, "version_id": other.pk})).status_code == 404
+
+
+def test_api_lists_retrains_promotes_and_cancels(client, project, researcher, settings, tmp_path, no_enqueue):
+    """The API: versions page, 202 on retrain, 400 on promoting an unfinished version, cancel of a queued one."""
+    settings.LOUPE_CRITIC_DIR = tmp_path
+    client.force_login(researcher)
+    kwargs = {"project_id": project.pk}
+    response = client.post(reverse("critic_api:critic_retrain", kwargs=kwargs))
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    version_id = response.json()["id"]
+    listing = client.get(reverse("critic_api:critic_versions", kwargs=kwargs)).json()
+    assert listing["count"] == 1 and listing["results"][0]["id"] == version_id
+    promote = client.post(reverse("critic_api:critic_promote", kwargs={**kwargs, "version_id": version_id}))
+    assert promote.status_code == 400 and "evaluated" in promote.json()["detail"]
+    cancel = client.post(reverse("critic_api:critic_cancel", kwargs={**kwargs, "version_id": version_id}))
+    assert cancel.status_code == 200 and cancel.json()["status"] == "cancelled"
+    ready = _finished(project, 9)
+    assert client.post(reverse("critic_api:critic_promote", kwargs={**kwargs, "version_id": ready.pk})).json()["status"] == "active"
+
+
+def test_api_refuses_annotators(client, project, annotator_member):
+    """Annotators get 403 from the critic API."""
+    client.force_login(annotator_member)
+    assert client.get(reverse("critic_api:critic_versions", kwargs={"project_id": project.pk})).status_code == 403

@@ -1,0 +1,1 @@
+"""Tests of pair selection (modeling/selection/)."""

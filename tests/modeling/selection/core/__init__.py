@@ -1,0 +1,1 @@
+"""Tests of the Django-free selector and critic prior (modeling/selection/core/)."""
