@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_index_array", "check_rng", "finite_vector", "float_vector", "require_finite"]
+__all__ = ["as_index_array", "check_n_items", "check_rng", "finite_vector", "float_vector", "require_finite"]
 
 
 def float_vector(name: str, value, n: int | None = None) -> np.ndarray:
@@ -48,6 +48,15 @@ def as_index_array(name: str, values, n_items: int) -> np.ndarray:
     if arr.size and (arr.min() < 0 or arr.max() >= n_items):
         raise ValueError(f"{name} has indices out of range [0, {n_items})")
     return arr
+
+
+def check_n_items(n_items) -> int:
+    """``n_items`` as an int if it is a whole number >= 1 (not a bool); TypeError or ValueError otherwise."""
+    if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)):
+        raise TypeError(f"n_items must be an integer, got {n_items!r}")
+    if n_items < 1:
+        raise ValueError("n_items must be >= 1")
+    return int(n_items)
 
 
 def check_rng(rng) -> np.random.Generator:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from evaluation.arrays import as_index_array
-from evaluation.scaling import _check_n_items
+from evaluation.arrays import as_index_array, check_n_items
 
 __all__ = ["MOSResult", "mos_from_ratings", "mos_prior_mean"]
 
@@ -71,7 +70,7 @@ def mos_from_ratings(item_index, ratings, n_items, *, levels: int = 5) -> MOSRes
         On mismatched lengths, out-of-range indices, NaN, or ratings outside
         ``[1, levels]``.
     """
-    n_items = _check_n_items(n_items)
+    n_items = check_n_items(n_items)
     if (
         isinstance(levels, bool)
         or not isinstance(levels, (int, np.integer))

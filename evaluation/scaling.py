@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy import special
 
-from evaluation.arrays import as_index_array, require_finite
+from evaluation.arrays import as_index_array, check_n_items, require_finite
 
 __all__ = [
     "PairCounts",
@@ -117,14 +117,6 @@ def _per_item(name: str, value, n_items: int, default: float) -> np.ndarray:
     return arr
 
 
-def _check_n_items(n_items) -> int:
-    if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)):
-        raise TypeError(f"n_items must be an integer, got {n_items!r}")
-    if n_items < 1:
-        raise ValueError("n_items must be >= 1")
-    return int(n_items)
-
-
 def aggregate_pairwise(
     n_items, winners, losers, *, ties=None, weights=None
 ) -> PairCounts:
@@ -152,7 +144,7 @@ def aggregate_pairwise(
         On mismatched lengths, out-of-range indices, ``winner == loser``,
         NaN, or negative weights.
     """
-    n_items = _check_n_items(n_items)
+    n_items = check_n_items(n_items)
     w = as_index_array("winners", winners, n_items)
     l = as_index_array("losers", losers, n_items)
     if w.shape != l.shape:
@@ -359,7 +351,7 @@ def thurstone_map_pairwise(
         If the tolerance is not reached within ``max_iter`` iterations or
         the line search fails.
     """
-    n_items = _check_n_items(n_items)
+    n_items = check_n_items(n_items)
     if not (tol > 0):
         raise ValueError("tol must be > 0")
     if (

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from evaluation.arrays import as_index_array, check_rng, finite_vector, float_vector, require_finite
+from evaluation.arrays import as_index_array, check_n_items, check_rng, finite_vector, float_vector, require_finite
 
 
 def test_float_vector_returns_float64_of_the_expected_length():
@@ -48,3 +48,13 @@ def test_check_rng_takes_a_generator_only():
         check_rng(0)
     with pytest.raises(TypeError, match="got RandomState"):
         check_rng(np.random.RandomState(0))
+
+
+def test_check_n_items_wants_a_positive_whole_number():
+    """Python and numpy ints >= 1 pass as int; bools and floats are TypeErrors, zero a ValueError."""
+    assert check_n_items(np.int64(3)) == 3 and type(check_n_items(np.int64(3))) is int
+    for bad in (True, 2.0, "3"):
+        with pytest.raises(TypeError, match="n_items must be an integer"):
+            check_n_items(bad)
+    with pytest.raises(ValueError, match=">= 1"):
+        check_n_items(0)
