@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.arrays import finite_vector
+
 __all__ = [
     "DifficultSelection",
     "difficult_select_grouped",
@@ -53,17 +55,6 @@ class DifficultSelection:
     objective: np.ndarray
 
 
-def _vector(name: str, values, n: int | None = None) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-    if n is not None and array.size != n:
-        raise ValueError(f"{name} must have {n} entries, got {array.size}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite")
-    return array
-
-
 def normalised_error(expert, human, human_std, *, epsilon: float = DEFAULT_EPSILON) -> np.ndarray:
     """``(q_w(x) - q(x))^2 / (σ(x)^2 + ε)`` per item (paper 004, eqs. 3-5).
 
@@ -78,9 +69,9 @@ def normalised_error(expert, human, human_std, *, epsilon: float = DEFAULT_EPSIL
     -------
     ndarray, shape [n_items]
     """
-    expert = _vector("expert", expert)
-    human = _vector("human", human, expert.size)
-    std = _vector("human_std", human_std, expert.size)
+    expert = finite_vector("expert", expert)
+    human = finite_vector("human", human, expert.size)
+    std = finite_vector("human_std", human_std, expert.size)
     if np.any(std < 0):
         raise ValueError("human_std must be >= 0")
     if not epsilon > 0:

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
+from evaluation.arrays import finite_vector
+from evaluation.resampling import bootstrap_indices, check_bootstrap, percentile_interval
+
 __all__ = [
     "BootstrapInterval",
     "Logistic4",
@@ -43,20 +46,10 @@ class LogisticFitError(RuntimeError):
 # --------------------------------------------------------------------------- validation
 
 
-def _as_scores(values, name: str) -> np.ndarray:
-    """Return ``values`` as a finite 1-D float array, or raise ValueError naming ``name``."""
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return array
-
-
 def _validate_pair(pred, target, *, min_items: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate a (pred, target) pair: 1-D, same shape, finite, at least ``min_items``."""
-    pred = _as_scores(pred, "pred")
-    target = _as_scores(target, "target")
+    pred = finite_vector("pred", pred)
+    target = finite_vector("target", target)
     if pred.shape != target.shape:
         raise ValueError(
             f"pred and target must have the same shape, got {pred.shape} and {target.shape}"
@@ -393,7 +386,7 @@ def pairwise_accuracy_judgements(pred, winners, losers) -> float:
         If ``pred`` is not finite 1-D, winners and losers differ in shape, are empty,
         are not integers, fall outside ``pred``, or a judgement compares an item with itself.
     """
-    pred = _as_scores(pred, "pred")
+    pred = finite_vector("pred", pred)
     winners = np.asarray(winners)
     losers = np.asarray(losers)
     if winners.ndim != 1 or winners.shape != losers.shape:
@@ -482,20 +475,12 @@ def bootstrap_ci(
         If ``rng`` is not a ``numpy.random.Generator``.
     """
     pred, target = _validate_pair(pred, target, min_items=2)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
-        )
-    if n_resamples < 2:
-        raise ValueError("n_resamples must be >= 2")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    check_bootstrap(n_resamples, confidence, rng)
 
     estimate = float(metric(pred, target))
     values = []
     n_skipped = 0
-    for _ in range(n_resamples):
-        indices = rng.integers(0, pred.size, size=pred.size)  # [n_items]
+    for indices in bootstrap_indices(pred.size, n_resamples, rng):  # [n_items] each
         try:
             values.append(float(metric(pred[indices], target[indices])))
         except (ValueError, LogisticFitError):
@@ -504,11 +489,11 @@ def bootstrap_ci(
         raise ValueError(
             f"the metric was undefined on {n_skipped} of {n_resamples} resamples; too few or too tied items"
         )
-    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
+    low, high = percentile_interval(values, confidence)
     return BootstrapInterval(
         estimate=estimate,
-        low=float(low),
-        high=float(high),
+        low=low,
+        high=high,
         confidence=confidence,
         n_resamples=n_resamples,
         n_skipped=n_skipped,

@@ -1,35 +1,20 @@
 """Server-rendered plots as inline SVG: scores with 95% error bars, ordered by score.
 
-Django-free: plain numpy and string building, no chart library and nothing fetched by the browser.
-Every label is escaped here, so the returned markup is safe to put into a page as it is.
+Django-free: plain numpy and string building on evaluation/svg.py, no chart library and nothing fetched by the
+browser. Every label is escaped here, so the returned markup is safe to put into a page as it is.
 """
 from __future__ import annotations
 
-import math
 from html import escape
 
 import numpy as np
+
+from evaluation.svg import axes, linear_y, nice_ticks, placeholder, svg_open, x_title, y_grid, y_title
 
 __all__ = ["scores_errorbar_svg"]
 
 #: Beyond this many items the plot shows an evenly spaced subsample by rank, over a band of all intervals.
 MAX_POINTS = 300
-
-
-def _nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
-    """Round tick values covering [low, high] (1, 2, 2.5 or 5 times a power of ten apart)."""
-    span = high - low
-    if not math.isfinite(span) or span <= 0:
-        return [low]
-    raw = span / max(count - 1, 1)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(power * m for m in (1, 2, 2.5, 5, 10) if power * m >= raw)
-    first = math.ceil(low / step) * step
-    ticks, value = [], first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
 
 
 def scores_errorbar_svg(
@@ -74,13 +59,9 @@ def scores_errorbar_svg(
         raise ValueError("labels must have one entry per score")
     left, right, top, bottom = 56, 12, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="scoreplot" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(title)}" data-items="{n}" data-points="{{points}}">',
-        f"<title>{escape(title)}</title>",
-    ]
+    parts = svg_open(title, width, height, items=n, points="{points}")
     if n == 0:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis-label">No scores yet</text></svg>')
+        parts.append(placeholder(width / 2, height / 2, "No scores yet"))
         return "".join(parts).replace("{points}", "0")
 
     order = np.argsort(score, kind="stable")
@@ -93,23 +74,13 @@ def scores_errorbar_svg(
     def x_of(rank) -> np.ndarray:
         return left + (np.asarray(rank, dtype=np.float64) + 0.5) * plot_w / n
 
-    def y_of(value) -> np.ndarray:
-        return top + (ymax - np.asarray(value, dtype=np.float64)) * plot_h / (ymax - ymin)
+    y_of = linear_y(ymin, ymax, top, plot_h)
 
     # Grid and axes.
-    for tick in _nice_ticks(ymin, ymax):
-        y = float(y_of(tick))
-        parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
-    parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>')
-    parts.append(f'<line class="axis" x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}"/>')
-    parts.append(
-        f'<text class="axis-label" x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">'
-        f"Images by rank, lowest score left ({n})</text>"
-    )
-    parts.append(
-        f'<text class="axis-label" transform="translate(14 {top + plot_h / 2}) rotate(-90)" text-anchor="middle">Score</text>'
-    )
+    parts += y_grid(nice_ticks(ymin, ymax), y_of, left, plot_w)
+    parts += axes(left, top, plot_w, plot_h)
+    parts.append(x_title(f"Images by rank, lowest score left ({n})", left + plot_w / 2, height - 8))
+    parts.append(y_title("Score", top, plot_h))
 
     if n > max_points:
         ranks = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))

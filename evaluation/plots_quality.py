@@ -1,7 +1,7 @@
 """Server-rendered plots for the quality dashboard as inline SVG: bars, a histogram, and lines over an ordinal axis.
 
-Django-free, in the house style of evaluation/plots.py (which it borrows its tick rule and CSS classes from):
-plain string building, nothing fetched by the browser, every label escaped here so the markup is safe as it is.
+Django-free string building on evaluation/svg.py (the document, ticks, grid and axes), nothing fetched by the
+browser, every label escaped here so the markup is safe as it is.
 Each plot carries `data-plot` (its kind) and `data-n` (what it counts) for tests and scripts.
 """
 from __future__ import annotations
@@ -11,44 +11,31 @@ from html import escape
 
 import numpy as np
 
-from evaluation.plots import _nice_ticks
+from evaluation.svg import COLOURS, axes, linear_y, nice_ticks, placeholder, svg_open, x_title, y_grid, y_title
 
 __all__ = ["bars_svg", "histogram_svg", "lines_svg"]
 
-#: Series colours, in order (colour-blind-safe Okabe-Ito).
-COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 64
 
 
 def _open(kind: str, title: str, n: int, width: int, height: int) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="scoreplot" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}" data-plot="{kind}" data-n="{n}">',
-        f"<title>{escape(title)}</title>",
-        f'<text class="axis-label" x="{LEFT}" y="16">{escape(title)}</text>',
-    ]
+    """The document's opening, with the title also written at the top left."""
+    return svg_open(title, width, height, plot=kind, n=n) + [f'<text class="axis-label" x="{LEFT}" y="16">{escape(title)}</text>']
 
 
 def _empty(kind: str, title: str, width: int, message: str) -> str:
     """A short placeholder the width of the plot, so an empty dashboard stays compact."""
     parts = _open(kind, title, 0, width, 64)
-    parts.append(f'<text x="{width / 2}" y="44" text-anchor="middle" class="axis-label">{escape(message)}</text></svg>')
+    parts.append(placeholder(width / 2, 44, message))
     return "".join(parts)
 
 
 def _y_axis(parts: list[str], ymin: float, ymax: float, width: int, height: int, label: str, fmt: str = "g"):
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
-
-    def y_of(value: float) -> float:
-        return TOP + (ymax - value) * plot_h / (ymax - ymin)
-
-    for tick in _nice_ticks(ymin, ymax, 5):
-        y = y_of(tick)
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{format(tick, fmt)}</text>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}"/>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
-    parts.append(f'<text class="axis-label" transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(label)}</text>')
+    y_of = linear_y(ymin, ymax, TOP, plot_h)
+    parts += y_grid(nice_ticks(ymin, ymax, 5), y_of, LEFT, plot_w, fmt)
+    parts += axes(LEFT, TOP, plot_w, plot_h)
+    parts.append(y_title(label, TOP, plot_h))
     return y_of, plot_w, plot_h
 
 
@@ -127,7 +114,7 @@ def histogram_svg(values, *, title: str, x_label: str, bins: int = 20, width: in
         )
     xs = [LEFT + i * slot for i in range(bins + 1)]
     _x_labels(parts, xs, [f"{edge:.3g}" for edge in edges], height)
-    parts.append(f'<text class="axis-label" x="{LEFT + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>')
+    parts.append(x_title(x_label, LEFT + plot_w / 2, height - 6))
     parts.append("</svg>")
     return "".join(parts)
 

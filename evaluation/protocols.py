@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.arrays import check_rng
 from evaluation.scaling import thurstone_map_pairwise
 
 __all__ = [
@@ -374,8 +375,7 @@ def groups_design(n_items: int, group_size: int, rounds: int, *, rng: np.random.
         raise ValueError(f"need at least {group_size} items for groups of {group_size}, got {n_items}")
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
+    check_rng(rng)
     groups = []
     for _ in range(rounds):
         order = rng.permutation(n_items)

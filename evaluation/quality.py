@@ -156,18 +156,21 @@ def _pair_outliers(judgements) -> dict:
         judgements.filter(kind=TaskKind.PAIR, is_repeat=False).exclude(choice="")
         .values_list("annotator_id", "item__image_id", "item__image_b_id", "choice")
     )
-    observers = sorted({row[0] for row in rows})
+    if not rows:
+        return {}
+    annotator_ids, first_ids, second_ids, choices = zip(*rows)
+    observers = sorted(set(annotator_ids))
     if len(observers) < 2:
         return {}
     observer_index = {uid: i for i, uid in enumerate(observers)}
-    image_ids = sorted({row[1] for row in rows} | {row[2] for row in rows})
+    image_ids = sorted(set(first_ids) | set(second_ids))
     image_index = {image_id: i for i, image_id in enumerate(image_ids)}
     outcome = {"a": 1.0, "b": 0.0, "tie": 0.5}
     try:
         result = pair_outlier_screen(
             len(image_ids),
-            [observer_index[r[0]] for r in rows], [image_index[r[1]] for r in rows], [image_index[r[2]] for r in rows],
-            [outcome[r[3]] for r in rows],
+            [observer_index[uid] for uid in annotator_ids], [image_index[i] for i in first_ids], [image_index[i] for i in second_ids],
+            [outcome[choice] for choice in choices],
             n_observers=len(observers), leave_one_out=len(observers) * len(rows) <= LEAVE_ONE_OUT_BUDGET,
         )
     except ScalingConvergenceError:
@@ -223,7 +226,7 @@ def progress_by_day(*, project: Project) -> dict:
 def score_summary(*, project: Project) -> dict:
     """The current scores (latest finished scaling run) as plain values for the histogram."""
     run = selectors.scaling_run_current(project=project)
-    scores = [row[2] for row in selectors.item_score_rows(run=run)] if run else []
+    scores = [row.score for row in selectors.item_score_rows(run=run)] if run else []
     return {"run_id": run.pk if run else None, "scores": scores}
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from evaluation.scaling import _as_index_array, _check_n_items
+from evaluation.arrays import as_index_array, check_n_items
 
 __all__ = ["MOSResult", "mos_from_ratings", "mos_prior_mean"]
 
@@ -70,14 +70,14 @@ def mos_from_ratings(item_index, ratings, n_items, *, levels: int = 5) -> MOSRes
         On mismatched lengths, out-of-range indices, NaN, or ratings outside
         ``[1, levels]``.
     """
-    n_items = _check_n_items(n_items)
+    n_items = check_n_items(n_items)
     if (
         isinstance(levels, bool)
         or not isinstance(levels, (int, np.integer))
         or levels < 2
     ):
         raise ValueError("levels must be an integer >= 2")
-    idx = _as_index_array("item_index", item_index, n_items)
+    idx = as_index_array("item_index", item_index, n_items)
     r = np.asarray(ratings, dtype=np.float64)
     if r.shape != idx.shape:
         raise ValueError(

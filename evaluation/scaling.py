@@ -27,6 +27,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy import special
 
+from evaluation.arrays import as_index_array, check_n_items, require_finite
+
 __all__ = [
     "PairCounts",
     "ScalingConvergenceError",
@@ -101,25 +103,6 @@ class ScalingResult:
 # ---------------------------------------------------------------- validation
 
 
-def _as_index_array(name: str, values, n_items: int) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.dtype.kind == "f":
-        if np.isnan(arr).any():
-            raise ValueError(f"{name} contains NaN")
-        if not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must hold integer item indices")
-    elif arr.dtype.kind not in "iu" and arr.size:
-        raise ValueError(
-            f"{name} must hold integer item indices, got dtype {arr.dtype}"
-        )
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= n_items):
-        raise ValueError(f"{name} has indices out of range [0, {n_items})")
-    return arr
-
-
 def _per_item(name: str, value, n_items: int, default: float) -> np.ndarray:
     if value is None:
         return np.full(n_items, default, dtype=np.float64)
@@ -130,17 +113,8 @@ def _per_item(name: str, value, n_items: int, default: float) -> np.ndarray:
         raise ValueError(
             f"{name} must be a scalar or have shape ({n_items},), got {arr.shape}"
         )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    require_finite(name, arr)
     return arr
-
-
-def _check_n_items(n_items) -> int:
-    if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)):
-        raise TypeError(f"n_items must be an integer, got {n_items!r}")
-    if n_items < 1:
-        raise ValueError("n_items must be >= 1")
-    return int(n_items)
 
 
 def aggregate_pairwise(
@@ -170,9 +144,9 @@ def aggregate_pairwise(
         On mismatched lengths, out-of-range indices, ``winner == loser``,
         NaN, or negative weights.
     """
-    n_items = _check_n_items(n_items)
-    w = _as_index_array("winners", winners, n_items)
-    l = _as_index_array("losers", losers, n_items)
+    n_items = check_n_items(n_items)
+    w = as_index_array("winners", winners, n_items)
+    l = as_index_array("losers", losers, n_items)
     if w.shape != l.shape:
         raise ValueError(
             f"winners and losers have different lengths ({w.size} != {l.size})"
@@ -377,7 +351,7 @@ def thurstone_map_pairwise(
         If the tolerance is not reached within ``max_iter`` iterations or
         the line search fails.
     """
-    n_items = _check_n_items(n_items)
+    n_items = check_n_items(n_items)
     if not (tol > 0):
         raise ValueError("tol must be > 0")
     if (

@@ -70,13 +70,16 @@ def item_scores(*, run: ScalingRun) -> QuerySet[ItemScore]:
 
 
 def item_score_rows(*, run: ScalingRun) -> QuerySet:
-    """A run's scores as plain rows (for CSV and plots), best first: no model instances, so 10,000 rows stay cheap."""
+    """A run's scores as plain named rows (for CSV and plots), best first: no model instances, so 10,000 rows stay cheap.
+
+    Fields, in order: image_id, image__original_name, score, variance, ci_low, ci_high, score_0_100, n_comparisons, mos.
+    """
     return (
         ItemScore.objects.filter(run=run)
         .order_by("-score", "image_id")
         .values_list(
             "image_id", "image__original_name", "score", "variance", "ci_low", "ci_high", "score_0_100",
-            "n_comparisons", "mos",
+            "n_comparisons", "mos", named=True,
         )
     )
 

@@ -1,12 +1,14 @@
 """Aggregation of blinded side-by-side votes: G+S/S+B, win/tie/loss, Bradley–Terry, position bias, agreement.
 
-Django-free: numpy and scipy (and the `krippendorff` package). Votes are parallel arrays, one entry a vote:
+Django-free: numpy and scipy. Votes are parallel arrays, one entry a vote:
 
 - ``system_a``, ``system_b`` : int, shape [n_votes] — the two systems of the trial (indices 0..n_systems-1);
 - ``outcome`` : int, shape [n_votes] — +1 A better, 0 same, -1 B better (relative to A, whatever side A was shown on);
 - ``item`` : int, shape [n_votes] — the study item (image) the vote is about; the bootstrap resamples items, so
   votes on one image stay together (they are not independent);
 - ``left_is_a`` : bool, shape [n_votes] — A was shown on the left.
+
+The bootstrap is evaluation/resampling.py's, Krippendorff's alpha evaluation/agreement.py's.
 """
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from evaluation.agreement import krippendorff_alpha
+from evaluation.resampling import check_bootstrap, cluster_weights, percentile_interval
 
 __all__ = [
     "BradleyTerryFit",
@@ -118,33 +123,6 @@ def gsb_pairwise(system_a, system_b, outcome, *, n_systems: int) -> list[PairSum
     return rows
 
 
-def _percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return (float("nan"), float("nan"))
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return (float(low), float(high))
-
-
-def _check_bootstrap(n_resamples: int, confidence: float, rng) -> None:
-    if n_resamples < 2:
-        raise ValueError("n_resamples must be >= 2")
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be in (0, 1)")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
-
-
-def _item_weights(item, n_resamples: int, rng: np.random.Generator):
-    """Yield per-vote weights of item-level bootstrap resamples: items drawn with replacement, and each vote
-    weighted by how often its item was drawn (the same likelihood and shares as concatenating the copies)."""
-    units, inverse = np.unique(np.asarray(item), return_inverse=True)
-    for _ in range(n_resamples):
-        counts = np.bincount(rng.integers(0, units.size, size=units.size), minlength=units.size) if units.size else np.zeros(0)
-        yield counts[inverse].astype(np.float64)
-
-
 def win_tie_loss_bootstrap(
     system_a, system_b, outcome, item, *, n_systems: int, n_resamples: int = 1000, confidence: float = 0.95,
     rng: np.random.Generator,
@@ -155,7 +133,7 @@ def win_tie_loss_bootstrap(
     bootstrap; Efron & Tibshirani 1993, ch. 13). Resamples where a pair has no votes are left out of
     that pair's interval.
     """
-    _check_bootstrap(n_resamples, confidence, rng)
+    check_bootstrap(n_resamples, confidence, rng)
     a, b, y = _votes(system_a, system_b, outcome, n_systems)
     item = np.asarray(item)
     if item.shape != a.shape:
@@ -166,7 +144,7 @@ def win_tie_loss_bootstrap(
     oriented = np.where(a == low, y, -y)  # +1: the lower-numbered system better
     n_pairs = n_systems * n_systems
     draws = np.full((n_resamples, 3, n_pairs), np.nan)
-    for k, weight in enumerate(_item_weights(item, n_resamples, rng)):
+    for k, weight in enumerate(cluster_weights(item, n_resamples, rng)):
         total = np.bincount(pair, weights=weight, minlength=n_pairs)
         with np.errstate(invalid="ignore", divide="ignore"):
             for column, value in enumerate((1, 0, -1)):
@@ -176,7 +154,7 @@ def win_tie_loss_bootstrap(
         table = draws[:, :, r.i * n_systems + r.j]
         out.append(PairSummary(
             r.i, r.j, r.n, r.good, r.same, r.bad, r.gsb_ratio, r.win, r.tie, r.loss,
-            _percentile_ci(table[:, 0], confidence), _percentile_ci(table[:, 1], confidence), _percentile_ci(table[:, 2], confidence),
+            percentile_interval(table[:, 0], confidence), percentile_interval(table[:, 1], confidence), percentile_interval(table[:, 2], confidence),
         ))
     return out
 
@@ -275,7 +253,7 @@ def bradley_terry_bootstrap(
     intervals : ndarray, shape [n_systems, 2]
         Low and high ends of the ``confidence`` interval of each centred strength.
     """
-    _check_bootstrap(n_resamples, confidence, rng)
+    check_bootstrap(n_resamples, confidence, rng)
     a, b, y = _votes(system_a, system_b, outcome, n_systems)
     z = None if covariate is None else np.asarray(covariate, dtype=np.float64)
     fit = bradley_terry_ties(a, b, y, n_systems=n_systems, covariate=z, l2=l2)
@@ -289,7 +267,7 @@ def bradley_terry_bootstrap(
         x = _bt_design(pairs // n_systems, pairs % n_systems, n_systems, None)
     else:
         x = _bt_design(a, b, n_systems, z)
-    for k, weight in enumerate(_item_weights(item, n_resamples, rng)):
+    for k, weight in enumerate(cluster_weights(item, n_resamples, rng)):
         if z is None:
             total = np.bincount(group, weights=weight, minlength=pairs.size)
             wins = np.bincount(group, weights=weight * w, minlength=pairs.size)
@@ -300,7 +278,7 @@ def bradley_terry_bootstrap(
             samples[k] = _bt_newton(x, row_w, row_weight, n_systems=n_systems, has_covariate=z is not None, l2=l2, tol=1e-8).scores
         except BradleyTerryFitError:
             continue
-    intervals = np.array([_percentile_ci(samples[:, s], confidence) for s in range(n_systems)])
+    intervals = np.array([percentile_interval(samples[:, s], confidence) for s in range(n_systems)])
     return fit, intervals
 
 
@@ -349,8 +327,6 @@ def krippendorff_alpha_ordinal(unit, annotator, value, *, value_domain=(-1, 0, 1
     float
         NaN when no unit has two votes (α undefined) or every vote is the same value.
     """
-    import krippendorff
-
     unit, annotator, value = np.asarray(unit), np.asarray(annotator), np.asarray(value, dtype=np.float64)
     if not (unit.shape == annotator.shape == value.shape):
         raise ValueError("unit, annotator and value must have one entry per vote")
@@ -358,10 +334,8 @@ def krippendorff_alpha_ordinal(unit, annotator, value, *, value_domain=(-1, 0, 1
     coders, c_index = np.unique(annotator, return_inverse=True)
     matrix = np.full((coders.size, units.size), np.nan)
     matrix[c_index, u_index] = value
-    pairable = (np.isfinite(matrix).sum(axis=0) >= 2)
-    if not pairable.any() or np.unique(matrix[:, pairable][np.isfinite(matrix[:, pairable])]).size < 2:
-        return float("nan")
-    return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal", value_domain=[float(v) for v in value_domain]))
+    result = krippendorff_alpha(matrix, level="ordinal", value_domain=[float(v) for v in value_domain])
+    return float("nan") if result.alpha is None else result.alpha
 
 
 def reasonable_rate(system, marks, *, n_systems: int) -> tuple[np.ndarray, np.ndarray]:

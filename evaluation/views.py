@@ -47,8 +47,10 @@ class ScoresView(ProjectResearcherMixin, View):
         context = {**_status_context(self.project), "current": current, "plot": None, "page": None}
         if current is not None:
             rows = list(selectors.item_score_rows(run=current))
-            _, names, scores, _, lows, highs, *_ = zip(*rows) if rows else ((),) * 9
-            context["plot"] = mark_safe(scores_errorbar_svg(scores, lows, highs, labels=names))  # labels escaped inside
+            context["plot"] = mark_safe(scores_errorbar_svg(  # labels escaped inside
+                [row.score for row in rows], [row.ci_low for row in rows], [row.ci_high for row in rows],
+                labels=[row.image__original_name for row in rows],
+            ))
             context["page"] = Paginator(selectors.item_scores(run=current), SCORES_PER_PAGE).get_page(request.GET.get("page"))
         return render(request, self.template_name, context)
 

@@ -153,14 +153,14 @@ def write_questionnaires(ctx: ExportContext, out: TextIO) -> int:
 
     rows = ctx.judgements.filter(kind__in=(TaskKind.DESCRIPTION, TaskKind.PAIR)).order_by("id").values_list(
         "id", "kind", "item__image_id", "item__image__file", "item__image_b_id", "item__image_b__file",
-        "annotator_id", "annotator__username", "answer", "choice", "swap", "submitted_at", "is_repeat",
+        "annotator_id", "annotator__username", "answer", "choice", "swap", "submitted_at", "is_repeat", named=True,
     )
     count = 0
     for chunk in _chunks(rows.iterator(chunk_size=ctx.chunk_size), ctx.chunk_size):
-        chunk = [row for row in chunk if row[1] == TaskKind.DESCRIPTION or (isinstance(row[8], dict) and row[8].get("reasoning"))]
+        chunk = [row for row in chunk if row.kind == TaskKind.DESCRIPTION or (isinstance(row.answer, dict) and row.answer.get("reasoning"))]
         revisions = {
             row["judgement_id"]: row
-            for row in TextRevision.objects.filter(judgement_id__in=[row[0] for row in chunk]).values("judgement_id", *REVISION_FIELDS)
+            for row in TextRevision.objects.filter(judgement_id__in=[row.id for row in chunk]).values("judgement_id", *REVISION_FIELDS)
         }
         for judgement_id, kind, image_id, file, image_b_id, file_b, annotator_id, username, answer, choice, swap, submitted_at, is_repeat in chunk:
             revision = revisions.get(judgement_id)

@@ -69,7 +69,7 @@ def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> di
     votes = list(
         Vote.objects.filter(trial__study=study).values_list(
             "trial_id", "trial__item_id", "trial__system_a_id", "trial__system_b_id", "outcome", "left_is_a", "annotator_id",
-            "criteria_a", "criteria_b",
+            "criteria_a", "criteria_b", named=True,
         )
     )
     lengths = {(s, i): len(t) for s, i, t in Answer.objects.filter(system__study=study).values_list("system_id", "item_id", "text")}
@@ -77,7 +77,7 @@ def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> di
         "study": {"id": study.pk, "name": study.name, "instruction": study.instruction, "votes_per_trial": study.votes_per_trial},
         "progress": study_progress(study=study),
         "n_votes": len(votes),
-        "n_annotators": len({v[6] for v in votes}),
+        "n_annotators": len({vote.annotator_id for vote in votes}),
         "systems": [
             {"id": s.pk, "name": s.name, "kind": s.kind, "answers": s.answered_count, "bt": None, "bt_ci": [None, None],
              "bt_length_controlled": None, "bt_length_controlled_ci": [None, None], "rank": None,

@@ -1,10 +1,12 @@
 """The benchmark plot as inline SVG: SRCC (with its bootstrap 95% interval) and PLCC per protocol × prompting.
 
-Django-free, in the style of evaluation/plots.py: plain string building, every label escaped here.
+Django-free string building on evaluation/svg.py, every label escaped here.
 """
 from __future__ import annotations
 
 from html import escape
+
+from evaluation.svg import linear_y, placeholder, svg_open, x_title, y_grid
 
 __all__ = ["cells_bars_svg"]
 
@@ -26,22 +28,13 @@ def cells_bars_svg(cells: list[dict], *, width: int = 960, height: int = 320, ti
     """
     left, right, top, bottom = 48, 12, 28, 56
     plot_w, plot_h = width - left - right, height - top - bottom
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="scoreplot" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}" data-cells="{len(cells)}">',
-        f"<title>{escape(title)}</title>",
-    ]
+    parts = svg_open(title, width, height, cells=len(cells))
     if not cells:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis-label">No results yet</text></svg>')
+        parts.append(placeholder(width / 2, height / 2, "No results yet"))
         return "".join(parts)
 
-    def y_of(value: float) -> float:
-        return top + (1.0 - value) * plot_h / 2.0
-
-    for tick in (-1.0, -0.5, 0.0, 0.5, 1.0):
-        y = y_of(tick)
-        parts.append(f'<line class="{"axis" if tick == 0 else "grid"}" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
+    y_of = linear_y(-1.0, 1.0, top, plot_h)
+    parts += y_grid((-1.0, -0.5, 0.0, 0.5, 1.0), y_of, left, plot_w, axis_at_zero=True)
     parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>')
     group_w = plot_w / len(cells)
     bar_w = min(28.0, group_w / 3)
@@ -71,8 +64,7 @@ def cells_bars_svg(cells: list[dict], *, width: int = 960, height: int = 320, ti
             f'<text class="tick" x="{left + (i + 0.5) * group_w:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(label)}</text>'
         )
     parts.append(
-        f'<text class="axis-label" x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">'
-        "Left bar SRCC (line: bootstrap 95% interval), right bar PLCC after the 4-parameter logistic</text>"
+        x_title("Left bar SRCC (line: bootstrap 95% interval), right bar PLCC after the 4-parameter logistic", left + plot_w / 2, height - 8)
     )
     parts.append("</svg>")
     return "".join(parts)

@@ -93,8 +93,8 @@ def labelled_pool(*, project: Project) -> list[dict]:
         pool[image_id] = {"image_id": image_id, "score": float(mos), "std": spread, "source": "mos"}
     run = scaling_run_current(project=project)
     if run is not None:
-        rows = list(ItemScore.objects.filter(run=run).values_list("image_id", "score", "variance", "n_comparisons", "n_ratings"))
-        scores = [score for _, score, _, _, _ in rows]
+        rows = list(ItemScore.objects.filter(run=run).values_list("image_id", "score", "variance", "n_comparisons", "n_ratings", named=True))
+        scores = [row.score for row in rows]
         span = (max(scores) - min(scores)) if scores else 0.0
         low = min(scores) if scores else 0.0
         for image_id, score, variance, n_comparisons, n_ratings in rows:
