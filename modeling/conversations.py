@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evaluation.arrays import check_rng
 from modeling.conversation_prompts import (  # noqa: F401 -- re-exported as part of this module's API
     TASK_QUANTITATIVE,
     TASK_DESCRIPTION,
@@ -284,12 +285,6 @@ def instruction(
     return " ".join(parts)
 
 
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (use np.random.default_rng(seed))")
-    return rng
-
-
 def _qa(user_content: list[dict], answer: str, system: str | None = None) -> tuple[dict, ...]:
     messages = [{"role": "system", "content": [_text(system)]}] if system else []
     messages.append({"role": "user", "content": user_content})
@@ -340,7 +335,7 @@ def relativity_from_judgements(
     -------
     list of Conversation, one per judgement.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     out = []
     for j in judgements:
         a_first = bool(rng.random() < 0.5) if shuffle_order else True
@@ -362,7 +357,7 @@ def relativity_from_sentences(
     :func:`pair_answer` first and adds the sentence after it; the shown order is the pair's own (the
     sentence says "first" or "latter"), so nothing is shuffled here.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     out = []
     for pair in pairs:
         content = [_image(0), _image(1), _text(instruction("relativity", config, rng))]
@@ -403,7 +398,7 @@ def relativity_from_scores(
     ValueError
         ``n_pairs < 0``, ``min_gap < 0`` or no source with two images.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     if n_pairs < 0:
         raise ValueError("n_pairs must be >= 0")
     if min_gap < 0:
@@ -493,7 +488,7 @@ def scoring_conversations(
     ValueError
         A source without a range whose scores are all equal.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     ranges = dict(ranges or {})
     observed: dict[str, list[float]] = {}
     for item in scored:
@@ -520,7 +515,7 @@ def description_conversations(
     config: ConversationConfig = ConversationConfig(),
 ) -> list[Conversation]:
     """Describe-the-quality conversations whose answer is the human text (paper 001, III-B2)."""
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     out = []
     for d in descriptions:
         content = [_image(0), _text(instruction("description", config, rng))]
@@ -543,7 +538,7 @@ def comparison_reasoning_conversations(
     The user turn is ``<Img-Reference>[ref]</Img-Reference>`` (if a reference is
     given), ``<Img-A>[A]</Img-A>``, ``<Img-B>[B]</Img-B>``, then the instruction.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     out = []
     for item in items:
         images: list[str] = []
@@ -569,7 +564,7 @@ def authenticity_conversations(
     config: ConversationConfig = ConversationConfig(),
 ) -> list[Conversation]:
     """Authenticity conversations: photograph or AI-generated (paper 000, Sec. 3.2)."""
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     out = []
     for label in labels:
         content = [_image(0), _text(instruction("authenticity", config, rng))]
@@ -643,7 +638,7 @@ def mix_conversations(
     ValueError
         No task of ``mix`` with a positive weight has a non-empty pool.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     weights = {t: w for t, w in mix.items() if w > 0 and len(pools.get(t, ())) > 0}
     if not weights:
         raise ValueError("no task of the mix has conversations")
@@ -674,7 +669,7 @@ def curriculum_conversations(
 
     Stages whose tasks all have empty pools are skipped.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     out = []
     for stage in stages:
         if not any(w > 0 and len(pools.get(t, ())) > 0 for t, w in stage.mix.items()):
