@@ -1,6 +1,6 @@
 """The fixed answer vocabularies of Loupe's task kinds, in one place.
 
-Sources (``../shared/papers/``): the ITU five-level scale and Q-SiT's pathway feedback and reference
+Sources (papers by number, docs/references.md): the ITU five-level scale and Q-SiT's pathway feedback and reference
 attribute set (paper 001, §III-A1, §III-B2-B3), DepictQA's questionnaires (paper 002, Fig. 2, §3.2).
 Stored answers use the keys (the first element of each pair); pages and the API show the labels.
 """

@@ -1,6 +1,6 @@
 """The default prompt templates (version 1 of each), with their human-written in-context examples.
 
-Sources in ``../shared/papers/``: DepictQA (002) Fig. 2 and appendix A2 for the questionnaire
+Sources (papers by number, docs/references.md): DepictQA (002) Fig. 2 and appendix A2 for the questionnaire
 paragraphs; VisualCritic (000) Fig. 3-4 for data construction (its own examples are kept
 verbatim where it gives them); Q-SiT (001) §III-B4-B5 for feedback -> VQA and conversations.
 The paragraph examples were written for Loupe in DepictQA's style: short, faithful to the
