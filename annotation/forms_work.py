@@ -85,7 +85,7 @@ def reasoning_rows(values: dict, errors: dict) -> list[Row]:
     ]
     for name, label in DISTORTIONS:
         rows.append(
-            _row(f"r_distortion_{name}", f"{label}: how much more of it has A than B?", COMPARISON_SCALE, values, errors)
+            _row(f"r_distortion_{name}", f"{label}: how does A compare with B?", COMPARISON_SCALE, values, errors)
         )
     rows.append(_row("r_overall", "Overall, A compared with B", OVERALL_COMPARISON, values, errors))
     return rows

@@ -149,6 +149,27 @@ def test_invalid_answer_is_400_with_field_errors_and_nothing_written(api, work_p
     assert Lease.objects.get(pk=lease_id).status == Lease.Status.ACTIVE
 
 
+def test_overall_comparison_contradicting_the_choice_is_400(api, work_project):
+    """Choosing B, then "A is better than B" overall, is refused on reasoning.overall; the agreeing answer is stored."""
+    work_project.task_kinds = ["pair"]
+    work_project.pair_reasoning = True
+    work_project.save()
+    PairItemFactory(project=work_project)
+    lease_id = _next(api, work_project).json()["lease_id"]
+    reasoning = {
+        "texture_category": "faces", "texture_a": "clear", "texture_b": "clear",
+        "distortions": {name: "equal" for name in ("brightness", "color", "noise", "artifacts", "blurriness")},
+        "overall": "a_better",
+    }
+    response = _submit(api, lease_id, {"choice": "b", "reasoning": reasoning})
+    assert response.status_code == 400
+    message = " ".join(response.json()["errors"]["reasoning.overall"])
+    assert "B (right) is better" in message and "A is better than B" in message
+    assert Judgement.objects.count() == 0
+    agreeing = _submit(api, lease_id, {"choice": "b", "reasoning": {**reasoning, "overall": "a_worse"}})
+    assert agreeing.status_code == 201
+
+
 @pytest.mark.parametrize(
     "body, field",
     [({"answer": {"level": 3}}, "client_id"), ({"client_id": "nope", "answer": {"level": 3}}, "client_id"),
