@@ -188,6 +188,7 @@ SETTINGS_FIELDS = [
     "fatigue_break_minutes",
     "training_required",
     "training_pass_mark",
+    "pathway_show_mos",
 ]
 SETTINGS_LABELS = {
     "overlap": "Annotators per item",
@@ -204,6 +205,7 @@ SETTINGS_LABELS = {
     "fatigue_break_minutes": "Break (minutes)",
     "training_required": "Annotators must pass a training round first",
     "training_pass_mark": "Training pass mark",
+    "pathway_show_mos": "Show the image's MOS while annotators write pathway feedback",
 }
 
 

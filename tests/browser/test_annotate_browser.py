@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from annotation.models import Image, Judgement, Lease, Membership, Project
+from annotation.models import Image, Judgement, Lease, Membership, Project, WorkItem
 from annotation.services import work
 from tests.work_data import work_project
 
@@ -273,9 +273,28 @@ def test_pair_by_mouse(page, live_server, login, project, annotator_member, scre
     work_project(project, kinds=["pair"], images=3)
     lease = open_work(page, live_server, login, annotator_member, project)
     assert page.locator("#work [data-testid=image-a]").is_visible() and page.locator("#work [data-testid=image-b]").is_visible()
+    assert page.locator("#work [data-testid=reference-image]").count() == 0  # these images have no reference
     screenshot("annotate-pair")
     page.locator("#work label.opt", has_text="A (left) is better").click()
     page.locator("#work [data-submit]").click()
+    wait_for_next(page, lease)
+    assert judgement_for(lease).choice == _expected_item_choice(lease, "a")
+
+
+def test_pair_shows_the_reference_both_images_share(page, live_server, login, project, annotator_member, screenshot):
+    """Two distorted versions of one reference: the reference is shown, loaded, above A and B (DepictQA Tasks 2-3)."""
+    images = work_project(project, kinds=["pair"], images=3)
+    Image.objects.filter(pk__in=[images[0].pk, images[1].pk]).update(reference=images[2])
+    WorkItem.objects.filter(project=project, kind="pair").exclude(image=images[0], image_b=images[1]).update(retired=True)
+    lease = open_work(page, live_server, login, annotator_member, project)
+    reference = page.locator("#work [data-testid=reference-image]")
+    assert reference.is_visible() and "Reference" in reference.inner_text()
+    page.wait_for_function("() => document.querySelector('#work [data-testid=reference-image] img').naturalWidth > 0")
+    assert reference.bounding_box()["y"] < page.locator("#work [data-testid=image-a]").bounding_box()["y"]
+    screenshot("annotate-pair-reference")
+    page.keyboard.press("ArrowLeft")
+    ready_for_enter(page)
+    page.keyboard.press("Enter")
     wait_for_next(page, lease)
     assert judgement_for(lease).choice == _expected_item_choice(lease, "a")
 
