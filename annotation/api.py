@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors
-from annotation.forms import import_options, mos_scale_check
+from annotation.forms import MOS_LOWER_IS_BETTER_HELP, import_options, mos_scale_check
 from annotation.models import ImportBatch, Project
 from annotation.permissions import IsProjectResearcher, IsResearcher
 from annotation.services.imports import ImportRequestError, import_batch_create
@@ -141,7 +141,8 @@ class ProjectImageListApi(ProjectApiMixin, APIView):
         mos_scale_min = serializers.FloatField(allow_null=True)
         mos_scale_max = serializers.FloatField(allow_null=True)
         mos_std = serializers.FloatField(allow_null=True)
-        mos_normalised = serializers.FloatField(allow_null=True)
+        mos_normalised = serializers.FloatField(allow_null=True, help_text="On 0-100, higher is better (a DMOS flipped).")
+        mos_lower_is_better = serializers.BooleanField(help_text="mos_raw is a DMOS: lower is better.")
         authenticity = serializers.CharField()
         attributes = serializers.JSONField()
         hidden_ground_truth = serializers.JSONField()
@@ -200,6 +201,7 @@ class ImportCreateApi(ProjectApiMixin, APIView):
         mos_min = serializers.FloatField(required=False, allow_null=True, default=None)
         mos_max = serializers.FloatField(required=False, allow_null=True, default=None)
         source_dataset = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+        mos_lower_is_better = serializers.BooleanField(required=False, default=False, help_text=MOS_LOWER_IS_BETTER_HELP)
 
         def validate(self, data):
             try:
@@ -222,7 +224,10 @@ class ImportCreateApi(ProjectApiMixin, APIView):
                 source=ImportBatch.Source.API,
                 files=data["files"],
                 manifest=data["manifest"],
-                options=import_options(mos_scale=data["mos_scale"], source_dataset=data["source_dataset"]),
+                options=import_options(
+                    mos_scale=data["mos_scale"], source_dataset=data["source_dataset"],
+                    mos_lower_is_better=data["mos_lower_is_better"],
+                ),
             )
         except ImportRequestError as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from None

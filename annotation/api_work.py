@@ -76,6 +76,9 @@ class AssignmentOutputSerializer(serializers.Serializer):
     progress = ProgressSerializer()
     judgement_url = serializers.CharField()
     release_url = serializers.CharField()
+    mos = serializers.FloatField(
+        allow_null=True, help_text="Pathway items of a project that shows it: the image's MOS on 0-100 (higher is better).",
+    )
 
 
 def _image_ref(request, image: Image | None) -> dict | None:
@@ -90,10 +93,9 @@ def _assignment_body(request, assignment: queue.Assignment) -> dict:
     lease, item = assignment.lease, assignment.lease.item
     if item.kind == TaskKind.PAIR:
         left, right = (item.image_b, item.image) if lease.swap else (item.image, item.image_b)
-        shared = item.image.reference_id is not None and item.image.reference_id == item.image_b.reference_id
-        reference = item.image.reference if shared else None
     else:
-        left, right, reference = item.image, None, item.image.reference
+        left, right = item.image, None
+    reference = selectors_work.item_reference(item=item)
     progress = assignment.progress
     return {
         "lease_id": lease.pk,
@@ -109,6 +111,7 @@ def _assignment_body(request, assignment: queue.Assignment) -> dict:
         },
         "judgement_url": _absolute(request, "api:judgement_submit", lease_id=lease.pk),
         "release_url": _absolute(request, "api:lease_release", lease_id=lease.pk),
+        "mos": selectors_work.pathway_mos_shown(item=item),
     }
 
 
@@ -340,6 +343,7 @@ class ProjectSettingsSerializer(serializers.Serializer):
     fatigue_break_minutes = serializers.IntegerField()
     training_required = serializers.BooleanField()
     training_pass_mark = serializers.FloatField()
+    pathway_show_mos = serializers.BooleanField()
 
 
 class ProjectSettingsUpdateApi(ProjectApiMixin, APIView):

@@ -57,14 +57,21 @@ def mos_scale_check(mos_min: float | None, mos_max: float | None) -> list[float]
     return [mos_min, mos_max]
 
 
-def import_options(*, mos_scale: list[float] | None, source_dataset: str) -> dict:
+def import_options(*, mos_scale: list[float] | None, source_dataset: str, mos_lower_is_better: bool = False) -> dict:
     """The batch-wide options `import_batch_create` takes, leaving out what was not given."""
     options: dict = {}
     if mos_scale is not None:
         options["mos_scale"] = mos_scale
     if source_dataset:
         options["source_dataset"] = source_dataset
+    if mos_lower_is_better:
+        options["mos_lower_is_better"] = True
     return options
+
+
+MOS_LOWER_IS_BETTER_HELP = (
+    "The manifest's mos column holds DMOS (a difference score); it is flipped on import so that higher is better."
+)
 
 
 class ImportForm(forms.Form):
@@ -80,6 +87,9 @@ class ImportForm(forms.Form):
     )
     mos_min = forms.FloatField(required=False, label="MOS scale minimum", help_text="For example 1 on a 1–5 scale.")
     mos_max = forms.FloatField(required=False, label="MOS scale maximum", help_text="For example 5 on a 1–5 scale.")
+    mos_lower_is_better = forms.BooleanField(
+        required=False, label="Lower scores are better (DMOS)", help_text=MOS_LOWER_IS_BETTER_HELP,
+    )
     source_dataset = forms.CharField(
         max_length=200, required=False, help_text="For rows the manifest does not name, e.g. KonIQ-10k."
     )
@@ -101,4 +111,7 @@ class ImportForm(forms.Form):
         return cleaned
 
     def options(self) -> dict:
-        return import_options(mos_scale=self.cleaned_data.get("mos_scale"), source_dataset=self.cleaned_data["source_dataset"])
+        return import_options(
+            mos_scale=self.cleaned_data.get("mos_scale"), source_dataset=self.cleaned_data["source_dataset"],
+            mos_lower_is_better=self.cleaned_data["mos_lower_is_better"],
+        )

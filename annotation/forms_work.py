@@ -85,7 +85,7 @@ def reasoning_rows(values: dict, errors: dict) -> list[Row]:
     ]
     for name, label in DISTORTIONS:
         rows.append(
-            _row(f"r_distortion_{name}", f"{label}: how much more of it has A than B?", COMPARISON_SCALE, values, errors)
+            _row(f"r_distortion_{name}", f"{label}: how does A compare with B?", COMPARISON_SCALE, values, errors)
         )
     rows.append(_row("r_overall", "Overall, A compared with B", OVERALL_COMPARISON, values, errors))
     return rows
@@ -188,6 +188,7 @@ SETTINGS_FIELDS = [
     "fatigue_break_minutes",
     "training_required",
     "training_pass_mark",
+    "pathway_show_mos",
 ]
 SETTINGS_LABELS = {
     "overlap": "Annotators per item",
@@ -204,6 +205,7 @@ SETTINGS_LABELS = {
     "fatigue_break_minutes": "Break (minutes)",
     "training_required": "Annotators must pass a training round first",
     "training_pass_mark": "Training pass mark",
+    "pathway_show_mos": "Show the image's MOS while annotators write pathway feedback",
 }
 
 

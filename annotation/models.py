@@ -71,6 +71,10 @@ class Project(models.Model):
     fatigue_break_minutes = models.PositiveSmallIntegerField(
         default=10, help_text="A gap this long between submissions ends a run of consecutive items; the pause lasts this long.",
     )
+    pathway_show_mos = models.BooleanField(
+        default=False,
+        help_text="Show the image's MOS (0-100), when it has one, while annotators write pathway feedback (Q-SiT §III-B3).",
+    )
     training_required = models.BooleanField(default=True, help_text="Annotators pass a training round before real work.")
     training_pass_mark = models.FloatField(
         default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
@@ -144,7 +148,10 @@ class Image(models.Model):
     mos_scale_min = models.FloatField(null=True, blank=True)
     mos_scale_max = models.FloatField(null=True, blank=True)
     mos_std = models.FloatField(null=True, blank=True, help_text="Standard deviation, on the raw scale.")
-    mos_normalised = models.FloatField(null=True, blank=True, help_text="MOS rescaled linearly to 0-100.")
+    mos_normalised = models.FloatField(null=True, blank=True, help_text="MOS rescaled linearly to 0-100, higher is better.")
+    mos_lower_is_better = models.BooleanField(
+        default=False, help_text="The raw score is a DMOS (lower is better); the normalised MOS is flipped so higher is better.",
+    )
     authenticity = models.CharField(max_length=16, choices=Authenticity.choices, blank=True, default="")
     attributes = models.JSONField(default=dict, blank=True, help_text="Extra manifest columns.")
     # Known truth for generated data (distortion type, severity). Never shown to annotators:
@@ -181,7 +188,8 @@ class ImportBatch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     source = models.CharField(max_length=16, choices=Source.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    # Batch-wide defaults for rows that do not say: {"mos_scale": [min, max], "source_dataset": "..."}.
+    # Batch-wide defaults for rows that do not say: {"mos_scale": [min, max], "source_dataset": "...",
+    # "mos_lower_is_better": true (the mos column holds DMOS)}.
     options = models.JSONField(default=dict, blank=True)
     # Where uploaded files wait for the worker (deleted once the batch is done).
     staging_dir = models.CharField(max_length=500, blank=True)

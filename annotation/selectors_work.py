@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from django.db.models import Count, Q, QuerySet
 
-from annotation.models import Judgement, Membership, Project, WorkItem
+from annotation.models import Image, Judgement, Membership, Project, WorkItem
 from annotation.vocabulary import (
     COMPARISON_SCALE,
     DISTORTION_SEVERITIES,
@@ -44,6 +44,25 @@ def annotator_memberships(*, user) -> QuerySet[Membership]:
         .select_related("project")
         .order_by("-project__created_at", "-project_id")
     )
+
+
+def item_reference(*, item: WorkItem) -> Image | None:
+    """The pristine reference shown with an item: the image's own, or for a pair the one both images share, else None."""
+    if item.image_b_id is None:
+        return item.image.reference
+    if item.image.reference_id is not None and item.image.reference_id == item.image_b.reference_id:
+        return item.image.reference
+    return None
+
+
+def pathway_mos_shown(*, item: WorkItem) -> float | None:
+    """The image's MOS (0-100) to show beside a pathway item when the project says so (Q-SiT §III-B3), else None.
+
+    Shown for every item whose image has a MOS, gold and training items too, so that it never tells them apart.
+    """
+    if item.kind != TaskKind.PATHWAY or not item.project.pathway_show_mos:
+        return None
+    return item.image.mos_normalised
 
 
 def _label(choices, key) -> str:

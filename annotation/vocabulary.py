@@ -69,13 +69,15 @@ OVERALL_DISTORTION = [
     ("severe", "Severe distortion"),
 ]
 
-#: DepictQA Task-3, per distortion: how much more of it A has than B ("A << B": A is far less distorted).
+#: DepictQA Task-3, per distortion: how A compares with B. The keys say how much of the distortion A has
+#: ("a_much_less": A is far less distorted); the labels say it in words, since the paper's symbols point the
+#: other way (Fig. 2c: "A >> B" is "superior", A far less distorted; "A < B" is "slightly inferior").
 COMPARISON_SCALE = [
-    ("a_much_less", "A ≪ B"),
-    ("a_less", "A < B"),
-    ("equal", "A ≈ B"),
-    ("a_more", "A > B"),
-    ("a_much_more", "A ≫ B"),
+    ("a_much_less", "A much better"),
+    ("a_less", "A slightly better"),
+    ("equal", "About equal"),
+    ("a_more", "A slightly worse"),
+    ("a_much_more", "A much worse"),
 ]
 #: DepictQA Task-3 overall comparison, five-way.
 OVERALL_COMPARISON = [

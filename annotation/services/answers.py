@@ -10,7 +10,8 @@ Shapes (screen terms):
 - description: {"texture_category", "texture_condition", "distortions": {<each of DISTORTIONS>: severity}, "overall"}
 - pair: {"choice": "a"|"b"|"tie", "reasoning": {"texture_category", "texture_a", "texture_b",
   "distortions": {<each of DISTORTIONS>: COMPARISON_SCALE key}, "overall": OVERALL_COMPARISON key}}
-  ("tie" only when the project allows it; "reasoning" required exactly when project.pair_reasoning is on).
+  ("tie" only when the project allows it; "reasoning" required exactly when project.pair_reasoning is on, its
+  "overall" never the opposite of "choice").
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ _MIRROR_OVERALL = {
     "a_better": "a_worse", "a_slightly_better": "a_slightly_worse", "hard": "hard",
     "a_slightly_worse": "a_slightly_better", "a_worse": "a_better",
 }
+#: Overall comparisons that say the opposite of a choice (screen terms).
+_CONTRADICTS = {"a": ("a_slightly_worse", "a_worse"), "b": ("a_better", "a_slightly_better")}
 _GOLD_KEYS = {TaskKind.RATING: "level", TaskKind.PATHWAY: "level", TaskKind.PAIR: "choice", TaskKind.DESCRIPTION: "overall"}
 
 
@@ -160,7 +163,7 @@ def answer_clean(*, kind: str, answer: dict, project, swap: bool) -> CleanAnswer
 
     Raises django's ValidationError with a dict field -> message (nested fields dotted:
     "reasoning.distortions.noise") for wrong types, unknown keys or choices, out-of-range levels, missing
-    parts and text that is too short.
+    parts, text that is too short, and a comparison questionnaire whose overall answer contradicts the choice.
     """
     errors = _Errors()
     if not isinstance(answer, dict):
@@ -218,6 +221,8 @@ def _pair_clean(errors: _Errors, answer: dict, *, project, swap: bool) -> CleanA
             "distortions": _distortions(errors, reasoning, COMPARISON_SCALE, path=path, label="comparison"),
             "overall": _one_of(errors, reasoning, "overall", OVERALL_COMPARISON, label="overall comparison", path=path),
         }
+        if choice and clean_reasoning["overall"]:
+            _overall_agrees(errors, choice, clean_reasoning["overall"])
     errors.raise_if_any()
     clean = {"choice": choice}
     if clean_reasoning is not None:
@@ -225,6 +230,20 @@ def _pair_clean(errors: _Errors, answer: dict, *, project, swap: bool) -> CleanA
     if swap:
         clean = _pair_mirror(clean)
     return CleanAnswer(answer=clean, choice=clean["choice"])
+
+
+def _overall_agrees(errors: _Errors, choice: str, overall: str) -> None:
+    """The overall comparison may not say the opposite of the choice ("B is better", then "A is better than B").
+
+    "Hard to decide" on either side agrees with anything: a forced choice may still lean one way.
+    """
+    if overall not in _CONTRADICTS.get(choice, ()):
+        return
+    chose = {PairChoice.A: "A (left) is better", PairChoice.B: "B (right) is better"}[choice]
+    errors.add(
+        "reasoning.overall",
+        f"You chose “{chose}” but answered “{dict(OVERALL_COMPARISON)[overall]}” overall: change one of them so they agree.",
+    )
 
 
 def _pair_mirror(answer: dict) -> dict:
@@ -351,7 +370,7 @@ def questionnaire_schema(kind: str, project) -> dict:
                     _choice_field("texture_category", "Main texture", TEXTURE_CATEGORIES),
                     _choice_field("texture_a", "Texture condition of A (left)", TEXTURE_CONDITIONS),
                     _choice_field("texture_b", "Texture condition of B (right)", TEXTURE_CONDITIONS),
-                    _distortions_group("distortions", "How much more of each distortion A has than B", COMPARISON_SCALE),
+                    _distortions_group("distortions", "Each distortion: how A compares with B", COMPARISON_SCALE),
                     _choice_field("overall", "Overall", OVERALL_COMPARISON),
                 ],
             })

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Image, ImportBatch, Project
-from annotation.services.manifest import ManifestError, ManifestRow, manifest_parse
+from annotation.services.manifest import ManifestError, ManifestRow, manifest_parse, mos_normalise
 from annotation.services.validation import FileRejected, ValidatedImage, check_size, safe_name, validate_image
 from annotation.services.work import work_items_sync
 
@@ -43,6 +43,7 @@ class ImageMetadata:
     mos_scale_min: float | None = None
     mos_scale_max: float | None = None
     mos_std: float | None = None
+    mos_lower_is_better: bool = False
     reference: Image | None = None
     authenticity: str = ""
     attributes: dict = field(default_factory=dict)
@@ -52,7 +53,7 @@ class ImageMetadata:
     def mos_normalised(self) -> float | None:
         if self.mos_raw is None:
             return None
-        return 100.0 * (self.mos_raw - self.mos_scale_min) / (self.mos_scale_max - self.mos_scale_min)
+        return mos_normalise(self.mos_raw, self.mos_scale_min, self.mos_scale_max, lower_is_better=self.mos_lower_is_better)
 
 
 @dataclass
@@ -147,6 +148,7 @@ def _image_store(*, project, name, data, checked: ValidatedImage, batch, metadat
                 mos_scale_max=metadata.mos_scale_max if metadata.mos_raw is not None else None,
                 mos_std=metadata.mos_std,
                 mos_normalised=metadata.mos_normalised,
+                mos_lower_is_better=metadata.mos_lower_is_better and metadata.mos_raw is not None,
                 authenticity=metadata.authenticity,
                 attributes=metadata.attributes,
                 hidden_ground_truth=metadata.hidden_ground_truth,
@@ -231,7 +233,10 @@ def import_batch_run(*, batch: ImportBatch, items: list[ImportItem], manifest: b
     options = batch.options or {}
     default_scale = tuple(options["mos_scale"]) if options.get("mos_scale") else None
     try:
-        rows = manifest_parse(text=manifest, default_mos_scale=default_scale) if manifest is not None else None
+        rows = (
+            manifest_parse(text=manifest, default_mos_scale=default_scale, mos_lower_is_better=bool(options.get("mos_lower_is_better")))
+            if manifest is not None else None
+        )
     except ManifestError as exc:
         return _batch_finish(batch, failed=f"The manifest cannot be read: {exc}. Nothing was imported.")
 
@@ -301,6 +306,7 @@ def _import_rows(batch: ImportBatch, rows: list[ManifestRow], by_name: dict[str,
             mos_scale_min=row.mos_scale_min,
             mos_scale_max=row.mos_scale_max,
             mos_std=row.mos_std,
+            mos_lower_is_better=row.mos_lower_is_better,
             reference=reference,
             authenticity=row.authenticity,
             attributes=row.attributes,
@@ -356,7 +362,7 @@ def _batch_finish(batch: ImportBatch, failed: str = "") -> ImportBatch:
 # ---------------------------------------------------------------------------------------------- entry points
 
 
-def import_options_clean(*, mos_min=None, mos_max=None, source_dataset: str = "") -> dict:
+def import_options_clean(*, mos_min=None, mos_max=None, source_dataset: str = "", mos_lower_is_better: bool = False) -> dict:
     """Batch-wide options from a form or API call; raises ImportRequestError when they make no sense."""
     options: dict = {}
     if (mos_min is None) != (mos_max is None):
@@ -367,6 +373,8 @@ def import_options_clean(*, mos_min=None, mos_max=None, source_dataset: str = ""
         options["mos_scale"] = [float(mos_min), float(mos_max)]
     if source_dataset:
         options["source_dataset"] = source_dataset.strip()[:200]
+    if mos_lower_is_better:
+        options["mos_lower_is_better"] = True
     return options
 
 

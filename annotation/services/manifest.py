@@ -10,6 +10,7 @@ from annotation.models import Authenticity
 COLUMN_ALIASES = {
     "filename": ("filename", "file_name", "file", "image", "name", "path"),
     "mos": ("mos", "score", "dmos_or_mos"),
+    "dmos": ("dmos",),  # a difference score: lower is better, flipped on import
     "mos_min": ("mos_min", "scale_min", "min"),
     "mos_max": ("mos_max", "scale_max", "max"),
     "mos_std": ("mos_std", "std", "sd"),
@@ -33,6 +34,15 @@ AUTHENTICITY_VALUES = {
 MAX_MANIFEST_BYTES = 50 * 1024 * 1024
 
 
+def mos_normalise(raw: float, scale_min: float, scale_max: float, *, lower_is_better: bool = False) -> float:
+    """A score mapped linearly from its scale onto 0-100, higher is better (VisualCritic normalises its datasets so).
+
+    A DMOS (lower is better) is flipped: its scale minimum maps to 100 and its maximum to 0.
+    """
+    position = (raw - scale_min) / (scale_max - scale_min)
+    return 100.0 * (1.0 - position if lower_is_better else position)
+
+
 class ManifestError(ValueError):
     """The manifest as a whole cannot be read (not CSV, no file-name column); nothing is imported."""
 
@@ -45,6 +55,7 @@ class ManifestRow:
     mos_scale_min: float | None = None
     mos_scale_max: float | None = None
     mos_std: float | None = None
+    mos_lower_is_better: bool = False  # the score is a DMOS
     source_dataset: str = ""
     reference: str = ""
     authenticity: str = ""
@@ -53,14 +64,20 @@ class ManifestRow:
 
     @property
     def mos_normalised(self) -> float | None:
-        """MOS mapped linearly from its scale onto 0-100 (as VisualCritic normalises its datasets)."""
+        """The score on 0-100, higher is better (a DMOS flipped)."""
         if self.mos_raw is None:
             return None
-        return 100.0 * (self.mos_raw - self.mos_scale_min) / (self.mos_scale_max - self.mos_scale_min)
+        return mos_normalise(self.mos_raw, self.mos_scale_min, self.mos_scale_max, lower_is_better=self.mos_lower_is_better)
 
 
-def manifest_parse(*, text: str | bytes, default_mos_scale: tuple[float, float] | None = None) -> list[ManifestRow]:
-    """Read a manifest; rows with bad values carry `error`, a manifest that is not one raises ManifestError."""
+def manifest_parse(
+    *, text: str | bytes, default_mos_scale: tuple[float, float] | None = None, mos_lower_is_better: bool = False
+) -> list[ManifestRow]:
+    """Read a manifest; rows with bad values carry `error`, a manifest that is not one raises ManifestError.
+
+    A row's score comes from its `mos` column, or from a `dmos` column (lower is better); with
+    `mos_lower_is_better` the `mos` column holds DMOS too.
+    """
     if isinstance(text, bytes):
         if len(text) > MAX_MANIFEST_BYTES:
             raise ManifestError("manifest too large")
@@ -89,7 +106,7 @@ def manifest_parse(*, text: str | bytes, default_mos_scale: tuple[float, float] 
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue
-            rows.append(_parse_row(reader.line_num, header, columns, cells, default_mos_scale))
+            rows.append(_parse_row(reader.line_num, header, columns, cells, default_mos_scale, mos_lower_is_better))
     except csv.Error as exc:
         raise ManifestError(f"manifest is not valid CSV at line {reader.line_num}: {exc}") from exc
     seen: dict[str, int] = {}
@@ -110,7 +127,7 @@ def _map_columns(header: list[str]) -> dict[int, str]:
     return columns
 
 
-def _parse_row(line, header, columns, cells, default_mos_scale) -> ManifestRow:
+def _parse_row(line, header, columns, cells, default_mos_scale, mos_lower_is_better) -> ManifestRow:
     values: dict[str, str] = {}
     attributes: dict[str, str] = {}
     for index, cell in enumerate(cells):
@@ -128,13 +145,13 @@ def _parse_row(line, header, columns, cells, default_mos_scale) -> ManifestRow:
         attributes=attributes,
     )
     try:
-        _fill_values(row, values, default_mos_scale)
+        _fill_values(row, values, default_mos_scale, mos_lower_is_better)
     except ValueError as exc:
         row.error = f"line {line}: {exc}"
     return row
 
 
-def _fill_values(row: ManifestRow, values: dict[str, str], default_mos_scale) -> None:
+def _fill_values(row: ManifestRow, values: dict[str, str], default_mos_scale, mos_lower_is_better: bool) -> None:
     if not row.filename:
         raise ValueError("the file name is empty")
     authenticity = values.get("authenticity", "").lower()
@@ -142,6 +159,12 @@ def _fill_values(row: ManifestRow, values: dict[str, str], default_mos_scale) ->
         raise ValueError(f"authenticity '{values['authenticity']}' is not one of photographic, ai_generated")
     row.authenticity = AUTHENTICITY_VALUES[authenticity]
     row.mos_raw = _number(values, "mos")
+    row.mos_lower_is_better = mos_lower_is_better
+    dmos = _number(values, "dmos")
+    if dmos is not None:
+        if row.mos_raw is not None:
+            raise ValueError("give a mos or a dmos, not both")
+        row.mos_raw, row.mos_lower_is_better = dmos, True
     row.mos_std = _number(values, "mos_std")
     row.mos_scale_min = _number(values, "mos_min")
     row.mos_scale_max = _number(values, "mos_max")
@@ -150,6 +173,7 @@ def _fill_values(row: ManifestRow, values: dict[str, str], default_mos_scale) ->
     if row.mos_std is not None and row.mos_std < 0:
         raise ValueError(f"mos_std {row.mos_std} is negative")
     if row.mos_raw is None:
+        row.mos_lower_is_better = False
         if row.mos_std is not None:
             raise ValueError("mos_std is given without a mos")
         return

@@ -19,7 +19,7 @@ from annotation.vocabulary import SINGLE_IMAGE_KINDS, TaskKind
 SETTINGS_FIELDS = (
     "task_kinds", "overlap", "pair_source", "pair_reasoning", "pair_allow_tie", "selection_strategy", "pair_batch_size",
     "gold_rate", "repeat_rate", "lease_seconds", "fatigue_warn_after", "fatigue_pause_after", "fatigue_break_minutes",
-    "training_required", "training_pass_mark",
+    "training_required", "training_pass_mark", "pathway_show_mos",
 )
 # Enumerate every candidate pair up to this many; beyond it, draw pairs by rejection sampling.
 _ENUMERATE_PAIRS_MAX = 200_000

@@ -117,8 +117,8 @@ def _item_context(
         context["reasoning_open"] = bool(values.get("choice")) or bool(field_errors)
     else:
         context["image"] = item.image
+    context["reference_image"] = selectors_work.item_reference(item=item)
     if item.kind == TaskKind.DESCRIPTION:
-        context["reference_image"] = item.image.reference
         context["rows"] = description_rows(values, field_errors)
     elif item.kind == TaskKind.RATING:
         context["rows"] = [level_row(values, field_errors, legend="How good is the quality of this image?")]
@@ -128,6 +128,7 @@ def _item_context(
         context["min_conclusion"] = PATHWAY_MIN_CONCLUSION_CHARS
         context["attribute_words"] = PATHWAY_ATTRIBUTES
         context["context_words"] = PATHWAY_CONTEXT_HINTS
+        context["mos_shown"] = selectors_work.pathway_mos_shown(item=item)
     return context
 
 

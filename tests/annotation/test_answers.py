@@ -89,6 +89,37 @@ def test_invalid_answers_are_refused_with_a_message_per_field(kind, answer, proj
     assert message in " ".join(errors[field]), errors
 
 
+@pytest.mark.parametrize(
+    "choice, overall, agrees",
+    [
+        ("a", "a_better", True), ("a", "a_slightly_better", True), ("a", "hard", True),
+        ("a", "a_slightly_worse", False), ("a", "a_worse", False),
+        ("b", "a_worse", True), ("b", "a_slightly_worse", True), ("b", "hard", True),
+        ("b", "a_better", False), ("b", "a_slightly_better", False),
+        ("tie", "hard", True), ("tie", "a_slightly_better", True),
+    ],
+)
+def test_overall_comparison_must_agree_with_the_choice(choice, overall, agrees):
+    """An overall comparison that says the opposite of the choice is refused on reasoning.overall, naming both answers."""
+    answer = {"choice": choice, "reasoning": {**REASONING_ANSWER, "overall": overall}}
+    if agrees:
+        assert answer_clean(kind="pair", answer=answer, project=REASONING, swap=True).answer["reasoning"]["overall"]
+        return
+    with pytest.raises(ValidationError) as caught:
+        answer_clean(kind="pair", answer=answer, project=REASONING, swap=False)
+    message = " ".join(caught.value.message_dict["reasoning.overall"])
+    assert "agree" in message and ("B (right) is better" if choice == "b" else "A (left) is better") in message
+
+
+def test_comparison_labels_follow_the_papers_direction():
+    """Each comparison label says in words which image is better: "A much better" is the key for A far less distorted."""
+    from annotation.vocabulary import COMPARISON_SCALE
+
+    labels = dict(COMPARISON_SCALE)
+    assert labels["a_much_less"] == "A much better" and labels["a_more"] == "A slightly worse"
+    assert not any(symbol in label for label in labels.values() for symbol in "<>≪≫")
+
+
 def test_all_problems_are_reported_at_once():
     """A questionnaire with several mistakes reports each of them, not only the first."""
     with pytest.raises(ValidationError) as caught:

@@ -195,6 +195,26 @@ def test_import_validation_errors(api, project, payload, field, message):
     assert not ImportBatch.objects.exists()
 
 
+def test_import_with_dmos_option_flips_the_scores(api, project, django_capture_on_commit_callbacks):
+    """mos_lower_is_better in the API call is kept on the batch; the images come out higher-is-better, raw DMOS kept."""
+    manifest = SimpleUploadedFile("m.csv", b"filename,mos\na.png,1\nb.png,4\n", content_type="text/csv")
+    with django_capture_on_commit_callbacks():
+        response = api.post(
+            reverse("api:import_create", kwargs={"project_id": project.pk}),
+            {"files": [_png("a.png", 1), _png("b.png", 2)], "manifest": manifest, "mos_min": "1", "mos_max": "5",
+             "mos_lower_is_better": "true"},
+            format="multipart",
+        )
+    assert response.status_code == 202
+    batch = ImportBatch.objects.get(pk=response.json()["id"])
+    assert batch.options["mos_lower_is_better"] is True
+    import_batch_process_staged(batch_id=batch.pk)
+    images = api.get(reverse("api:project_images", kwargs={"project_id": project.pk})).json()["results"]
+    by_name = {image["original_name"]: image for image in images}
+    assert (by_name["a.png"]["mos_normalised"], by_name["b.png"]["mos_normalised"]) == (pytest.approx(100.0), pytest.approx(25.0))
+    assert (by_name["a.png"]["mos_raw"], by_name["a.png"]["mos_lower_is_better"]) == (1.0, True)
+
+
 def test_import_needs_multipart(api, project):
     """A JSON body cannot carry files: 415 says so."""
     response = api.post(reverse("api:import_create", kwargs={"project_id": project.pk}), {"files": []}, format="json")

@@ -277,6 +277,35 @@ def test_batch_mos_scale_applies_to_rows_without_one(project):
     assert Image.objects.get().mos_normalised == pytest.approx(75.0)
 
 
+def test_dmos_batch_option_flips_the_order(project):
+    """With "lower is better" a DMOS of 10 on [0, 100] becomes 90 and ranks above a DMOS of 70; raw kept, batch and images say so."""
+    manifest = "filename,mos\ngood.png,10\nbad.png,70\n"
+    batch = import_batch_run(
+        batch=new_batch(project, mos_scale=[0, 100], mos_lower_is_better=True),
+        items=items({"good.png": image_bytes(seed=72), "bad.png": image_bytes(seed=73)}), manifest=manifest.encode(),
+    )
+    assert batch.error_count == 0 and batch.options["mos_lower_is_better"] is True
+    good, bad = Image.objects.get(original_name="good.png"), Image.objects.get(original_name="bad.png")
+    assert (good.mos_normalised, bad.mos_normalised) == (pytest.approx(90.0), pytest.approx(30.0))
+    assert good.mos_normalised > bad.mos_normalised
+    assert (good.mos_raw, good.mos_lower_is_better) == (10.0, True)
+
+
+def test_dmos_column_flips_its_rows_only(project):
+    """A `dmos` column is lower-is-better for its rows; a `mos` row beside it is kept as it is; both in one row is an error."""
+    manifest = "filename,mos,dmos,mos_min,mos_max\nd.png,,1,1,5\nm.png,4,,1,5\nboth.png,3,3,1,5\n"
+    batch = import_batch_run(
+        batch=new_batch(project),
+        items=items({"d.png": image_bytes(seed=74), "m.png": image_bytes(seed=75), "both.png": image_bytes(seed=76)}),
+        manifest=manifest.encode(),
+    )
+    d, m = Image.objects.get(original_name="d.png"), Image.objects.get(original_name="m.png")
+    assert (d.mos_normalised, d.mos_lower_is_better) == (pytest.approx(100.0), True)
+    assert (m.mos_normalised, m.mos_lower_is_better) == (pytest.approx(75.0), False)
+    assert "line 4: give a mos or a dmos, not both" in by_name(batch)["both.png"]["message"]
+    assert not Image.objects.filter(original_name="both.png").exists()
+
+
 def test_reference_may_be_an_image_the_project_already_has(project):
     """A reference named in the manifest is found among the project's earlier images."""
     earlier = image_import(project=project, name="pristine.png", data=image_bytes(seed=80)).image
@@ -310,6 +339,7 @@ def test_import_options_are_checked():
     with pytest.raises(ImportRequestError, match="below its maximum"):
         import_options_clean(mos_min=5, mos_max=1)
     assert import_options_clean(mos_min=1, mos_max=5, source_dataset=" KonIQ ") == {"mos_scale": [1.0, 5.0], "source_dataset": "KonIQ"}
+    assert import_options_clean(mos_min=0, mos_max=9, mos_lower_is_better=True) == {"mos_scale": [0.0, 9.0], "mos_lower_is_better": True}
 
 
 # ------------------------------------------------------------------------------------------ staged uploads and the command
@@ -361,6 +391,21 @@ def test_import_images_command_reads_folder_and_manifest(project, tmp_path):
     assert "2 imported, 0 duplicates, 1 errors" in text
     dist = Image.objects.get(original_name="sub/dist.png")
     assert dist.reference.original_name == "ref.png" and dist.mos_normalised == pytest.approx(37.5)
+
+
+def test_import_images_command_flips_dmos(project, tmp_path):
+    """--mos-lower-is-better records the option on the batch and flips the manifest's scores."""
+    folder = tmp_path / "pool"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(image_bytes(seed=112))
+    (folder / "b.png").write_bytes(image_bytes(seed=113))
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("filename,mos\na.png,0.2\nb.png,0.8\n")
+    call_command("import_images", project.slug, str(folder), "--manifest", str(manifest), "--mos-scale", "0", "1",
+                 "--mos-lower-is-better", stdout=io.StringIO())
+    assert ImportBatch.objects.get().options == {"mos_scale": [0.0, 1.0], "mos_lower_is_better": True}
+    normalised = dict(Image.objects.values_list("original_name", "mos_normalised"))
+    assert normalised == {"a.png": pytest.approx(80.0), "b.png": pytest.approx(20.0)}
 
 
 def test_import_images_command_errors(project, tmp_path):

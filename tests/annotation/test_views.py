@@ -263,6 +263,19 @@ def test_import_page_queues_a_batch_and_redirects_to_its_report(client, research
     assert len(callbacks) == 1  # the worker task, sent once the batch is committed
 
 
+def test_import_page_keeps_the_dmos_option(client, researcher, project, django_capture_on_commit_callbacks):
+    """Ticking "Lower scores are better (DMOS)" records it on the batch, and its report page says so."""
+    client.force_login(researcher)
+    with django_capture_on_commit_callbacks():
+        response = client.post(
+            reverse("annotation:import_create", kwargs={"project_id": project.pk}),
+            {"files": [_upload("a.png", image_bytes(seed=3))], "mos_min": "0", "mos_max": "100", "mos_lower_is_better": "on"},
+        )
+    batch = ImportBatch.objects.get(project=project)
+    assert batch.options == {"mos_scale": [0.0, 100.0], "mos_lower_is_better": True}
+    assert "scores are DMOS (lower is better), flipped" in client.get(response["Location"]).content.decode()
+
+
 @pytest.mark.parametrize(
     "data, message",
     [

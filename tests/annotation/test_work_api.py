@@ -103,6 +103,29 @@ def test_gold_and_work_assignments_look_the_same(api, work_project, worker, gold
         assert "gold" not in text and "secret" not in text and "hidden_ground_truth" not in text and "item" not in text
 
 
+def test_pathway_assignment_carries_the_mos_when_the_project_shows_it(api, researcher_api, work_project, worker, gold_first):
+    """Switched on through the settings API, a pathway assignment carries its image's MOS, gold items' too; off, it is null."""
+    work_project.task_kinds = ["pathway"]
+    work_project.save()
+    WorkItemFactory(project=work_project, kind="pathway", purpose=WorkItem.Purpose.GOLD, gold_answer={"level": 4},
+                    image=ImageFactory(project=work_project, mos_normalised=72.0))
+    WorkItemFactory(project=work_project, kind="pathway", image=ImageFactory(project=work_project, mos_normalised=35.5))
+    settings_url = reverse("api:project_settings", kwargs={"project_id": work_project.pk})
+    response = researcher_api.patch(settings_url, {"pathway_show_mos": True}, format="json")
+    assert response.status_code == 200 and response.json()["pathway_show_mos"] is True
+    answer = {"description": "Soft edges everywhere and some noise in the dark corners of the frame.", "conclusion": "Fair quality overall."}
+    shown = {}
+    for _ in range(2):
+        body = _next(api, work_project).json()
+        lease = Lease.objects.select_related("item__image").get(pk=body["lease_id"])
+        shown[lease.item.purpose] = body["mos"]
+        assert body["mos"] == lease.item.image.mos_normalised
+        _submit(api, body["lease_id"], answer)
+    assert shown["gold"] == 72.0 and shown["work"] is not None
+    researcher_api.patch(settings_url, {"pathway_show_mos": False}, format="json")
+    assert _next(api, work_project).json()["mos"] is None
+
+
 def test_pair_assignment_shows_left_and_right(api, work_project):
     """A pair has a left and a right image: the item's two images in the lease's screen order."""
     work_project.task_kinds = ["pair"]
@@ -147,6 +170,27 @@ def test_invalid_answer_is_400_with_field_errors_and_nothing_written(api, work_p
     assert body["code"] == "invalid" and field in body["errors"] and body["detail"]
     assert Judgement.objects.count() == 0
     assert Lease.objects.get(pk=lease_id).status == Lease.Status.ACTIVE
+
+
+def test_overall_comparison_contradicting_the_choice_is_400(api, work_project):
+    """Choosing B, then "A is better than B" overall, is refused on reasoning.overall; the agreeing answer is stored."""
+    work_project.task_kinds = ["pair"]
+    work_project.pair_reasoning = True
+    work_project.save()
+    PairItemFactory(project=work_project)
+    lease_id = _next(api, work_project).json()["lease_id"]
+    reasoning = {
+        "texture_category": "faces", "texture_a": "clear", "texture_b": "clear",
+        "distortions": {name: "equal" for name in ("brightness", "color", "noise", "artifacts", "blurriness")},
+        "overall": "a_better",
+    }
+    response = _submit(api, lease_id, {"choice": "b", "reasoning": reasoning})
+    assert response.status_code == 400
+    message = " ".join(response.json()["errors"]["reasoning.overall"])
+    assert "B (right) is better" in message and "A is better than B" in message
+    assert Judgement.objects.count() == 0
+    agreeing = _submit(api, lease_id, {"choice": "b", "reasoning": {**reasoning, "overall": "a_worse"}})
+    assert agreeing.status_code == 201
 
 
 @pytest.mark.parametrize(

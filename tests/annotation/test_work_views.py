@@ -195,6 +195,33 @@ def test_description_errors_land_on_their_rows(client, project, annotator_member
     assert not Judgement.objects.exists()
 
 
+def test_pathway_page_shows_the_mos_only_when_the_project_does_and_the_image_has_one(client, project, annotator_member):
+    """"MOS: 72 / 100" beside a pathway item when the option is on and the image has a MOS; otherwise nothing."""
+    [image] = work_project(project, kinds=["pathway"], images=1)
+    client.force_login(annotator_member)
+    image.mos_normalised = 72.4
+    image.save()
+    assert "MOS:" not in client.get(_url("annotation:annotate_item", project), **HTMX).content.decode()
+    work.project_settings_update(project, pathway_show_mos=True)
+    assert "MOS: 72 / 100" in client.get(_url("annotation:annotate_item", project), **HTMX).content.decode()
+    image.mos_normalised = None
+    image.save()
+    assert "MOS:" not in client.get(_url("annotation:annotate_item", project), **HTMX).content.decode()
+
+
+def test_pair_page_shows_the_reference_both_images_share(client, project, annotator_member):
+    """A pair of two versions of one reference shows it; a pair without a shared reference shows none."""
+    images = work_project(project, kinds=["pair"], images=2)
+    client.force_login(annotator_member)
+    assert 'data-testid="reference-image"' not in client.get(_url("annotation:annotate_item", project), **HTMX).content.decode()
+    reference = project_images(project, 1, start=10)[0]
+    for image in images:
+        image.reference = reference
+        image.save()
+    response = client.get(_url("annotation:annotate_item", project), **HTMX)
+    assert 'data-testid="reference-image"' in response.content.decode() and response.context["reference_image"] == reference
+
+
 def test_pair_answer_is_stored_in_item_terms(client, project, annotator_member):
     """Choosing the LEFT image stores the item's image that was shown there (swap respected)."""
     work_project(project, kinds=["pair"], images=2)
@@ -365,12 +392,14 @@ def test_settings_form_saves_through_the_service(client, project, researcher):
         "task_kinds": ["rating", "description"], "overlap": "2", "pair_source": "random", "selection_strategy": "eig_prior",
         "pair_batch_size": "20", "gold_rate": "0.1", "repeat_rate": "0", "lease_seconds": "300", "fatigue_warn_after": "20",
         "fatigue_pause_after": "40", "fatigue_break_minutes": "5", "training_pass_mark": "0.8", "pair_allow_tie": "on",
+        "pathway_show_mos": "on",
     }
     response = client.post(_url("annotation:project_annotation_settings", project), data)
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.task_kinds == ["description", "rating"]
     assert (project.overlap, project.lease_seconds, project.training_required, project.pair_allow_tie) == (2, 300, False, True)
+    assert project.pathway_show_mos is True
     assert WorkItem.objects.filter(project=project, purpose="work").count() == 4
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from annotation.models import Image, Judgement, Lease, Membership, Project
+from annotation.models import Image, Judgement, Lease, Membership, Project, WorkItem
 from annotation.services import work
 from tests.work_data import work_project
 
@@ -273,9 +273,28 @@ def test_pair_by_mouse(page, live_server, login, project, annotator_member, scre
     work_project(project, kinds=["pair"], images=3)
     lease = open_work(page, live_server, login, annotator_member, project)
     assert page.locator("#work [data-testid=image-a]").is_visible() and page.locator("#work [data-testid=image-b]").is_visible()
+    assert page.locator("#work [data-testid=reference-image]").count() == 0  # these images have no reference
     screenshot("annotate-pair")
     page.locator("#work label.opt", has_text="A (left) is better").click()
     page.locator("#work [data-submit]").click()
+    wait_for_next(page, lease)
+    assert judgement_for(lease).choice == _expected_item_choice(lease, "a")
+
+
+def test_pair_shows_the_reference_both_images_share(page, live_server, login, project, annotator_member, screenshot):
+    """Two distorted versions of one reference: the reference is shown, loaded, above A and B (DepictQA Tasks 2-3)."""
+    images = work_project(project, kinds=["pair"], images=3)
+    Image.objects.filter(pk__in=[images[0].pk, images[1].pk]).update(reference=images[2])
+    WorkItem.objects.filter(project=project, kind="pair").exclude(image=images[0], image_b=images[1]).update(retired=True)
+    lease = open_work(page, live_server, login, annotator_member, project)
+    reference = page.locator("#work [data-testid=reference-image]")
+    assert reference.is_visible() and "Reference" in reference.inner_text()
+    page.wait_for_function("() => document.querySelector('#work [data-testid=reference-image] img').naturalWidth > 0")
+    assert reference.bounding_box()["y"] < page.locator("#work [data-testid=image-a]").bounding_box()["y"]
+    screenshot("annotate-pair-reference")
+    page.keyboard.press("ArrowLeft")
+    ready_for_enter(page)
+    page.keyboard.press("Enter")
     wait_for_next(page, lease)
     assert judgement_for(lease).choice == _expected_item_choice(lease, "a")
 
@@ -333,13 +352,38 @@ def test_pair_with_reasoning_by_mouse(page, live_server, login, project, annotat
     option(page, "r_texture_a", "Completely damaged").click()
     option(page, "r_texture_b", "Clearly").click()
     for name in ["brightness", "color", "noise", "artifacts", "blurriness"]:
-        option(page, f"r_distortion_{name}", "A ≫ B").click()
+        option(page, f"r_distortion_{name}", "A much worse").click()
     option(page, "r_overall", "A is worse than B").click()
     page.locator("#work [data-submit]").click()
     wait_for_next(page, lease)
     judgement = judgement_for(lease)
     assert judgement.choice == _expected_item_choice(lease, "b")
     assert judgement.answer["reasoning"]["texture_category"] == "faces"
+
+
+def test_pair_overall_contradicting_the_choice_is_refused(page, live_server, login, project, annotator_member):
+    """B chosen, then "A is better than B" overall: the form comes back with the message on the overall row, nothing
+    stored; making them agree stores the answer."""
+    work_project(project, kinds=["pair"], images=3, pair_reasoning=True, pair_allow_tie=False)
+    lease = open_work(page, live_server, login, annotator_member, project)
+    page.locator("#work label.opt", has_text="B (right) is better").click()
+    option(page, "r_texture_category", "Faces").click()
+    option(page, "r_texture_a", "Clearly").click()
+    option(page, "r_texture_b", "Clearly").click()
+    for name in ["brightness", "color", "noise", "artifacts", "blurriness"]:
+        option(page, f"r_distortion_{name}", "About equal").click()
+    option(page, "r_overall", "A is better than B").click()
+    page.locator("#work [data-submit]").click()
+    page.wait_for_selector("#work [data-testid=form-errors]")
+    overall_row = page.locator("#work fieldset[data-row=r_overall]")
+    assert "has-error" in overall_row.get_attribute("class")
+    assert "You chose “B (right) is better” but answered “A is better than B” overall" in overall_row.inner_text()
+    assert not Judgement.objects.exists()
+    assert page.evaluate("window.__marker") == MARKER
+    option(page, "r_overall", "A is worse than B").click()
+    page.locator("#work [data-submit]").click()
+    wait_for_next(page, lease)
+    assert judgement_for(lease).answer["reasoning"]["overall"] == ("a_better" if Lease.objects.get(pk=lease).swap else "a_worse")
 
 
 # ------------------------------------------------------------------------------------------ idempotency

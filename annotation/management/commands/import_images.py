@@ -17,12 +17,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("project", help="the project's slug")
         parser.add_argument("folder", type=Path)
-        parser.add_argument("--manifest", type=Path, help="CSV: filename, mos, mos_min, mos_max, mos_std, source, reference, authenticity, any other columns")
+        parser.add_argument("--manifest", type=Path, help="CSV: filename, mos (or dmos), mos_min, mos_max, mos_std, source, reference, authenticity, any other columns")
         parser.add_argument("--mos-scale", nargs=2, type=float, metavar=("MIN", "MAX"), help="the MOS scale for rows that give none")
+        parser.add_argument(
+            "--mos-lower-is-better", action="store_true", help="the manifest's mos column holds DMOS: flip it so higher is better",
+        )
         parser.add_argument("--source-dataset", default="", help="source dataset for rows (or files) that give none")
         parser.add_argument("--user", help="username recorded as the importer")
 
-    def handle(self, *args, project, folder, manifest, mos_scale, source_dataset, user, **options):
+    def handle(self, *args, project, folder, manifest, mos_scale, mos_lower_is_better, source_dataset, user, **options):
         try:
             target = Project.objects.get(slug=project)
         except Project.DoesNotExist:
@@ -37,6 +40,7 @@ class Command(BaseCommand):
                 mos_min=mos_scale[0] if mos_scale else None,
                 mos_max=mos_scale[1] if mos_scale else None,
                 source_dataset=source_dataset,
+                mos_lower_is_better=mos_lower_is_better,
             )
             batch = import_folder(project=target, user=importer, folder=folder, manifest=manifest, options=batch_options)
         except ImportRequestError as exc:

@@ -86,11 +86,11 @@ Texture category: Faces
 Texture of Image A: Clearly identifiable
 Texture of Image B: Completely damaged
 Distortions (how much of each Image A has compared with Image B):
-- Brightness: A > B (Image A has slightly more brightness distortion than Image B)
-- Color: A ≈ B (Image A and Image B have about the same color distortion)
-- Noise: A ≈ B (Image A and Image B have about the same noise)
-- Artifacts: A ≈ B (Image A and Image B have about the same artifacts)
-- Blurriness: A ≪ B (Image A has much less blurriness than Image B)
+- Brightness: A slightly worse (Image A has slightly more brightness distortion than Image B)
+- Color: About equal (Image A and Image B have about the same color distortion)
+- Noise: About equal (Image A and Image B have about the same noise)
+- Artifacts: About equal (Image A and Image B have about the same artifacts)
+- Blurriness: A much better (Image A has much less blurriness than Image B)
 Overall comparison: A is better than B
 Forced choice: A is better""",
         "Image A is better than Image B. Its one weakness is brightness: Image A shows slightly more brightness "
@@ -106,11 +106,11 @@ Texture category: Sky or clouds
 Texture of Image A: Barely identifiable
 Texture of Image B: Barely identifiable
 Distortions (how much of each Image A has compared with Image B):
-- Brightness: A ≈ B (Image A and Image B have about the same brightness distortion)
-- Color: A < B (Image A has slightly less color distortion than Image B)
-- Noise: A > B (Image A has slightly more noise than Image B)
-- Artifacts: A ≈ B (Image A and Image B have about the same artifacts)
-- Blurriness: A ≈ B (Image A and Image B have about the same blurriness)
+- Brightness: About equal (Image A and Image B have about the same brightness distortion)
+- Color: A slightly better (Image A has slightly less color distortion than Image B)
+- Noise: A slightly worse (Image A has slightly more noise than Image B)
+- Artifacts: About equal (Image A and Image B have about the same artifacts)
+- Blurriness: About equal (Image A and Image B have about the same blurriness)
 Overall comparison: Hard to decide
 Forced choice: Hard to decide""",
         "It is hard to decide which of the two images is better. Image A has slightly less color distortion than "

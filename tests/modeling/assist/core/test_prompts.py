@@ -68,17 +68,17 @@ def test_description_input_golden(labels):
 
 
 def test_comparison_input_golden(labels):
-    """A reasoning questionnaire renders each scale symbol with a plain-words gloss, then verdict and choice."""
+    """A reasoning questionnaire renders each scale label with a plain-words gloss, then verdict and choice."""
     assert comparison_input(PAIR_ANSWER, labels) == (
         "Texture category: Faces\n"
         "Texture of Image A: Clearly identifiable\n"
         "Texture of Image B: Completely damaged\n"
         "Distortions (how much of each Image A has compared with Image B):\n"
-        "- Brightness: A > B (Image A has slightly more brightness distortion than Image B)\n"
-        "- Color: A ≈ B (Image A and Image B have about the same color distortion)\n"
-        "- Noise: A ≈ B (Image A and Image B have about the same noise)\n"
-        "- Artifacts: A ≈ B (Image A and Image B have about the same artifacts)\n"
-        "- Blurriness: A ≪ B (Image A has much less blurriness than Image B)\n"
+        "- Brightness: A slightly worse (Image A has slightly more brightness distortion than Image B)\n"
+        "- Color: About equal (Image A and Image B have about the same color distortion)\n"
+        "- Noise: About equal (Image A and Image B have about the same noise)\n"
+        "- Artifacts: About equal (Image A and Image B have about the same artifacts)\n"
+        "- Blurriness: A much better (Image A has much less blurriness than Image B)\n"
         "Overall comparison: A is better than B\n"
         "Forced choice: A is better"
     )
