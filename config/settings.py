@@ -274,9 +274,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Runs (config/runs.py): a working run row beats every LOUPE_RUN_HEARTBEAT_S; one silent for
-# LOUPE_RUN_STALE_AFTER_S has lost its worker and is taken over or failed.
+# LOUPE_RUN_STALE_AFTER_S has lost its worker and is taken over or failed. Six missed beats; with the sweep's
+# period, a run whose worker died on another host is ended within 4 minutes (one on the same host at the next sweep).
 LOUPE_RUN_HEARTBEAT_S = env.float("LOUPE_RUN_HEARTBEAT_S", default=30.0)
-LOUPE_RUN_STALE_AFTER_S = env.int("LOUPE_RUN_STALE_AFTER_S", default=int(timedelta(minutes=5).total_seconds()))
+LOUPE_RUN_STALE_AFTER_S = env.int("LOUPE_RUN_STALE_AFTER_S", default=int(timedelta(minutes=3).total_seconds()))
 
 LOGGING = {
     "version": 1,
