@@ -172,7 +172,7 @@ class ImportBatchOutputSerializer(serializers.Serializer):
     imported_count = serializers.IntegerField()
     duplicate_count = serializers.IntegerField()
     error_count = serializers.IntegerField()
-    error_message = serializers.CharField()
+    error_message = serializers.CharField(source="error")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     url = serializers.SerializerMethodField()

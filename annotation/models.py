@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.vocabulary import PairChoice, TaskKind
+from config.runs import RunRow
 
 
 class PairSource(models.TextChoices):
@@ -169,8 +170,8 @@ class Image(models.Model):
         return f"{self.original_name} ({self.project})"
 
 
-class ImportBatch(models.Model):
-    """One import (upload, API call or server-side folder) and its per-file report."""
+class ImportBatch(RunRow):
+    """One import (upload, API call or server-side folder) and its per-file report; a run row (config/runs.py)."""
 
     class Source(models.TextChoices):
         UPLOAD = "upload", "Browser upload"
@@ -198,9 +199,13 @@ class ImportBatch(models.Model):
     imported_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
-    error_message = models.TextField(blank=True, help_text="Why the whole batch failed, if it did.")
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    RUN_CANCELLED = None
+    RUN_STALE_HINT = (
+        "The images imported before it stopped are kept; upload the files again to import the rest "
+        "(those already in are skipped as duplicates)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -149,6 +149,21 @@ def _end(row: RunRow, status: str, error: str, now: datetime) -> None:
     row.save(update_fields=update)
 
 
+def run_cancel_stale(row: RunRow) -> bool:
+    """End a working row that lost its worker cancelled at once (no worker is left to read the cancel flag).
+
+    Call it with the row locked (`select_for_update`); True when it ended the row, False when the row is not
+    stale (a live worker stops at its next step) or its kind has no cancel. A message redelivered later finds
+    the row ended and does nothing.
+    """
+    if row.RUN_CANCELLED is None or not run_is_stale(row):
+        return False
+    error = f"Cancelled after the worker stopped answering (attempt {row.attempt}, {row.worker or 'unknown worker'})."
+    _end(row, row.RUN_CANCELLED, error, timezone.now())
+    logger.warning("%s #%s: %s", type(row).__name__, row.pk, error)
+    return True
+
+
 def run_heartbeat(model: type[RunRow], pk: int, **fields) -> None:
     """A sign of life on the row, with any progress fields (`step=`, `n_answered=`, ...) written in the same update."""
     now = timezone.now()

@@ -237,9 +237,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.2),
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Redis hands an unacknowledged message to another worker after this long; it must outlast the
-    # longest task (acks_late), or a slow training run would be started a second time.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)}
+    # Redis hands an unacknowledged message (acks_late) to another worker after this long: above the longest
+    # task's time_limit (12 h training + 5 min; tests/test_settings.py checks every task), so a task still
+    # running is never delivered twice. A run whose worker died does not wait for it: the sweep ends it
+    # within LOUPE_RUN_STALE_AFTER_S + LOUPE_RUN_SWEEP_EVERY_S, and the late redelivery finds it finished.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=int(timedelta(hours=12, minutes=30).total_seconds())),
+    }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="django-db")
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_SERIALIZER = "json"
@@ -270,9 +274,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Runs (config/runs.py): a working run row beats every LOUPE_RUN_HEARTBEAT_S; one silent for
-# LOUPE_RUN_STALE_AFTER_S has lost its worker and is taken over or failed.
+# LOUPE_RUN_STALE_AFTER_S has lost its worker and is taken over or failed. Six missed beats; with the sweep's
+# period, a run whose worker died on another host is ended within 4 minutes (one on the same host at the next sweep).
 LOUPE_RUN_HEARTBEAT_S = env.float("LOUPE_RUN_HEARTBEAT_S", default=30.0)
-LOUPE_RUN_STALE_AFTER_S = env.int("LOUPE_RUN_STALE_AFTER_S", default=int(timedelta(minutes=5).total_seconds()))
+LOUPE_RUN_STALE_AFTER_S = env.int("LOUPE_RUN_STALE_AFTER_S", default=int(timedelta(minutes=3).total_seconds()))
 
 LOGGING = {
     "version": 1,

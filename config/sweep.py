@@ -25,15 +25,18 @@ def task_results_prune() -> None:
 
 
 def runs_sweep() -> dict[str, int]:
-    """One pass: fail every run that lost its worker, expire the leases that ran out, prune old task results.
+    """One pass: fail every run that lost its worker, expire the leases that ran out, delete the staging folders of
+    imports that ended without their worker, prune old task results.
 
-    Returns how many rows of each kind it changed (`app_label.Model` and `leases`).
+    Returns how many rows of each kind it changed (`app_label.Model`, `leases` and `import_stagings`).
     """
+    from annotation.services.imports import import_stagings_prune
     from annotation.services.leasing import leases_expire_due
 
     now = timezone.now()
     changed = {model._meta.label: runs_stale_fail(model, now=now) for model in run_models()}
     changed["leases"] = leases_expire_due(now=now)
+    changed["import_stagings"] = import_stagings_prune()
     task_results_prune()
     if any(changed.values()):
         logger.info("Sweep: %s", {name: n for name, n in changed.items() if n})

@@ -163,3 +163,9 @@ def test_keepalive_beats_while_the_work_goes_on_and_stops_when_the_row_ends(proj
 def test_the_heartbeat_comes_well_inside_the_stale_limit(settings):
     """The default keepalive beats several times within the stale limit, so one late beat never fails a live run."""
     assert 0 < settings.LOUPE_RUN_HEARTBEAT_S * 3 <= settings.LOUPE_RUN_STALE_AFTER_S
+
+
+def test_a_dead_workers_run_is_ended_within_five_minutes(settings):
+    """By default a run silent past the stale limit is failed by the next sweep: both together stay under 5 minutes."""
+    sweep_every_s = settings.CELERY_BEAT_SCHEDULE["runs-sweep"]["schedule"]
+    assert settings.LOUPE_RUN_STALE_AFTER_S + sweep_every_s <= 300

@@ -6,7 +6,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from annotation.models import Lease
+from annotation.models import ImportBatch, Lease
 from config.runs import run_stale_after
 from config.sweep import run_models, runs_sweep
 from evaluation.models import ScalingRun
@@ -30,18 +30,20 @@ def _one_of_each(project, researcher, *, heartbeat_at) -> list:
         System.objects.create(study=study, name="endpoint", kind=System.Kind.ENDPOINT, status=System.Status.RUNNING, **alive),
         ScalingRun.objects.create(project=project, status=ScalingRun.Status.RUNNING, **alive),
         ExportJob.objects.create(project=project, formats=["csv"], status=ExportJob.Status.RUNNING, **alive),
+        ImportBatch.objects.create(project=project, source=ImportBatch.Source.UPLOAD, status=ImportBatch.Status.RUNNING, **alive),
     ]
 
 
 def test_every_run_kind_is_swept():
-    """The sweep finds the five run kinds through the kernel's abstract model."""
+    """The sweep finds the six run kinds through the kernel's abstract model."""
     assert {model._meta.label for model in run_models()} == {
         "modeling.CriticVersion", "system_benchmarks.BenchmarkRun", "studies.System", "evaluation.ScalingRun", "exports.ExportJob",
+        "annotation.ImportBatch",
     }
 
 
 def test_stale_runs_of_each_kind_are_failed_and_fresh_ones_are_left(project, researcher):
-    """A run of each kind silent past the stale limit ends failed with the reason; one that beats keeps running."""
+    """A run of each kind (six) silent past the stale limit ends failed with the reason; one that beats keeps running."""
     stale = _one_of_each(project, researcher, heartbeat_at=timezone.now() - run_stale_after() - timedelta(seconds=5))
     fresh = _one_of_each(project, researcher, heartbeat_at=timezone.now())
     changed = runs_sweep()

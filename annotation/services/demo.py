@@ -19,6 +19,7 @@ from annotation.models import Authenticity, Image, ImportBatch, Membership, Pair
 from annotation.services.imports import DUPLICATE, ERROR, IMPORTED, ImageMetadata, ImportResult, image_import
 from annotation.services.work import gold_item_add, pairs_generate, project_settings_update, work_items_sync
 from annotation.vocabulary import TaskKind
+from config.processes import worker_identity
 
 DEMO_PROJECT_SLUG = "demo"
 DEMO_PROJECT_NAME = "Demo: distorted photographs"
@@ -251,6 +252,8 @@ def _demo_images_import(*, summary: DemoSummary, small: bool, created_by) -> Non
                     created_by=created_by,
                     source=ImportBatch.Source.DEMO,
                     status=ImportBatch.Status.RUNNING,
+                    # Claimed by this process (config/runs.py); the seed's transaction hides it until it ends.
+                    attempt=1, worker=worker_identity(), heartbeat_at=timezone.now(), started_at=timezone.now(),
                     options={"source_dataset": DEMO_SOURCE_DATASET, "small": small},
                 )
                 summary.batch = batch
@@ -274,9 +277,9 @@ def _demo_images_import(*, summary: DemoSummary, small: bool, created_by) -> Non
     except BaseException as exc:
         if batch is not None:
             batch.status = ImportBatch.Status.FAILED
-            batch.error_message = f"The demo seed stopped: {exc!r}"
+            batch.error = f"The demo seed stopped: {exc!r}"
             batch.finished_at = timezone.now()
-            batch.save(update_fields=["status", "error_message", "finished_at"])
+            batch.save(update_fields=["status", "error", "finished_at"])
         raise
     if batch is not None:
         batch.status = ImportBatch.Status.DONE

@@ -23,6 +23,7 @@ from annotation.models import Image, ImportBatch, Project
 from annotation.services.manifest import ManifestError, ManifestRow, manifest_parse, mos_normalise
 from annotation.services.validation import FileRejected, ValidatedImage, check_size, safe_name, validate_image
 from annotation.services.work import work_items_sync
+from config.runs import run_claim, run_keepalive
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +228,6 @@ def import_batch_run(*, batch: ImportBatch, items: list[ImportItem], manifest: b
     labels; a row's reference image is imported first (it may be a row too, a file beside the others, or
     an image the project already has).
     """
-    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
-    batch.status = ImportBatch.Status.RUNNING
     batch.report, batch.imported_count, batch.duplicate_count, batch.error_count = [], 0, 0, 0
     options = batch.options or {}
     default_scale = tuple(options["mos_scale"]) if options.get("mos_scale") else None
@@ -352,9 +351,11 @@ def _record(batch: ImportBatch, result: ImportResult) -> None:
 
 def _batch_finish(batch: ImportBatch, failed: str = "") -> ImportBatch:
     batch.status = ImportBatch.Status.FAILED if failed else ImportBatch.Status.DONE
-    batch.error_message = failed
-    batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "error_message", "finished_at", "report", "imported_count", "duplicate_count", "error_count"])
+    batch.error = failed
+    batch.finished_at = batch.heartbeat_at = timezone.now()
+    batch.save(update_fields=[
+        "status", "error", "finished_at", "heartbeat_at", "report", "imported_count", "duplicate_count", "error_count",
+    ])
     work_items_sync(batch.project)  # new images get their work items for the project's enabled kinds
     return batch
 
@@ -417,22 +418,45 @@ def import_batch_create(
 
 
 def import_batch_process_staged(*, batch_id: int) -> None:
-    """Run a staged batch (the Celery task's body). Safe to run twice: a finished batch is left alone."""
-    with transaction.atomic():
-        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
-        if batch.status in (ImportBatch.Status.DONE, ImportBatch.Status.FAILED):
-            return
-    staging = Path(batch.staging_dir)
-    try:
-        index = json.loads((staging / "index.json").read_text())
-    except (OSError, ValueError) as exc:
-        _batch_finish(batch, failed=f"The uploaded files are gone from the staging area ({exc}); upload them again.")
+    """Run a staged batch (the Celery task's body). Safe to run twice: the batch is claimed (config/runs.py), so a
+    finished one is left alone, a duplicate delivery is dropped and one whose worker died is taken over."""
+    batch = run_claim(ImportBatch, batch_id, queryset=ImportBatch.objects.select_related("project"))
+    if batch is None:
         return
-    items = [ImportItem(name=e["name"], size=e["size"], read=(staging / e["stored"]).read_bytes) for e in index]
-    manifest_path = staging / "manifest.csv"
-    manifest = manifest_path.read_bytes() if manifest_path.exists() else None
-    import_batch_run(batch=batch, items=items, manifest=manifest)
-    shutil.rmtree(staging, ignore_errors=True)
+    keepalive = run_keepalive(ImportBatch, batch.pk)
+    try:
+        staging = Path(batch.staging_dir)
+        try:
+            index = json.loads((staging / "index.json").read_text())
+        except (OSError, ValueError) as exc:
+            _batch_finish(batch, failed=f"The uploaded files are gone from the staging area ({exc}); upload them again.")
+            return
+        items = [ImportItem(name=e["name"], size=e["size"], read=(staging / e["stored"]).read_bytes) for e in index]
+        manifest_path = staging / "manifest.csv"
+        manifest = manifest_path.read_bytes() if manifest_path.exists() else None
+        import_batch_run(batch=batch, items=items, manifest=manifest)
+    finally:
+        keepalive.stop()
+    _staging_remove(batch)
+
+
+def _staging_remove(batch: ImportBatch) -> None:
+    shutil.rmtree(batch.staging_dir, ignore_errors=True)
+    ImportBatch.objects.filter(pk=batch.pk).update(staging_dir="")
+
+
+def import_stagings_prune() -> int:
+    """Delete the staging folders of batches that ended without their worker (failed by the sweep); returns how many.
+
+    The worker removes its own staging folder when a batch ends; a batch failed for a worker that died leaves
+    its folder behind, and no message will come back to use it.
+    """
+    ended = ImportBatch.objects.filter(status__in=(ImportBatch.Status.DONE, ImportBatch.Status.FAILED)).exclude(staging_dir="")
+    pruned = 0
+    for batch in ended.only("pk", "staging_dir"):
+        _staging_remove(batch)
+        pruned += 1
+    return pruned
 
 
 def import_folder(*, project: Project, user, folder: Path, manifest: Path | None = None, options: dict | None = None) -> ImportBatch:
@@ -446,4 +470,9 @@ def import_folder(*, project: Project, user, folder: Path, manifest: Path | None
         manifest_bytes = manifest.read_bytes()
     items = [item for item in items_from_folder(folder) if manifest is None or Path(folder, item.name) != manifest]
     batch = ImportBatch.objects.create(project=project, created_by=user, source=ImportBatch.Source.FOLDER, options=options or {})
-    return import_batch_run(batch=batch, items=items, manifest=manifest_bytes)
+    batch = run_claim(ImportBatch, batch.pk, queryset=ImportBatch.objects.select_related("project"))
+    keepalive = run_keepalive(ImportBatch, batch.pk)
+    try:
+        return import_batch_run(batch=batch, items=items, manifest=manifest_bytes)
+    finally:
+        keepalive.stop()

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Image, Project
+from config.runs import run_cancel_stale
 from modeling.critic.data import CriticDataSettings, judgement_last_id, judgements_usable
 from modeling.critic.models import CriticText, CriticVersion
 from modeling.critic.storage import base_is_tiny, critic_base_dir
@@ -148,6 +149,7 @@ def critic_version_cancel(*, version: CriticVersion) -> CriticVersion:
             version.save(update_fields=["status", "cancel_requested", "finished_at", "updated_at"])
         elif version.status in (CriticVersion.Status.TRAINING, CriticVersion.Status.EVALUATING):
             version.cancel_requested = True
+            run_cancel_stale(version)  # a run that lost its worker ends now
             version.save(update_fields=["cancel_requested", "updated_at"])
         else:
             raise CriticStateError(f"v{version.number} is {version.get_status_display().lower()}: there is no run to cancel.")

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from annotation.models import Image, Project
 from config.egress import EgressRefused, validate_endpoint
+from config.runs import run_cancel_stale
 from evaluation import protocols as p
 from evaluation.models import ItemScore
 from evaluation.selectors import scaling_run_current
@@ -204,6 +205,7 @@ def benchmark_run_cancel(*, run: BenchmarkRun) -> BenchmarkRun:
             run.status, run.finished_at = BenchmarkRun.Status.CANCELLED, timezone.now()
             fields += ["status", "finished_at"]
         run.save(update_fields=fields)
+        run_cancel_stale(run)  # a run that lost its worker ends now
     return run
 
 

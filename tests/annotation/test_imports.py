@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from annotation.models import Image, ImportBatch
 from annotation.services.imports import (
@@ -328,7 +329,7 @@ def test_unreadable_manifest_fails_the_batch_and_imports_nothing(project, manife
     """A manifest that cannot be read stops the whole batch with a clear message, before any file is stored."""
     batch = import_batch_run(batch=new_batch(project), items=items({"a.png": image_bytes(seed=90)}), manifest=manifest)
     assert batch.status == ImportBatch.Status.FAILED
-    assert expected in batch.error_message
+    assert expected in batch.error
     assert Image.objects.count() == 0
 
 
@@ -432,4 +433,37 @@ def test_staged_batch_whose_files_are_gone_fails_with_a_clear_message(project, r
     import_batch_process_staged(batch_id=batch.pk)
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.FAILED
-    assert "gone from the staging area" in batch.error_message and "upload them again" in batch.error_message
+    assert "gone from the staging area" in batch.error and "upload them again" in batch.error
+
+
+def test_staged_batch_whose_worker_died_is_failed_by_the_sweep_and_its_staging_removed(
+    project, researcher, django_capture_on_commit_callbacks,
+):
+    """A batch left `running` by a killed worker (its process gone) is failed by the sweep with the reason, its
+    staging folder is deleted, and the message delivered later changes nothing."""
+    import socket
+    import subprocess
+    import sys
+
+    from config.sweep import runs_sweep
+
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = import_batch_create(
+            project=project, user=researcher, source=ImportBatch.Source.UPLOAD, files=[SimpleUploadedFile("a.png", image_bytes(seed=130))]
+        )
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.RUNNING, attempt=1, worker=f"{socket.gethostname()}:{dead.pid}", heartbeat_at=timezone.now(),
+    )
+    staging = Path(batch.staging_dir)
+    assert staging.is_dir()
+
+    changed = runs_sweep()
+    batch.refresh_from_db()
+    assert changed["annotation.ImportBatch"] == 1 and changed["import_stagings"] == 1
+    assert batch.status == ImportBatch.Status.FAILED and "stopped mid-run" in batch.error and "upload the files again" in batch.error
+    assert not staging.exists() and batch.staging_dir == ""
+    import_batch_process_staged(batch_id=batch.pk)  # the redelivered message
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.FAILED and Image.objects.count() == 0

@@ -331,7 +331,7 @@ def test_import_report_polls_while_queued_and_serves_a_fragment_to_htmx(client, 
     assert "<html" not in fragment
     assert 'id="import-status"' in fragment
 
-    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.FAILED, error_message="The uploaded files are gone")
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.FAILED, error="The uploaded files are gone")
     fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "hx-trigger" not in fragment and "The uploaded files are gone" in fragment
 

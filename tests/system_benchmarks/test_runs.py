@@ -155,6 +155,21 @@ def test_cancel_stops_a_queued_run_and_resume_finishes_it(project, researcher, l
     assert benchmark_run_execute(run_id=run.pk).status == BenchmarkRun.Status.DONE
 
 
+def test_cancel_of_a_run_whose_worker_is_gone_ends_it_at_once_and_resume_finishes_it(project, researcher, llm_server):
+    """Cancel of a running run whose worker process is gone: cancelled now, the late redelivery does nothing, Resume finishes."""
+    labelled(project, 5)
+    run = benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, protocols=["single"], promptings=["standard"], subset_size=5))
+    BenchmarkRun.objects.filter(pk=run.pk).update(
+        status=BenchmarkRun.Status.RUNNING, worker=f"{socket.gethostname()}:{2**22 + 12345}", heartbeat_at=timezone.now(), attempt=1,
+    )
+    run = benchmark_run_cancel(run=run)
+    assert run.status == BenchmarkRun.Status.CANCELLED and "stopped answering" in run.error and run.finished_at is not None
+    assert benchmark_run_execute(run_id=run.pk) is None and llm_server.requests == []
+    llm_server.default = Ok("50")
+    benchmark_run_resume(run=run)
+    assert benchmark_run_execute(run_id=run.pk).status == BenchmarkRun.Status.DONE
+
+
 def test_a_missing_key_variable_fails_the_run_with_its_name(project, researcher, llm_server, monkeypatch, settings):
     """The key is read on the worker from the variable the credential registry names; unset, the run fails saying which."""
     settings.LOUPE_ENDPOINT_CREDENTIALS = f"bench=LOUPE_TEST_BENCH_KEY@{llm_server.base_url.split('/')[2]}"

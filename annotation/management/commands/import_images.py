@@ -49,7 +49,7 @@ class Command(BaseCommand):
             if entry["status"] in ("error", "duplicate"):
                 self.stdout.write(f"{entry['status']:>9}  {entry['name']}: {entry['message']}")
         if batch.status == ImportBatch.Status.FAILED:
-            raise CommandError(batch.error_message)
+            raise CommandError(batch.error)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Import #{batch.pk}: {batch.imported_count} imported, {batch.duplicate_count} duplicates, {batch.error_count} errors."

@@ -312,6 +312,45 @@ def test_version_whose_worker_went_silent_is_failed_by_the_sweep(critic_settings
     assert version.status == CriticVersion.Status.FAILED
 
 
+def test_cancel_of_a_version_whose_worker_is_gone_ends_it_at_once(critic_settings, project):
+    """Cancel of a training version that lost its worker ends it cancelled now (no worker is left to read the flag)."""
+    from config.runs import run_stale_after
+
+    version = CriticVersion.objects.create(
+        project=project, number=1, status=CriticVersion.Status.TRAINING, base_model_dir="/x", worker="elsewhere:1", attempt=1,
+        heartbeat_at=timezone.now() - run_stale_after() - timedelta(seconds=1),
+    )
+    critic_services.critic_version_cancel(version=version)
+    version.refresh_from_db()
+    assert version.status == CriticVersion.Status.CANCELLED and version.finished_at is not None
+    assert "stopped answering" in version.error and not version.is_pending
+
+
+def test_cancel_of_a_live_training_version_only_asks(critic_settings, project):
+    """A version whose worker still beats keeps training after Cancel; it stops at its next step."""
+    version = CriticVersion.objects.create(
+        project=project, number=1, status=CriticVersion.Status.TRAINING, base_model_dir="/x", worker="elsewhere:1", attempt=1,
+        heartbeat_at=timezone.now(),
+    )
+    critic_services.critic_version_cancel(version=version)
+    version.refresh_from_db()
+    assert version.status == CriticVersion.Status.TRAINING and version.cancel_requested
+
+
+def test_retrain_fails_a_stuck_version_and_queues_a_new_one(critic_settings, project):
+    """Retrain while the pending version lost its worker: that one ends failed and a fresh version is queued."""
+    from config.runs import run_stale_after
+
+    stuck = CriticVersion.objects.create(
+        project=project, number=1, status=CriticVersion.Status.TRAINING, base_model_dir="/x", worker="elsewhere:1", attempt=1,
+        heartbeat_at=timezone.now() - run_stale_after() - timedelta(seconds=1),
+    )
+    version = _queue(project)
+    stuck.refresh_from_db()
+    assert version.pk != stuck.pk and version.status == CriticVersion.Status.QUEUED and version.number == 2
+    assert stuck.status == CriticVersion.Status.FAILED and "stopped answering" in stuck.error
+
+
 # ------------------------------------------------------------------------------ promotion, rollback
 
 
