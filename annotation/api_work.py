@@ -58,7 +58,9 @@ class AssignmentImagesSerializer(serializers.Serializer):
 
 class ProgressSerializer(serializers.Serializer):
     done = serializers.IntegerField()
-    remaining = serializers.IntegerField()
+    remaining = serializers.IntegerField(
+        help_text="Items still to come, checks included at the project's rates: every item served lowers it by one, whatever it is.",
+    )
     run_count = serializers.IntegerField()
     warn_fatigue = serializers.BooleanField()
     pause_after = serializers.IntegerField()

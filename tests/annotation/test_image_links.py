@@ -118,8 +118,8 @@ def test_gold_and_repeat_are_served_like_work_on_the_page(client, checked_projec
         attributes.append(sorted(set(re.findall(r'\s(data-[a-z-]+)(?==|\s|>)', page))))
         assert OPAQUE_URL.match(src) and "/images/" not in page
         assert f'data-full="{src}"' in page
-        assert _body(client.get(src)) == _stored(Lease.objects.get(pk=re.search(r'name="lease_id" value="(\d+)"', page)[1]).item.image)
         lease_id = re.search(r'name="lease_id" value="(\d+)"', page)[1]
+        assert _body(client.get(src)) == _stored(Lease.objects.get(pk=lease_id).item.image)
         page = client.post(submit_url, {"lease_id": lease_id, "client_id": str(uuid.uuid4()), "level": "3"}, HTTP_HX_REQUEST="true").content.decode()
     assert len(set(sources)) == 4  # the repeat (third) got its own URL
     assert all(found == attributes[0] for found in attributes)

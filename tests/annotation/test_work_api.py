@@ -286,6 +286,7 @@ def test_researcher_sees_all_judgements_annotator_only_their_own(api, researcher
     mine = api.get(url, {"annotator": other.pk}).json()
     assert mine["count"] == 1 and mine["results"][0]["annotator"] == worker.username
     assert "gold_correct" not in mine["results"][0] and "purpose" not in mine["results"][0]
+    assert "image_a" not in mine["results"][0] and "image_a" in everyone["results"][0]  # a repeat would show its image id twice
     assert researcher_api.get(url, {"kind": "nonsense"}).status_code == 400
 
 
