@@ -14,7 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import selectors_work
+from annotation import image_links, selectors_work
 from annotation.api import ProjectApiMixin, _absolute
 from annotation.models import Image, PairSource, SelectionStrategy, WorkItem
 from annotation.permissions import IsProjectResearcher, can_annotate_project, can_manage_project
@@ -45,8 +45,7 @@ class IsProjectResearcherOrAnnotator(BasePermission):
 
 
 class ImageRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    url = serializers.CharField(help_text="The permission-checked file view, for this session or token only.")
+    url = serializers.CharField(help_text="Opaque and short-lived (the lease's life plus a margin), for this session or token only.")
     width = serializers.IntegerField()
     height = serializers.IntegerField()
 
@@ -59,7 +58,9 @@ class AssignmentImagesSerializer(serializers.Serializer):
 
 class ProgressSerializer(serializers.Serializer):
     done = serializers.IntegerField()
-    remaining = serializers.IntegerField()
+    remaining = serializers.IntegerField(
+        help_text="Items still to come, checks included at the project's rates: every item served lowers it by one, whatever it is.",
+    )
     run_count = serializers.IntegerField()
     warn_fatigue = serializers.BooleanField()
     pause_after = serializers.IntegerField()
@@ -81,21 +82,16 @@ class AssignmentOutputSerializer(serializers.Serializer):
     )
 
 
-def _image_ref(request, image: Image | None) -> dict | None:
+def _image_ref(request, image: Image | None, url: str | None) -> dict | None:
     if image is None:
         return None
-    url = _absolute(request, "annotation:image_file", image_id=image.pk)
-    return {"id": image.pk, "url": url, "width": image.width, "height": image.height}
+    return {"url": request.build_absolute_uri(url), "width": image.width, "height": image.height}
 
 
 def _assignment_body(request, assignment: queue.Assignment) -> dict:
-    """The same shape for work, gold and repeat items: nothing tells them apart."""
+    """The same shape for work, gold and repeat items: nothing tells them apart (no image id, a new URL per lease)."""
     lease, item = assignment.lease, assignment.lease.item
-    if item.kind == TaskKind.PAIR:
-        left, right = (item.image_b, item.image) if lease.swap else (item.image, item.image_b)
-    else:
-        left, right = item.image, None
-    reference = selectors_work.item_reference(item=item)
+    images, urls = image_links.lease_images(lease), image_links.lease_image_urls(lease)
     progress = assignment.progress
     return {
         "lease_id": lease.pk,
@@ -103,7 +99,7 @@ def _assignment_body(request, assignment: queue.Assignment) -> dict:
         "training": lease.training_attempt is not None,
         "issued_at": lease.issued_at,
         "expires_at": lease.expires_at,
-        "images": {"left": _image_ref(request, left), "right": _image_ref(request, right), "reference": _image_ref(request, reference)},
+        "images": {side: _image_ref(request, images[side], urls[side]) for side in image_links.SIDES},
         "questionnaire": questionnaire_schema(item.kind, item.project),
         "progress": {
             "done": progress.done, "remaining": progress.remaining, "run_count": progress.run_count,
@@ -239,9 +235,7 @@ class JudgementListApi(ProjectApiMixin, APIView):
         id = serializers.IntegerField()
         kind = serializers.CharField()
         annotator = serializers.CharField(source="annotator.username")
-        image_a = serializers.IntegerField(source="item.image_id", help_text="The item's A (for pairs: the lower image id).")
-        image_b = serializers.IntegerField(source="item.image_b_id", allow_null=True)
-        answer = serializers.JSONField(help_text="In item terms: A is image_a, B is image_b.")
+        answer = serializers.JSONField(help_text="In item terms (researchers: A is image_a, B is image_b); `swap` maps them to the screen.")
         level = serializers.IntegerField(allow_null=True)
         choice = serializers.CharField()
         swap = serializers.BooleanField(help_text="Pairs: B was shown on the left.")
@@ -254,6 +248,9 @@ class JudgementListApi(ProjectApiMixin, APIView):
             return judgement.training_attempt is not None
 
     class ResearcherOutputSerializer(OutputSerializer):
+        # Image ids for researchers only: an annotator would see a repeat's image id twice.
+        image_a = serializers.IntegerField(source="item.image_id", help_text="The item's A (for pairs: the lower image id).")
+        image_b = serializers.IntegerField(source="item.image_b_id", allow_null=True)
         item_id = serializers.IntegerField()
         purpose = serializers.CharField()
         is_repeat = serializers.BooleanField()

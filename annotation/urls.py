@@ -1,7 +1,7 @@
 """Page routes of the annotation app (namespace `annotation`); its API routes are in annotation/api_urls.py."""
 from django.urls import path
 
-from annotation.views.images import ImageDetailView, ImageFileView, ImageThumbnailView
+from annotation.views.images import ImageDetailView, ImageFileView, ImageThumbnailView, SignedImageView
 from annotation.views.imports import ImportCreateView, ImportDetailView
 from annotation.views.projects import (
     MembershipRemoveView,
@@ -56,4 +56,5 @@ urlpatterns = [
     path("images/<int:image_id>/", ImageDetailView.as_view(), name="image_detail"),
     path("images/<int:image_id>/file", ImageFileView.as_view(), name="image_file"),
     path("images/<int:image_id>/thumbnail", ImageThumbnailView.as_view(), name="image_thumbnail"),
+    path("i/<str:signed>/", SignedImageView.as_view(), name="image_signed"),
 ]

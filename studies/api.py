@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api import ProjectApiMixin, _absolute
+from annotation.image_links import trial_image_url
 from annotation.permissions import IsProjectResearcher
 from config.api import error_responses
 from studies import selectors
@@ -107,8 +108,8 @@ class StudyResultsApi(StudyMixin, APIView):
 class BlindTrialSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Opaque; names the trial in vote_url.")
     instruction = serializers.CharField()
-    image_url = serializers.CharField()
-    reference_url = serializers.CharField(allow_null=True)
+    image_url = serializers.CharField(help_text="Opaque and short-lived, for this annotator (session or token) only.")
+    reference_url = serializers.CharField(allow_null=True, help_text="Like image_url.")
     left = serializers.CharField(help_text="The answer shown on the left.")
     right = serializers.CharField(help_text="The answer shown on the right.")
     ask_criteria = serializers.BooleanField()
@@ -129,8 +130,10 @@ class TrialNextApi(StudyMixin, APIView):
         body = {
             "token": trial.token,
             "instruction": trial.instruction,
-            "image_url": _absolute(request, "annotation:image_file", image_id=trial.image_id),
-            "reference_url": _absolute(request, "annotation:image_file", image_id=trial.reference_id) if trial.reference_id else None,
+            "image_url": request.build_absolute_uri(trial_image_url(trial_lease_id=trial.lease_id, side="left")),
+            "reference_url": (
+                request.build_absolute_uri(trial_image_url(trial_lease_id=trial.lease_id, side="reference")) if trial.reference_id else None
+            ),
             "left": trial.left_text,
             "right": trial.right_text,
             "ask_criteria": trial.ask_criteria,

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views import View
 
+from annotation.image_links import trial_image_url
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from config.parsing import parse_int
@@ -269,6 +270,9 @@ class VoteView(StudyAnnotatorMixin, View):
         except StudyError as error:
             raise PermissionDenied(error.message) from None
         context = {"study": self.study, "trial": trial, "client_id": uuid.uuid4(), "criteria": CRITERIA}
+        if trial is not None:  # opaque per-lease URLs: a page never names the image
+            context["image_url"] = trial_image_url(trial_lease_id=trial.lease_id, side="left")
+            context["reference_url"] = trial_image_url(trial_lease_id=trial.lease_id, side="reference") if trial.reference_id else None
         return render(request, "studies/vote.html", context)
 
     def post(self, request, study_id):

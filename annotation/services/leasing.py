@@ -70,7 +70,7 @@ class LeaseClosed(QueueError):
 @dataclass(frozen=True)
 class Progress:
     done: int  # the annotator's judgements in this project (training not counted)
-    remaining: int  # open work slots this annotator could still take
+    remaining: int  # items still to come, every served item (work, gold or repeat) counting one (queue._remaining)
     run_count: int  # consecutive items without a break
     warn_fatigue: bool  # run_count >= project.fatigue_warn_after
     pause_after: int

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -81,10 +81,37 @@ def _open_work(project: Project) -> QuerySet[WorkItem]:
     )
 
 
+def _remaining(*, project: Project, annotator) -> int:
+    """Items still to come for the annotator, counted so that every item served lowers it by one, gold and
+    repeats as much as work (the open work alone would stand still when a check is served, and give it away).
+
+    The open work they have not seen, plus the checks expected over all their work at the project's gold and
+    repeat rates (gold no more than the project has), less the checks served so far. Serving a work item takes
+    one from the open work; serving a check takes one from the checks to come. Other annotators filling items
+    move it too, as before. 0 once there is no open work left for them.
+    """
+    unseen_work = _open_work(project).filter(~_seen(annotator)).count()
+    if unseen_work == 0:
+        return 0
+    taken = Lease.objects.filter(annotator=annotator, item__project=project, training_attempt__isnull=True).exclude(
+        status=Lease.Status.EXPIRED
+    )
+    checks_served = taken.filter(Q(item__purpose=WorkItem.Purpose.GOLD) | Q(is_repeat=True)).count()
+    # Constant while the annotator works: each work item served moves from `unseen_work` to the taken ones.
+    their_work = unseen_work + taken.filter(item__purpose=WorkItem.Purpose.WORK, is_repeat=False).count()
+    work_share = max(1.0 - project.gold_rate - project.repeat_rate, 0.2)  # the settings keep it >= 0.2
+    gold_pool = WorkItem.objects.filter(
+        project=project, purpose=WorkItem.Purpose.GOLD, kind__in=enabled_kinds(project), retired=False
+    ).count()
+    gold_expected = min(round(their_work * project.gold_rate / work_share), gold_pool)
+    repeats_expected = min(round(their_work * project.repeat_rate / work_share), their_work)
+    return max(0, unseen_work + gold_expected + repeats_expected - checks_served)
+
+
 def _progress(*, project: Project, annotator, membership: Membership, now: datetime) -> Progress:
     run = run_count(membership, project, now)
     done = Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True).count()
-    remaining = _open_work(project).filter(~_seen(annotator)).count()
+    remaining = _remaining(project=project, annotator=annotator)
     return Progress(
         done=done,
         remaining=remaining,

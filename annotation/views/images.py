@@ -1,9 +1,12 @@
-"""Image pages and files: the researcher's metadata page, and the permission-checked file and thumbnail."""
+"""Image pages and files: the researcher's metadata page, the permission-checked file and thumbnail, and the
+annotators' opaque signed image URLs (annotation/image_links.py)."""
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.views import View
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
-from annotation import selectors
+from annotation import image_links, selectors
 from annotation.models import Image
 from annotation.permissions import can_view_project_images
 from annotation.views.access import ProjectResearcherMixin, RuleRequiredMixin
@@ -36,6 +39,20 @@ class ImageDetailView(ProjectResearcherMixin, View):
         return render(request, "annotation/image_detail.html", context)
 
 
+def _file_response(image: Image, field_name: str, content_type: str, *, cache_control: str) -> FileResponse:
+    stored = getattr(image, field_name)
+    if not stored:
+        raise Http404("This image has no such file.")
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = cache_control
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 class _ImageFileBase(RuleRequiredMixin, View):
     """Stream one stored file of an image to a member of its project; media is never served publicly."""
 
@@ -49,18 +66,8 @@ class _ImageFileBase(RuleRequiredMixin, View):
         raise NotImplementedError
 
     def get(self, request, image_id):
-        stored = getattr(self.image, self.field_name)
-        if not stored:
-            raise Http404("This image has no such file.")
-        try:
-            handle = stored.open("rb")
-        except FileNotFoundError:
-            raise Http404("The file is missing from storage.") from None
-        response = FileResponse(handle, content_type=self.content_type())
         # Private: a shared cache must never hand one member's image to someone else.
-        response["Cache-Control"] = "private, max-age=3600"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return _file_response(self.image, self.field_name, self.content_type(), cache_control="private, max-age=3600")
 
 
 class ImageFileView(_ImageFileBase):
@@ -79,3 +86,35 @@ class ImageThumbnailView(_ImageFileBase):
 
     def content_type(self) -> str:
         return "image/jpeg"
+
+
+def _requester(request):
+    """The signed-in user, else the owner of the request's API token (`Authorization: Token <key>`), else None."""
+    if request.user.is_authenticated:
+        return request.user
+    try:
+        found = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return None
+    return found[0] if found else None
+
+
+class SignedImageView(View):
+    """An image behind an opaque signed URL, for the user (session or API token) whose lease it was made for.
+
+    Anything wrong (no user, another user, a forged, expired or malformed value) is the same 404, so a URL
+    says nothing to whoever should not have it. No login redirect: API clients load these with their token.
+    """
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request, signed):
+        linked = image_links.image_link_resolve(signed=signed, user=_requester(request))
+        if linked is None:
+            raise Http404("No such image.")
+        if linked.thumbnail:
+            field_name, content_type = "thumbnail", "image/jpeg"
+        else:
+            field_name, content_type = "file", CONTENT_TYPES.get(linked.image.format.upper(), "application/octet-stream")
+        # Each URL is made for one lease and lives minutes: nothing worth keeping in any cache for long.
+        return _file_response(linked.image, field_name, content_type, cache_control="private, max-age=300")

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
-from annotation import selectors_work
+from annotation import image_links, selectors_work
 from annotation.forms_work import (
     ANSWER_FIELDS,
     answer_from_post,
@@ -111,13 +111,11 @@ def _item_context(
         "client_id_fresh": fresh,
         "notice": notice,
     }
+    # Opaque per-lease URLs: nothing on the page names the image, so gold and repeats look like any other item.
+    context["image_urls"] = image_links.lease_image_urls(lease)
     if item.kind == TaskKind.PAIR:
-        left, right = (item.image_b, item.image) if lease.swap else (item.image, item.image_b)
-        context.update(left_image=left, right_image=right, reasoning_rows=reasoning_rows(values, field_errors))
+        context.update(reasoning_rows=reasoning_rows(values, field_errors))
         context["reasoning_open"] = bool(values.get("choice")) or bool(field_errors)
-    else:
-        context["image"] = item.image
-    context["reference_image"] = selectors_work.item_reference(item=item)
     if item.kind == TaskKind.DESCRIPTION:
         context["rows"] = description_rows(values, field_errors)
     elif item.kind == TaskKind.RATING:
@@ -300,9 +298,12 @@ class TrainingPageView(ProjectAnnotatorMixin, View):
     """Examples of each level, then the training items one by one with feedback, then the result."""
 
     def get(self, request, project_id):
+        examples = selectors_work.training_level_examples(project=self.project)
+        for example in examples:
+            example["items"] = [{"url": image_links.example_image_url(item=item), "feedback": item.feedback} for item in example["items"]]
         context = {
             "project": self.project,
-            "examples": selectors_work.training_level_examples(project=self.project),
+            "examples": examples,
             "status": training.training_status(project=self.project, annotator=request.user),
         }
         return render(request, "annotation/work/training.html", context)
@@ -339,7 +340,6 @@ def _revision_context(
 ) -> dict:
     """The draft box: waiting for the draft, or the text box pre-filled with it (empty when the annotator writes it)."""
     judgement = revision.judgement
-    item = judgement.item
     screen = answer_for_screen(kind=judgement.kind, answer=judgement.answer, swap=judgement.swap)
     waiting = revision.status == TextRevision.Status.DRAFTING and not write_own and values is None
     from_draft = revision.status == TextRevision.Status.DRAFT_READY and not write_own
@@ -362,10 +362,7 @@ def _revision_context(
         "is_pair": judgement.kind == TaskKind.PAIR,
         "notice": notice,
     }
-    if judgement.kind == TaskKind.PAIR:
-        context["left_image"], context["right_image"] = (item.image_b, item.image) if judgement.swap else (item.image, item.image_b)
-    else:
-        context["image"] = item.image
+    context["image_urls"] = image_links.lease_image_urls(judgement.lease, thumbnail=True)
     return context
 
 

@@ -49,6 +49,7 @@ class BlindTrial:
     """What an annotator may see of a trial: nothing that names or numbers a system."""
 
     token: str
+    lease_id: int  # the server's key for the opaque image URLs (annotation/image_links.py); never rendered
     image_id: int
     reference_id: int | None
     instruction: str
@@ -89,6 +90,7 @@ def _blind(lease: TrialLease, study: Study, annotator, now: datetime) -> BlindTr
     image = trial.item.image
     return BlindTrial(
         token=lease.token,
+        lease_id=lease.pk,
         image_id=image.pk,
         reference_id=image.reference_id if study.show_reference else None,
         instruction=study.instruction,

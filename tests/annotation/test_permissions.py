@@ -3,7 +3,9 @@ import uuid
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token
 
+from annotation.image_links import lease_image_urls
 from annotation.models import ImportBatch, Membership, TextRevision
 from annotation.permissions import can_view_project_images
 from annotation.services.imports import image_import
@@ -113,6 +115,9 @@ PROJECT_ANNOTATOR = {
 }
 # A lease's (or a text revision's) holder only: to anyone else it does not exist (404, so ids leak nothing).
 LEASE_HOLDER = {"api:judgement_submit", "api:lease_release", "api:revision"}
+# Opaque signed image URLs (annotation/image_links.py): the user (session or token) they were made for only; to anyone
+# else, anonymous included, a plain 404 (no login redirect: API clients load them with their token).
+SIGNED_HOLDER = {"annotation:image_signed"}
 # Open to anonymous users: signing in and out, and trading a password for an API token.
 PUBLIC = {"login", "logout", "api_token"}
 # Side-by-side studies (the studies app): researchers run them; assigned annotators vote by opaque trial token.
@@ -162,7 +167,7 @@ def _route_by_name(name: str):
 
 def test_every_route_is_classified():
     """A new route fails this test until it is put in one of the classes above (and so gets tested)."""
-    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | PUBLIC
+    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | SIGNED_HOLDER | PUBLIC
     unclassified = []
     for name, route, _ in _routes():
         if route.startswith(ADMIN_PREFIX):
@@ -175,7 +180,7 @@ def test_every_route_is_classified():
 def test_classification_has_no_stale_names():
     """Every classified name is a real route, so a renamed route cannot silently drop out of the tests."""
     names = {name for name, _, _ in _routes()}
-    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | PUBLIC) - names == set()
+    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | SIGNED_HOLDER | PUBLIC) - names == set()
 
 
 def test_no_public_media_route():
@@ -212,6 +217,7 @@ def world(project, researcher, annotator_member):
         "batch_id": batch.pk,
         "membership_id": membership.pk,
         "lease_id": lease.pk,
+        "signed": lease_image_urls(lease)["left"].strip("/").rsplit("/", 1)[1],
         "revision_id": TextRevision.objects.get(judgement=judgement).pk,
         "vqa_item_id": vqa_item.pk,
         "name": "description_paragraph",
@@ -343,6 +349,23 @@ def test_only_the_lease_holder_reaches_a_lease(client, world, researcher, name):
         client.force_login(outsider)
         body = {"client_id": str(uuid.uuid4()), "answer": {"level": 3}}
         assert client.post(url, body, content_type="application/json").status_code == 404, (name, outsider)
+
+
+@pytest.mark.parametrize("name", sorted(SIGNED_HOLDER))
+def test_only_the_user_a_signed_url_was_made_for_reaches_it(client, world, researcher, annotator_member, name):
+    """Anonymous users, the project's researcher and another annotator get 404; the holder gets the file, signed in
+    or with their API token (another user's token gets 404)."""
+    url = _url(name, world)
+    assert client.get(url).status_code == 404
+    for outsider in (researcher, AnnotatorFactory()):
+        assert client.get(url, HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=outsider).key}").status_code == 404
+        client.force_login(outsider)
+        assert client.get(url).status_code == 404, outsider
+        assert client.post(url).status_code == 405
+    client.logout()
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=annotator_member).key}").status_code == 200
+    client.force_login(annotator_member)
+    assert client.get(url).status_code == 200
 
 
 def test_annotator_is_kept_out_of_the_admin(client, annotator):

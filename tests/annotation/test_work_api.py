@@ -9,6 +9,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotation import image_links
 from annotation.models import Judgement, Lease, WorkItem
 from annotation.services import queue
 from tests.factories import ImageFactory, PairItemFactory, WorkItemFactory, annotators_add
@@ -58,7 +59,12 @@ def _submit(api, lease_id, answer, client_id=None, duration_ms=1500):
 # ------------------------------------------------------------------------------------------ annotator
 
 
-def test_assignment_gives_images_questionnaire_and_progress(api, work_project):
+def _linked(url: str, user):
+    """The image an assignment's opaque URL stands for, as the image view resolves it for `user`."""
+    return image_links.image_link_resolve(signed=url.rstrip("/").rsplit("/", 1)[1], user=user).image
+
+
+def test_assignment_gives_images_questionnaire_and_progress(api, work_project, worker):
     """POST assignments/next/ returns the lease, the image URL, the questionnaire and progress."""
     reference = ImageFactory(project=work_project)
     item = WorkItemFactory(project=work_project, image=ImageFactory(project=work_project, reference=reference))
@@ -68,9 +74,11 @@ def test_assignment_gives_images_questionnaire_and_progress(api, work_project):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["kind"] == "rating" and body["training"] is False
-    assert body["images"]["left"]["url"].endswith(reverse("annotation:image_file", kwargs={"image_id": item.image_id}))
+    assert body["images"]["left"]["url"].startswith("http://testserver/i/")  # opaque, see test_image_links.py
     assert body["images"]["right"] is None
-    assert body["images"]["reference"]["id"] == reference.pk
+    assert set(body["images"]["reference"]) == {"url", "width", "height"}
+    assert _linked(body["images"]["left"]["url"], worker) == item.image
+    assert _linked(body["images"]["reference"]["url"], worker) == reference
     assert [c["key"] for c in body["questionnaire"]["fields"][0]["choices"]] == [1, 2, 3, 4, 5]
     assert set(body["progress"]) == {"done", "remaining", "run_count", "warn_fatigue", "pause_after"}
     assert body["judgement_url"].endswith(reverse("api:judgement_submit", kwargs={"lease_id": body["lease_id"]}))
@@ -133,8 +141,8 @@ def test_pair_assignment_shows_left_and_right(api, work_project):
     item = PairItemFactory(project=work_project)
     body = _next(api, work_project).json()
     lease = Lease.objects.get(pk=body["lease_id"])
-    left, right = (item.image_b_id, item.image_id) if lease.swap else (item.image_id, item.image_b_id)
-    assert (body["images"]["left"]["id"], body["images"]["right"]["id"]) == (left, right)
+    left, right = (item.image_b, item.image) if lease.swap else (item.image, item.image_b)
+    assert (_linked(body["images"]["left"]["url"], lease.annotator), _linked(body["images"]["right"]["url"], lease.annotator)) == (left, right)
     response = _submit(api, body["lease_id"], {"choice": "a"})
     assert response.status_code == 201
     assert response.json()["answer"] == {"choice": "a"}  # shown back in screen terms
@@ -322,6 +330,7 @@ def test_researcher_sees_all_judgements_annotator_only_their_own(api, researcher
     mine = api.get(url, {"annotator": other.pk}).json()
     assert mine["count"] == 1 and mine["results"][0]["annotator"] == worker.username
     assert "gold_correct" not in mine["results"][0] and "purpose" not in mine["results"][0]
+    assert "image_a" not in mine["results"][0] and "image_a" in everyone["results"][0]  # a repeat would show its image id twice
     assert researcher_api.get(url, {"kind": "nonsense"}).status_code == 400
 
 

@@ -97,7 +97,10 @@ def test_rating_by_keyboard_with_zoom(page, live_server, login, project, annotat
     client_id = page.input_value("#work input[name=client_id]")
     page.keyboard.press("z")
     page.wait_for_selector("#zoom[open] img")
-    assert page.locator("#zoom img").evaluate("img => img.src.endsWith('/file')")
+    # The full file (not a thumbnail), by the item's own opaque URL, loaded for the signed-in annotator.
+    zoomed = page.locator("#zoom img")
+    assert zoomed.evaluate("img => new URL(img.src).pathname") == page.locator("#work img").first.get_attribute("data-full")
+    assert zoomed.evaluate("img => img.decode().then(() => img.naturalWidth)") == Lease.objects.get(pk=lease).item.image.width
     page.keyboard.press("z")
     page.wait_for_selector("#zoom:not([open])", state="attached")
     page.keyboard.press("2")
