@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views import View
 
+from annotation.permissions import require_project_member
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from config.parsing import parse_int
@@ -73,10 +74,9 @@ class StudyResearcherMixin(ResearcherRequiredMixin):
         return get_object_or_404(Study.objects.select_related("project"), pk=self.kwargs["study_id"])
 
     def has_access(self) -> bool:
-        if not super().has_access():
-            return False
         self.study = self.get_study()
-        return can_manage_study(self.request.user, self.study)
+        require_project_member(self.request.user, self.study.project)
+        return super().has_access() and can_manage_study(self.request.user, self.study)
 
 
 def _detail_context(study: Study, **forms) -> dict:
@@ -242,12 +242,14 @@ class MyStudiesView(SignedInMixin, View):
 
 
 class StudyAnnotatorMixin(RuleRequiredMixin):
-    """Annotators assigned to the study in the URL (and still annotators of its project); everyone else 403."""
+    """Annotators assigned to the study in the URL (and still annotators of its project); other members of its
+    project 403, everyone else 404."""
 
     study: Study
 
     def has_access(self) -> bool:
         self.study = get_object_or_404(Study.objects.select_related("project"), pk=self.kwargs["study_id"])
+        require_project_member(self.request.user, self.study.project)
         return can_vote_in_study(self.request.user, self.study)
 
 
