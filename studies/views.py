@@ -28,7 +28,7 @@ from studies.services.setup import (
     system_import,
     system_retry,
 )
-from studies.services.voting import NoTrial, lease_skip, trial_next, vote_submit
+from studies.services.voting import ClientIdReused, NoTrial, lease_skip, trial_next, vote_submit
 
 
 class StudyListView(ProjectResearcherMixin, View):
@@ -287,6 +287,8 @@ class VoteView(StudyAnnotatorMixin, View):
                     criteria_right=_criteria_from_post(request.POST, "right") if ask else None,
                     duration_ms=parse_int(duration), study=self.study,
                 )
+        except ClientIdReused:
+            messages.error(request, "This trial was already voted on with a different choice; your first vote is kept.")
         except StudyError as error:
             messages.error(request, error.message)
         return redirect("studies:vote", study_id=self.study.pk)
