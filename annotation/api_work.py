@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from annotation import image_links, selectors_work
 from annotation.api import ProjectApiMixin, _absolute
 from annotation.models import Image, PairSource, SelectionStrategy, WorkItem
-from annotation.permissions import IsProjectResearcher, can_annotate_project, can_manage_project
+from annotation.permissions import IsProjectResearcher, can_annotate_project, can_manage_project, require_project_member
 from annotation.services import queue, training, work
 from annotation.services.answers import answer_for_screen, questionnaire_schema
 from annotation.vocabulary import TaskKind
@@ -27,10 +27,13 @@ PAIRS_GENERATE_MAX = 10_000
 
 
 class IsProjectAnnotator(BasePermission):
-    """The user is an annotator member of the project the view works on (`view.get_project()`)."""
+    """The user is an annotator member of the project the view works on (`view.get_project()`); 404 for a
+    project they have no role in."""
 
     def has_permission(self, request, view) -> bool:
-        return can_annotate_project(request.user, view.get_project())
+        project = view.get_project()
+        require_project_member(request.user, project)
+        return can_annotate_project(request.user, project)
 
 
 class IsProjectResearcherOrAnnotator(BasePermission):
@@ -38,6 +41,7 @@ class IsProjectResearcherOrAnnotator(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         project = view.get_project()
+        require_project_member(request.user, project)
         return can_manage_project(request.user, project) or can_annotate_project(request.user, project)
 
 

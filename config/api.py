@@ -3,7 +3,7 @@ document them are in config/api_schema.py, apart because DRF imports this module
 
 Every error answers {"code", "detail"}: `code` is stable (clients switch on it), `detail` a sentence for people.
 Invalid input adds "errors" (field -> messages; messages about no single field under "non_field_errors"), and a
-paused annotator gets "until". Set in settings.REST_FRAMEWORK as EXCEPTION_HANDLER and DEFAULT_PAGINATION_CLASS.
+paused annotator gets "until", and a client_id sent again with another answer "stored" (the answer kept). Set in settings.REST_FRAMEWORK as EXCEPTION_HANDLER and DEFAULT_PAGINATION_CLASS.
 """
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ class ErrorSerializer(serializers.Serializer):
         "what concerns no single field under non_field_errors).",
     )
     until = serializers.DateTimeField(required=False, help_text="Paused: when the annotator may go on.")
+    stored = serializers.JSONField(
+        required=False, help_text="client_id_reused: the answer stored for that client_id, which stays the one that counts."
+    )
 
 
 def error_responses(*statuses: int) -> dict:
@@ -76,6 +79,8 @@ def exception_handler(exc, context) -> Response | None:
             body["errors"] = {NON_FIELD_ERRORS: list(exc.errors)}
         if getattr(exc, "until", None) is not None:
             body["until"] = exc.until.isoformat()
+        if hasattr(exc, "stored"):
+            body["stored"] = exc.stored
         return Response(body, status=exc.status)
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages})

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",  # config/csp.py: the policy every page passes
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -185,9 +186,11 @@ EgressPolicy.from_config(  # a malformed entry stops the start, with the entry n
 )
 
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call gets 401 with `WWW-Authenticate: Token` (DRF takes the header from the
+    # first class; session authentication has none, which would make it 403). Sessions still need CSRF on writes.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     # Default deny: every API view names its own permission classes on top of this.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -197,6 +200,9 @@ REST_FRAMEWORK = {
     # One error body everywhere: {"code", "detail"}, plus "errors" for invalid input (config/api.py).
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
+# API tokens (accounts/tokens.py) are refused this long after they were issued; signing out, or deactivating the
+# account, revokes them at once.
+LOUPE_API_TOKEN_TTL_HOURS = env.float("LOUPE_API_TOKEN_TTL_HOURS", default=24 * 7)
 # The OpenAPI schema at /api/schema/ and its docs page at /api/docs/, for signed-in users.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loupe API",
@@ -282,8 +288,10 @@ LOUPE_RUN_STALE_AFTER_S = env.int("LOUPE_RUN_STALE_AFTER_S", default=int(timedel
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_error_without_traceback": {"()": "config.logfilters.ClientErrorWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.request": {"filters": ["client_error_without_traceback"]}},
 }
 
 if PRODUCTION:

@@ -4,8 +4,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from accounts.api import TokenObtainView
+from accounts.api import LogoutView, TokenObtainView, TokenRotateView
 from accounts.views import home
+from config.csp import DOCS_POLICY, csp_policy
 from annotation.api_urls import api_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
 from evaluation.urls import urlpatterns as evaluation_urlpatterns
@@ -24,8 +25,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
     path("workers/", WorkersView.as_view(), name="workers"),
     path("api/auth/token/", TokenObtainView.as_view(), name="api_token"),
+    path("api/auth/token/rotate/", TokenRotateView.as_view(), name="api_token_rotate"),
+    path("api/auth/logout/", LogoutView.as_view(), name="api_logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", csp_policy(DOCS_POLICY)(SpectacularRedocView.as_view(url_name="api_schema")), name="api_docs"),
     path("api/", include((api_urlpatterns + evaluation_api_urlpatterns + modeling_api_urlpatterns + exports_api_urlpatterns + studies_api_urlpatterns, "api"))),
     path("", include("annotation.urls")),
     # The pair-queue page belongs to selection (modeling) but keeps its name in the `evaluation` namespace.

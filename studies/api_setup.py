@@ -20,7 +20,7 @@ from accounts.models import User
 from annotation.api import ProjectApiMixin
 from annotation.models import Membership
 from config.egress import EgressRefused, validate_endpoint
-from annotation.permissions import IsProjectResearcher, is_researcher
+from annotation.permissions import IsProjectResearcher, is_researcher, require_project_member
 from config.api import error_responses
 from studies import selectors
 from studies.api import StudyOutputSerializer, SystemSerializer
@@ -45,6 +45,9 @@ class IsStudyResearcherElse404(BasePermission):
     """Researchers only (403 otherwise); a study of a project they do not manage is 404, as if it did not exist."""
 
     def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        require_project_member(request.user, view.get_study().project)
         if not is_researcher(request.user):
             return False
         if not can_manage_study(request.user, view.get_study()):

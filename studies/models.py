@@ -172,9 +172,13 @@ class Vote(models.Model):
     left_is_a = models.BooleanField(help_text="Copied from the lease: A was on the left.")
     criteria_a = models.JSONField(null=True, blank=True, help_text="Three booleans (CRITERIA) for A's answer, or null.")
     criteria_b = models.JSONField(null=True, blank=True, help_text="Three booleans (CRITERIA) for B's answer, or null.")
-    client_id = models.UUIDField(unique=True, help_text="Made by the client once per vote; a resubmission carries the same id.")
+    client_id = models.UUIDField(help_text="Made by the client once per vote; a resubmission carries the same id.")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Per annotator: another user's ids are none of this one's business (a global rule would tell them apart).
+        constraints = [models.UniqueConstraint(fields=["annotator", "client_id"], name="one_vote_per_annotator_client_id")]
 
     def __str__(self) -> str:
         return f"vote {self.pk} on trial {self.trial_id}"

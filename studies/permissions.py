@@ -2,7 +2,7 @@
 from django.shortcuts import get_object_or_404
 from rest_framework.permissions import BasePermission
 
-from annotation.permissions import can_annotate_project, can_manage_project, is_researcher
+from annotation.permissions import can_annotate_project, can_manage_project, is_researcher, require_project_member
 from studies.models import Study
 
 
@@ -28,14 +28,23 @@ class StudyMixin:
 
 
 class IsStudyResearcher(BasePermission):
-    """The user manages the project of the study the view works on (`view.get_study()`)."""
+    """The user manages the project of the study the view works on (`view.get_study()`); 404 for a user with no
+    role in that project."""
 
     def has_permission(self, request, view) -> bool:
-        return is_researcher(request.user) and can_manage_study(request.user, view.get_study())
+        if not (request.user and request.user.is_authenticated):
+            return False
+        study = view.get_study()
+        require_project_member(request.user, study.project)
+        return is_researcher(request.user) and can_manage_study(request.user, study)
 
 
 class IsStudyAnnotator(BasePermission):
-    """The user is assigned to the study and annotates its project."""
+    """The user is assigned to the study and annotates its project; 404 for a user with no role in that project."""
 
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated) and can_vote_in_study(request.user, view.get_study())
+        if not (request.user and request.user.is_authenticated):
+            return False
+        study = view.get_study()
+        require_project_member(request.user, study.project)
+        return can_vote_in_study(request.user, study)

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from django.views import View
 
 from annotation.image_links import trial_image_url
+from annotation.permissions import require_project_member
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from config.parsing import parse_int
@@ -28,7 +29,7 @@ from studies.services.setup import (
     system_import,
     system_retry,
 )
-from studies.services.voting import NoTrial, lease_skip, trial_next, vote_submit
+from studies.services.voting import ClientIdReused, NoTrial, lease_skip, trial_next, vote_submit
 
 
 class StudyListView(ProjectResearcherMixin, View):
@@ -74,10 +75,9 @@ class StudyResearcherMixin(ResearcherRequiredMixin):
         return get_object_or_404(Study.objects.select_related("project"), pk=self.kwargs["study_id"])
 
     def has_access(self) -> bool:
-        if not super().has_access():
-            return False
         self.study = self.get_study()
-        return can_manage_study(self.request.user, self.study)
+        require_project_member(self.request.user, self.study.project)
+        return super().has_access() and can_manage_study(self.request.user, self.study)
 
 
 def _detail_context(study: Study, **forms) -> dict:
@@ -243,12 +243,14 @@ class MyStudiesView(SignedInMixin, View):
 
 
 class StudyAnnotatorMixin(RuleRequiredMixin):
-    """Annotators assigned to the study in the URL (and still annotators of its project); everyone else 403."""
+    """Annotators assigned to the study in the URL (and still annotators of its project); other members of its
+    project 403, everyone else 404."""
 
     study: Study
 
     def has_access(self) -> bool:
         self.study = get_object_or_404(Study.objects.select_related("project"), pk=self.kwargs["study_id"])
+        require_project_member(self.request.user, self.study.project)
         return can_vote_in_study(self.request.user, self.study)
 
 
@@ -289,6 +291,8 @@ class VoteView(StudyAnnotatorMixin, View):
                     criteria_right=_criteria_from_post(request.POST, "right") if ask else None,
                     duration_ms=parse_int(duration), study=self.study,
                 )
+        except ClientIdReused:
+            messages.error(request, "This trial was already voted on with a different choice; your first vote is kept.")
         except StudyError as error:
             messages.error(request, error.message)
         return redirect("studies:vote", study_id=self.study.pk)

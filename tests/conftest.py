@@ -249,14 +249,22 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    """A page in a new browser context: no cookies or storage shared with other tests."""
+    """A page in a new browser context: no cookies or storage shared with other tests.
+
+    Every page the test opens must pass the Content-Security-Policy (config/csp.py): a violation the browser
+    reports on the console fails the test.
+    """
     context = browser.new_context()
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations = []
+    page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text else None)
     try:
         yield page
     finally:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_errors_come_in_the_one_shape(world, annotator_member):
     missing = client.get("/api/projects/999999/images/")
     assert missing.status_code == 404 and missing.json() == {"code": "not_found", "detail": missing.json()["detail"]}
     anonymous = APIClient().get("/api/projects/")
-    assert anonymous.status_code == 403 and anonymous.json()["code"] == "not_authenticated"
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
     annotator = APIClient()
     annotator.force_authenticate(annotator_member)
     refused = annotator.get("/api/projects/")

@@ -82,6 +82,10 @@ def test_django_settings_we_rely_on():
     ]
     assert django_settings.LOUPE_MAX_IMAGE_BYTES > 0
     assert django_settings.LOUPE_MAX_IMAGE_PIXELS > 0
+    # Token first, so that an unauthenticated API call is 401 (and tokens expire).
+    assert django_settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"][0] == "accounts.authentication.ExpiringTokenAuthentication"
+    assert django_settings.LOUPE_API_TOKEN_TTL_HOURS > 0
+    assert "config.csp.ContentSecurityPolicyMiddleware" in django_settings.MIDDLEWARE
 
 
 def test_production_passes_the_deploy_check(tmp_path):

@@ -67,6 +67,17 @@ class LeaseClosed(QueueError):
     code, status = "lease_closed", 409
 
 
+class ClientIdReused(QueueError):
+    """The client_id came before with another answer: nothing was written; `stored` is the answer kept for it (in
+    screen terms), so that the client sees what counts."""
+
+    code, status = "client_id_reused", 409
+
+    def __init__(self, message: str, *, stored):
+        super().__init__(message)
+        self.stored = stored
+
+
 @dataclass(frozen=True)
 class Progress:
     done: int  # the annotator's judgements in this project (training not counted)

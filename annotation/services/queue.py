@@ -33,9 +33,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.models import Judgement, Lease, Membership, Project, WorkItem
-from annotation.services.answers import answer_clean, gold_check
+from annotation.services.answers import answer_clean, answer_for_screen, gold_check
 from annotation.services.leasing import (  # the errors and results are the queue's public API too
-    Assignment, LeaseClosed, LeaseNotFound, NotAnnotator, NoWork, Paused, Progress, QueueError, TrainingRequired,
+    Assignment, ClientIdReused, LeaseClosed, LeaseNotFound, NotAnnotator, NoWork, Paused, Progress, QueueError, TrainingRequired,
     enabled_kinds, in_transaction, lease_create, lease_with_images, leases_expire, membership_lock, run_count,
 )
 from annotation.services.revisions import revision_request
@@ -43,7 +43,7 @@ from annotation.services.training import training_blocks, training_feedback, tra
 from annotation.signals import judgements_submitted
 
 __all__ = [
-    "Assignment", "LeaseClosed", "LeaseNotFound", "NoWork", "NotAnnotator", "Paused", "Progress", "QueueError",
+    "Assignment", "ClientIdReused", "LeaseClosed", "LeaseNotFound", "NoWork", "NotAnnotator", "Paused", "Progress", "QueueError",
     "SubmitResult", "TrainingRequired", "annotator_progress", "assignment_next", "judgement_submit", "lease_release",
 ]
 
@@ -314,7 +314,8 @@ def judgement_submit(
     """Validate `answer` (screen terms: for pairs "a" is the LEFT image) and write one judgement.
 
     Raises LeaseNotFound, LeaseClosed, django ValidationError (field -> messages) for a bad answer; nothing is
-    written on any error. A repeated client_id returns the first judgement with created=False.
+    written on any error. A repeated client_id with the same answer returns the first judgement with created=False;
+    with another answer (or for another lease) it raises ClientIdReused, which carries the stored answer.
     """
     now = now or timezone.now()
     client_id = _client_id_clean(client_id)
@@ -329,7 +330,7 @@ def judgement_submit(
         membership = membership_lock(project_id, annotator)
         project = membership.project
         # Checked under the lock: a concurrent double submit waits above, then finds the first one here.
-        earlier = _judgement_by_client_id(annotator, client_id, lease_id)
+        earlier = _judgement_by_client_id(annotator, client_id, lease_id, answer, project)
         if earlier is not None:
             return earlier
         lease = Lease.objects.select_for_update(of=("self",)).select_related("item").get(pk=lease_id)
@@ -354,7 +355,7 @@ def judgement_submit(
                     excluded=membership.excluded,  # quality control excluded this annotator (services/exclusion.py)
                 )
         except IntegrityError:
-            earlier = _judgement_by_client_id(annotator, client_id, lease_id)
+            earlier = _judgement_by_client_id(annotator, client_id, lease_id, answer, project)
             if earlier is not None:
                 return earlier
             raise LeaseClosed("You have answered this item already.") from None
@@ -377,12 +378,23 @@ def judgement_submit(
     return in_transaction(attempt)
 
 
-def _judgement_by_client_id(annotator, client_id: uuid.UUID, lease_id: int) -> SubmitResult | None:
+def _judgement_by_client_id(annotator, client_id: uuid.UUID, lease_id: int, answer, project) -> SubmitResult | None:
+    """The judgement already written for this client_id, if its answer is the one sent again (compared once cleaned,
+    so that key order or a default left out does not count as a change); ClientIdReused if it differs."""
     earlier = Judgement.objects.select_related("item").filter(annotator=annotator, client_id=client_id).first()
     if earlier is None:
         return None
-    if earlier.lease_id != lease_id:
-        raise ValidationError({"client_id": "This client_id was used for another answer; make a new one per answer."})
+    try:
+        same = earlier.lease_id == lease_id and answer_clean(
+            kind=earlier.kind, answer=answer, project=project, swap=earlier.swap
+        ).answer == earlier.answer
+    except ValidationError:
+        same = False
+    if not same:
+        raise ClientIdReused(
+            "This client_id was sent before with another answer; the first answer is kept. Make a new client_id per answer.",
+            stored=answer_for_screen(kind=earlier.kind, answer=earlier.answer, swap=earlier.swap),
+        )
     return SubmitResult(judgement=earlier, created=False, training_feedback=training_feedback(earlier, earlier.item))
 
 

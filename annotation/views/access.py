@@ -1,10 +1,11 @@
-"""Access rules for class-based pages: default deny, anonymous users to the login page, others 403."""
+"""Access rules for class-based pages: default deny, anonymous users to the login page, members of the page's
+project without the right role 403, other signed-in users 404 (ids of other projects leak nothing)."""
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from annotation.models import Project
-from annotation.permissions import can_manage_project, is_researcher
+from annotation.permissions import can_manage_project, is_researcher, require_project_member
 
 
 class RuleRequiredMixin(AccessMixin):
@@ -42,8 +43,8 @@ class ResearcherRequiredMixin(RuleRequiredMixin):
 class ProjectResearcherMixin(ResearcherRequiredMixin):
     """Researchers who manage the project the page is about (and admins).
 
-    The role is checked before the project is looked up, so an annotator gets 403 whether or not the
-    project exists; a researcher gets 404 for a project that does not exist and 403 for one they do not manage.
+    The project is looked up first: a user with no role in it gets 404, as for a project that does not exist;
+    a member who does not manage it (an annotator) gets 403.
     """
 
     project: Project
@@ -52,7 +53,6 @@ class ProjectResearcherMixin(ResearcherRequiredMixin):
         return get_object_or_404(Project, pk=self.kwargs["project_id"])
 
     def has_access(self) -> bool:
-        if not super().has_access():
-            return False
         self.project = self.get_project()
-        return can_manage_project(self.request.user, self.project)
+        require_project_member(self.request.user, self.project)
+        return super().has_access() and can_manage_project(self.request.user, self.project)

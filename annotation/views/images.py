@@ -8,7 +8,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from annotation import image_links, selectors
 from annotation.models import Image
-from annotation.permissions import can_view_project_images
+from annotation.permissions import can_view_project_images, require_project_member
 from annotation.views.access import ProjectResearcherMixin, RuleRequiredMixin
 
 # Pillow format name -> the type browsers expect; thumbnails are always JPEG.
@@ -60,6 +60,7 @@ class _ImageFileBase(RuleRequiredMixin, View):
 
     def has_access(self) -> bool:
         self.image = get_object_or_404(Image.objects.select_related("project"), pk=self.kwargs["image_id"])
+        require_project_member(self.request.user, self.image.project)
         return can_view_project_images(self.request.user, self.image.project)
 
     def content_type(self) -> str:

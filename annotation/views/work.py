@@ -27,7 +27,7 @@ from annotation.forms_work import (
     reasoning_rows,
 )
 from annotation.models import Lease, Project, TextRevision
-from annotation.permissions import can_annotate_project
+from annotation.permissions import can_annotate_project, require_project_member
 from annotation.services import queue, revisions, training
 from annotation.services.answers import answer_for_screen
 from annotation.views.access import RuleRequiredMixin, SignedInMixin
@@ -47,12 +47,13 @@ INVALID_STATUS = 422
 
 
 class ProjectAnnotatorMixin(RuleRequiredMixin):
-    """Annotator members of the project in the URL; everyone else (researchers included) gets 403, a missing project 404."""
+    """Annotator members of the project in the URL; its other members (researchers) get 403, everyone else 404."""
 
     project: Project
 
     def has_access(self) -> bool:
         self.project = get_object_or_404(Project, pk=self.kwargs["project_id"])
+        require_project_member(self.request.user, self.project)
         return can_annotate_project(self.request.user, self.project)
 
 

@@ -44,6 +44,24 @@ class LeaseClosed(StudyError):
     code, status = "lease_closed", 409
 
 
+class ClientIdReused(StudyError):
+    """The annotator sent this client_id before with another vote: nothing was written; `stored` is the vote kept
+    (as that annotator saw it)."""
+
+    code, status = "client_id_reused", 409
+
+    def __init__(self, message: str, *, stored: dict):
+        super().__init__(message)
+        self.stored = stored
+
+
+def _vote_as_shown(vote: Vote) -> dict:
+    """The vote in the terms its annotator saw: choice and criteria by side."""
+    on_left = vote.outcome if vote.left_is_a else -vote.outcome
+    left, right = (vote.criteria_a, vote.criteria_b) if vote.left_is_a else (vote.criteria_b, vote.criteria_a)
+    return {"choice": {1: "left", 0: "same", -1: "right"}[on_left], "criteria_left": left, "criteria_right": right}
+
+
 @dataclass(frozen=True)
 class BlindTrial:
     """What an annotator may see of a trial: nothing that names or numbers a system."""
@@ -149,9 +167,10 @@ def vote_submit(
 ) -> VoteResult:
     """Record a vote ("left", "same" or "right" as the annotator saw it) on the annotator's lease `token`.
 
-    Idempotent: the same `client_id` returns the first vote; a second submit on a voted lease (another tab,
-    a double click) returns the vote already there. Raises LeaseNotFound (unknown or someone else's token),
-    LeaseClosed (skipped) or StudyError (bad input).
+    Idempotent: the same `client_id` with the same vote returns the first vote, with another vote (or on another
+    trial) raises ClientIdReused; client_ids are the annotator's own, so another user's say nothing. A second submit
+    on a voted lease with a new client_id (another tab) returns the vote already there. Raises LeaseNotFound
+    (unknown or someone else's token), LeaseClosed (skipped) or StudyError (bad input).
     """
     lease = TrialLease.objects.select_related("trial__study__project").filter(token=str(token), annotator=annotator).first()
     if lease is None or (study is not None and lease.trial.study_id != study.pk):
@@ -161,10 +180,15 @@ def vote_submit(
         client_id = uuid.UUID(str(client_id))
     except ValueError:
         raise StudyError("client_id must be a UUID.") from None
-    existing = Vote.objects.filter(Q(client_id=client_id) | Q(lease=lease)).first()
+    existing = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
     if existing is not None:
-        if existing.annotator_id != annotator.pk or existing.lease_id != lease.pk:
-            raise StudyError("This client_id was already used for another vote.")
+        stored = _vote_as_shown(existing)
+        sent = {"choice": choice, "criteria_left": criteria_left, "criteria_right": criteria_right}
+        if existing.lease_id != lease.pk or sent != stored:
+            raise ClientIdReused("This client_id was sent before with another vote; the first vote is kept.", stored=stored)
+        return VoteResult(existing, False)
+    existing = Vote.objects.filter(lease=lease).first()
+    if existing is not None:
         return VoteResult(existing, False)
     if choice not in CHOICES:
         raise StudyError(f"choice must be one of {', '.join(CHOICES)}.")

@@ -111,20 +111,21 @@ def test_project_detail_with_members(api, project, annotator_member):
     }
 
 
-def test_non_member_gets_403_and_missing_project_404(db, project):
-    """A researcher who does not manage a project gets 403 for it; a project that does not exist is 404."""
+def test_non_member_and_missing_project_both_get_404(db, project):
+    """A researcher with no role in a project gets 404 for it, as for a project that does not exist."""
     outsider = APIClient()
     outsider.force_authenticate(ResearcherFactory())
-    assert outsider.get(reverse("api:project_detail", kwargs={"project_id": project.pk})).status_code == 403
+    assert outsider.get(reverse("api:project_detail", kwargs={"project_id": project.pk})).status_code == 404
     assert outsider.get(reverse("api:project_detail", kwargs={"project_id": project.pk + 999})).status_code == 404
 
 
-def test_annotator_gets_403_even_for_a_missing_project(annotator_member):
-    """Annotators are refused before any lookup: a missing project is 403 too, not 404."""
+def test_annotator_gets_403_on_their_project_and_404_elsewhere(annotator_member, project):
+    """An annotator member is refused researcher endpoints (403); a project they have no role in, or none at all, is 404."""
     client = APIClient()
     client.force_authenticate(annotator_member)
     assert client.get(reverse("api:project_list")).status_code == 403
-    assert client.get(reverse("api:project_detail", kwargs={"project_id": 999999})).status_code == 403
+    assert client.get(reverse("api:project_detail", kwargs={"project_id": project.pk})).status_code == 403
+    assert client.get(reverse("api:project_detail", kwargs={"project_id": 999999})).status_code == 404
 
 
 # -------------------------------------------------------------------------------------------- images
@@ -231,10 +232,10 @@ def test_import_by_annotator_is_403(project, annotator_member):
     assert not ImportBatch.objects.exists()
 
 
-def test_import_detail_of_another_project_is_403(db, project):
-    """A researcher cannot read another project's import report."""
+def test_import_detail_of_another_project_is_404(db, project):
+    """A researcher cannot read another project's import report: it answers as one that does not exist."""
     batch = ImportBatch.objects.create(project=project, source=ImportBatch.Source.API)
     outsider = APIClient()
     outsider.force_authenticate(AnnotatorFactory(role="researcher"))
-    assert outsider.get(reverse("api:import_detail", kwargs={"batch_id": batch.pk})).status_code == 403
+    assert outsider.get(reverse("api:import_detail", kwargs={"batch_id": batch.pk})).status_code == 404
     assert outsider.get(reverse("api:import_detail", kwargs={"batch_id": batch.pk + 99})).status_code == 404

@@ -1,4 +1,8 @@
-"""Every route is classified, and each class of route turns away whoever it must: built from the URL patterns."""
+"""Every route is classified, and each class of route turns away whoever it must: built from the URL patterns.
+
+The matrix: anonymous users go to the login page (pages) or get 401 (API); a signed-in user with no role in the
+project of the object in the URL gets 404, as for an id that does not exist; a member without the right role 403.
+"""
 import uuid
 
 import pytest
@@ -97,7 +101,7 @@ ANNOTATOR_ALLOWED = {
     "api:judgement_list",  # a researcher who manages the project sees all judgements, an annotator member their own
     "api:revision_list",  # likewise for text revisions
 }
-# Annotator members of the project in the URL only: researchers (even managing ones) and other users get 403.
+# Annotator members of the project in the URL only: its researchers get 403, users outside the project 404.
 PROJECT_ANNOTATOR = {
     "annotation:annotate",
     "annotation:annotate_item",
@@ -120,6 +124,8 @@ LEASE_HOLDER = {"api:judgement_submit", "api:lease_release", "api:revision"}
 SIGNED_HOLDER = {"annotation:image_signed"}
 # Open to anonymous users: signing in and out, and trading a password for an API token.
 PUBLIC = {"login", "logout", "api_token"}
+# Any signed-in user, for their own credentials (POST only): rotating their API token, signing out a token client.
+SIGNED_IN_POST = {"api_token_rotate", "api_logout"}
 # Side-by-side studies (the studies app): researchers run them; assigned annotators vote by opaque trial token.
 RESEARCHER_ONLY |= {
     "studies:study_list", "studies:study_create", "studies:study_detail", "studies:system_add", "studies:system_retry",
@@ -167,7 +173,7 @@ def _route_by_name(name: str):
 
 def test_every_route_is_classified():
     """A new route fails this test until it is put in one of the classes above (and so gets tested)."""
-    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | SIGNED_HOLDER | PUBLIC
+    classified = RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | SIGNED_HOLDER | PUBLIC | SIGNED_IN_POST
     unclassified = []
     for name, route, _ in _routes():
         if route.startswith(ADMIN_PREFIX):
@@ -180,7 +186,7 @@ def test_every_route_is_classified():
 def test_classification_has_no_stale_names():
     """Every classified name is a real route, so a renamed route cannot silently drop out of the tests."""
     names = {name for name, _, _ in _routes()}
-    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | SIGNED_HOLDER | PUBLIC) - names == set()
+    assert (RESEARCHER_ONLY | ANNOTATOR_ALLOWED | PROJECT_ANNOTATOR | LEASE_HOLDER | SIGNED_HOLDER | PUBLIC | SIGNED_IN_POST) - names == set()
 
 
 def test_no_public_media_route():
@@ -254,28 +260,30 @@ def test_annotator_member_gets_403_on_researcher_routes(client, world, annotator
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("name", sorted(RESEARCHER_ONLY))
 def test_anonymous_is_sent_to_login_or_refused_on_researcher_routes(client, world, name, method):
-    """Anonymous users are redirected to the login page (pages) or refused with 401/403 (API)."""
+    """Anonymous users are redirected to the login page (pages) or refused with 401 and how to authenticate (API)."""
     url = _url(name, world)
     response = getattr(client, method)(url)
     if _is_api(name):
-        assert response.status_code in (401, 403), (name, method, response.status_code)
+        assert response.status_code == 401, (name, method, response.status_code)
+        assert response["WWW-Authenticate"] == "Token"
     else:
         assert response.status_code == 302, (name, method, response.status_code)
         assert response["Location"].startswith(reverse("login") + "?next=")
 
 
-PROJECT_SCOPED = sorted(
-    name for name in RESEARCHER_ONLY if set(_route_by_name(name)[1].pattern.converters) & {"project_id", "image_id", "batch_id"}
-)
+# Every id in a URL names something of one project (a project, image, import, study, export, run...).
+PROJECT_SCOPED = sorted(name for name in RESEARCHER_ONLY if _route_by_name(name)[1].pattern.converters)
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("name", PROJECT_SCOPED)
-def test_researcher_who_does_not_manage_the_project_gets_403(client, world, name, method):
-    """A researcher of another project gets 403 from every page and endpoint about this one."""
-    client.force_login(ResearcherFactory())
-    response = getattr(client, method)(_url(name, world))
-    assert response.status_code == 403, (name, method, response.status_code)
+def test_user_outside_the_project_gets_404_on_researcher_routes(client, world, name, method):
+    """A researcher or an annotator of another project gets 404 from every page and endpoint about this one, as
+    for an id that does not exist: which ids exist elsewhere is not told."""
+    for outsider in (ResearcherFactory(), AnnotatorFactory()):
+        client.force_login(outsider)
+        response = getattr(client, method)(_url(name, world))
+        assert response.status_code == 404, (name, method, outsider, response.status_code)
 
 
 @pytest.mark.parametrize("name", sorted(RESEARCHER_ONLY))
@@ -290,13 +298,13 @@ def test_admin_reaches_every_researcher_route(client, world, name):
 
 @pytest.mark.parametrize("name", ["annotation:image_file", "annotation:image_thumbnail"])
 def test_annotator_who_is_not_a_member_cannot_fetch_another_projects_image(client, world, annotator_member, name):
-    """An annotator of one project gets 403 for the image files of another project, and 200 for their own."""
+    """An annotator of one project gets 404 for the image files of another project, and 200 for their own."""
     other_project = ProjectFactory()
     other_image = image_import(project=other_project, name="dog.png", data=image_bytes(seed=2)).image
     MembershipFactory(project=other_project, user=AnnotatorFactory())
     client.force_login(annotator_member)
     assert not can_view_project_images(annotator_member, other_project)
-    assert client.get(reverse(name, kwargs={"image_id": other_image.pk})).status_code == 403
+    assert client.get(reverse(name, kwargs={"image_id": other_image.pk})).status_code == 404
     assert client.get(reverse(name, kwargs={"image_id": world["image_id"]})).status_code == 200
 
 
@@ -319,17 +327,18 @@ def test_annotator_allowed_routes_open_for_a_member(client, world, annotator_mem
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("name", sorted(PROJECT_ANNOTATOR))
 def test_only_annotator_members_reach_annotator_routes(client, world, researcher, name, method):
-    """The project's researcher, an annotator of another project and an anonymous user are all turned away."""
+    """An anonymous user is sent to sign in (401 from the API); the project's researcher gets 403, an annotator of
+    another project 404."""
     url = _url(name, world)
     anonymous = getattr(client, method)(url)
     if _is_api(name):
-        assert anonymous.status_code in (401, 403), (name, method, anonymous.status_code)
+        assert anonymous.status_code == 401, (name, method, anonymous.status_code)
     else:
         assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login")), name
-    for outsider in (researcher, AnnotatorFactory()):
+    for outsider, status in ((researcher, 403), (AnnotatorFactory(), 404)):
         client.force_login(outsider)
         response = getattr(client, method)(url)
-        assert response.status_code == 403, (name, method, outsider, response.status_code)
+        assert response.status_code == status, (name, method, outsider, response.status_code)
 
 
 @pytest.mark.parametrize("name", sorted(PROJECT_ANNOTATOR))
@@ -344,7 +353,7 @@ def test_annotator_member_reaches_annotator_routes(client, world, annotator_memb
 def test_only_the_lease_holder_reaches_a_lease(client, world, researcher, name):
     """Anonymous users are refused; the project's researcher and another annotator get 404; the holder gets past."""
     url = _url(name, world)
-    assert client.post(url).status_code in (401, 403)
+    assert client.post(url).status_code == 401
     for outsider in (researcher, AnnotatorFactory()):
         client.force_login(outsider)
         body = {"client_id": str(uuid.uuid4()), "answer": {"level": 3}}
@@ -381,3 +390,12 @@ def test_public_routes_need_no_login(client, db):
     assert client.get(reverse("login")).status_code == 200
     assert client.post(reverse("logout")).status_code == 302  # back to the login page
     assert client.post(reverse("api_token"), {"username": "nobody", "password": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize("name", sorted(SIGNED_IN_POST))
+def test_signed_in_routes_refuse_anonymous_and_answer_any_user(client, db, name):
+    """Anonymous users get 401; any signed-in user, annotator or researcher, gets through."""
+    assert client.post(reverse(name)).status_code == 401
+    for user in (AnnotatorFactory(), ResearcherFactory()):
+        client.force_login(user)
+        assert client.post(reverse(name)).status_code in (200, 204), (name, user)

@@ -362,14 +362,18 @@ def test_failed_training_can_be_restarted(training_project):
 
 
 def test_double_submit_returns_the_first_judgement(work_project):
-    """The same client_id twice writes one judgement; the second call gets it back with created=False."""
+    """The same client_id and answer twice writes one judgement; the second call gets it back with created=False,
+    and the same client_id with another answer is refused with the stored answer."""
     [user] = annotators_add(work_project, 1)
     item = WorkItemFactory(project=work_project)
     lease = queue.assignment_next(project=work_project, annotator=user, now=T0).lease
     client_id = uuid.uuid4()
 
     first = _submit(lease, user, {"level": 2}, client_id=client_id, now=T0)
-    second = _submit(lease, user, {"level": 5}, client_id=client_id, now=T0)
+    second = _submit(lease, user, {"level": 2}, client_id=client_id, now=T0)
+    with pytest.raises(queue.ClientIdReused) as reused:
+        _submit(lease, user, {"level": 5}, client_id=client_id, now=T0)
+    assert reused.value.stored == {"level": 2}
 
     assert (first.created, second.created) == (True, False)
     assert first.judgement.pk == second.judgement.pk and second.judgement.level == 2
@@ -389,15 +393,15 @@ def test_judgement_records_timings(work_project):
 
 
 def test_client_id_of_another_answer_is_refused(work_project):
-    """Reusing a client_id for a different lease is an error, not a silent success."""
+    """Reusing a client_id for a different lease is refused (ClientIdReused, with the answer kept), not a silent success."""
     [user] = annotators_add(work_project, 1)
     WorkItemFactory.create_batch(2, project=work_project)
     client_id = uuid.uuid4()
     _submit(queue.assignment_next(project=work_project, annotator=user, now=T0).lease, user, client_id=client_id, now=T0)
     lease = queue.assignment_next(project=work_project, annotator=user, now=T0).lease
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(queue.ClientIdReused) as caught:
         _submit(lease, user, client_id=client_id, now=T0)
-    assert "client_id" in caught.value.message_dict
+    assert caught.value.stored == Judgement.objects.get().answer
     assert Judgement.objects.count() == 1
 
 

@@ -179,18 +179,21 @@ def test_image_detail_shows_hidden_ground_truth_to_researchers(client, researche
     assert image.content_hash in html
 
 
-def test_researcher_gets_404_for_a_missing_project_and_403_for_someone_elses(client, researcher):
-    """A project that does not exist is 404; one that exists but is not theirs is 403."""
+def test_researcher_gets_404_for_a_missing_project_and_for_someone_elses(client, researcher):
+    """A project that does not exist and one they have no role in answer alike (404): ids reveal nothing."""
     other = ProjectFactory()
     client.force_login(researcher)
     assert client.get(reverse("annotation:project_detail", kwargs={"project_id": other.pk + 1000})).status_code == 404
-    assert client.get(reverse("annotation:project_detail", kwargs={"project_id": other.pk})).status_code == 403
+    assert client.get(reverse("annotation:project_detail", kwargs={"project_id": other.pk})).status_code == 404
 
 
-def test_annotator_gets_403_even_for_a_missing_project(client, annotator):
-    """Researcher pages refuse annotators before looking anything up, so ids reveal nothing to them."""
+def test_annotator_gets_403_on_their_project_and_404_elsewhere(client, annotator):
+    """An annotator member is refused a researcher page (403); a project they have no role in, or none, is 404."""
+    mine = MembershipFactory(user=annotator).project
     client.force_login(annotator)
-    assert client.get(reverse("annotation:project_detail", kwargs={"project_id": 999999})).status_code == 403
+    assert client.get(reverse("annotation:project_detail", kwargs={"project_id": mine.pk})).status_code == 403
+    assert client.get(reverse("annotation:project_detail", kwargs={"project_id": ProjectFactory().pk})).status_code == 404
+    assert client.get(reverse("annotation:project_detail", kwargs={"project_id": 999999})).status_code == 404
 
 
 # ------------------------------------------------------------------------------------------------- members

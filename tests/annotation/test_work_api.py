@@ -266,13 +266,14 @@ def test_no_work_is_404_and_paused_is_429(api, work_project, worker):
 
 
 def test_non_members_and_researchers_cannot_take_work(work_project, researcher_api):
-    """Only annotator members get assignments: a researcher gets 403, anonymous 401/403, a missing project 404."""
+    """Only annotator members get assignments: the project's researcher gets 403, anonymous 401, an annotator of
+    another project 404 like a missing project."""
     WorkItemFactory(project=work_project)
     assert _next(researcher_api, work_project).status_code == 403
-    assert _next(APIClient(), work_project).status_code in (401, 403)
+    assert _next(APIClient(), work_project).status_code == 401
     [outsider] = annotators_add(WorkItemFactory().project, 1)
     outsider_api = _token_client(outsider)
-    assert _next(outsider_api, work_project).status_code == 403
+    assert _next(outsider_api, work_project).status_code == 404
     assert outsider_api.post(reverse("api:assignment_next", kwargs={"project_id": 999999})).status_code == 404
 
 
@@ -420,3 +421,19 @@ def test_schema_and_docs_are_served_to_signed_in_users(api):
     docs = api.get(reverse("api_docs"))
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
     assert APIClient().get(reverse("api_schema")).status_code in (401, 403)
+
+
+def test_same_client_id_with_another_answer_is_409_with_the_stored_one(api, work_project):
+    """Resubmitting a client_id with a different answer writes nothing and answers 409 client_id_reused, showing
+    the answer that was kept."""
+    WorkItemFactory(project=work_project)
+    lease_id = _next(api, work_project).json()["lease_id"]
+    client_id = uuid.uuid4()
+    assert _submit(api, lease_id, {"level": 4}, client_id).status_code == 201
+
+    response = _submit(api, lease_id, {"level": 1}, client_id)
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "client_id_reused" and body["stored"] == {"level": 4} and body["detail"]
+    assert Judgement.objects.get().level == 4

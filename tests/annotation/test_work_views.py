@@ -53,11 +53,11 @@ def test_researcher_member_gets_403_on_annotator_routes(client, rating_project, 
 
 
 @pytest.mark.parametrize("name", ANNOTATOR_GETS + ANNOTATOR_POSTS)
-def test_annotator_of_another_project_gets_403(client, rating_project, name):
-    """An annotator who is not a member of this project gets 403, whatever the method."""
+def test_annotator_of_another_project_gets_404(client, rating_project, name):
+    """An annotator who is not a member of this project gets 404, whatever the method: its id tells nothing."""
     client.force_login(AnnotatorFactory())
     method = client.post if name in ANNOTATOR_POSTS else client.get
-    assert method(_url(name, rating_project), **HTMX).status_code == 403
+    assert method(_url(name, rating_project), **HTMX).status_code == 404
 
 
 @pytest.mark.parametrize("name", ANNOTATOR_GETS)
@@ -82,10 +82,10 @@ def test_annotator_member_gets_403_on_researcher_work_pages(client, rating_proje
 
 
 @pytest.mark.parametrize("name", RESEARCHER_PAGES)
-def test_other_researcher_gets_403_and_manager_200(client, rating_project, researcher, name):
-    """A researcher who does not manage the project gets 403; its manager gets the page."""
+def test_other_researcher_gets_404_and_manager_200(client, rating_project, researcher, name):
+    """A researcher of another project gets 404; its manager gets the page."""
     client.force_login(ResearcherFactory())
-    assert client.get(_url(name, rating_project)).status_code == 403
+    assert client.get(_url(name, rating_project)).status_code == 404
     client.force_login(researcher)
     assert client.get(_url(name, rating_project)).status_code == 200
 
@@ -456,3 +456,15 @@ def test_judgements_page_shows_answers_gold_accuracy_and_filters(client, project
     assert filtered.context["page"].paginator.count == 0
     by_annotator = client.get(_url("annotation:project_judgements", project), {"annotator": annotator_member.pk})
     assert by_annotator.context["page"].paginator.count == 1
+
+
+def test_resubmitting_a_client_id_with_another_answer_says_so(client, rating_project, annotator_member):
+    """The same client id with a changed answer keeps the first one and tells the annotator (409, swapped in)."""
+    client.force_login(annotator_member)
+    lease = _lease(client, rating_project)
+    client_id = uuid.uuid4()
+    _submit(client, rating_project, lease, {"level": "3"}, client_id=client_id)
+    response = _submit(client, rating_project, lease, {"level": "5"}, client_id=client_id)
+    assert response.status_code == 409
+    assert "already answered with a different answer; the first answer is kept" in response.content.decode()
+    assert Judgement.objects.get(annotator=annotator_member).level == 3

@@ -43,3 +43,21 @@ def test_login_helper_signs_an_annotator_in_through_the_app_form(page, live_serv
     login(page, live_server, annotator)
 
     assert "/accounts/login/" not in page.url
+
+
+def test_the_browser_reports_what_the_policy_refuses(browser, live_server):
+    """An inline script on one of our pages is refused and reported on the console: what the `page` fixture
+    collects to fail any test whose pages break the Content-Security-Policy."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        messages = []
+        page.on("console", lambda message: messages.append(message.text))
+        response = page.goto(f"{live_server.url}/accounts/login/")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.append(s); }")
+        page.wait_for_timeout(200)
+        assert page.evaluate("() => window.ran") is None
+        assert any("Content Security Policy" in text for text in messages), messages
+    finally:
+        context.close()

@@ -41,10 +41,10 @@ def test_annotators_get_403(client, project, annotator_member, name, method):
 
 
 @pytest.mark.parametrize("name", PAGES + API)
-def test_researchers_of_other_projects_get_403(client, project, name):
-    """A researcher who does not manage the project is refused."""
+def test_researchers_of_other_projects_get_404(client, project, name):
+    """A researcher with no role in the project is told it does not exist."""
     client.force_login(ResearcherFactory())
-    assert client.get(_url(name, project)).status_code == 403
+    assert client.get(_url(name, project)).status_code == 404
 
 
 @pytest.mark.parametrize("name", PAGES)

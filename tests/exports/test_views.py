@@ -92,17 +92,17 @@ def test_api_create_answers_202_and_bad_input_400(client, project, researcher, j
 
 @pytest.mark.django_db
 def test_annotators_and_other_researchers_cannot_see_or_download_exports(client, project, researcher, judged):
-    """The project's annotator gets 403 on pages, API and download; another project's researcher too; ids of
+    """The project's annotator gets 403 on pages, API and download; another project's researcher 404; ids of
     another project's exports are 404 even to a researcher."""
     job = _done_job(project, researcher)
     kwargs = {"project_id": project.pk, "export_id": job.pk}
     names = ["exports:export_status", "exports:export_download", "api:export_detail", "api:export_download"]
-    for user in (judged, ResearcherFactory()):
+    for user, status in ((judged, 403), (ResearcherFactory(), 404)):
         client.force_login(user)
         for name in names:
-            assert client.get(reverse(name, kwargs=kwargs)).status_code == 403, (user, name)
-        assert client.get(reverse("exports:export_list", kwargs={"project_id": project.pk})).status_code == 403
-        assert client.post(reverse("api:export_list", kwargs={"project_id": project.pk}), {"formats": ["pairs"]}, content_type="application/json").status_code == 403
+            assert client.get(reverse(name, kwargs=kwargs)).status_code == status, (user, name)
+        assert client.get(reverse("exports:export_list", kwargs={"project_id": project.pk})).status_code == status
+        assert client.post(reverse("api:export_list", kwargs={"project_id": project.pk}), {"formats": ["pairs"]}, content_type="application/json").status_code == status
     other = MembershipFactory(project=project, user=ResearcherFactory(), role="researcher").user
     other_project_job = _done_job(MembershipFactory(user=other, role="researcher").project, other)
     client.force_login(researcher)

@@ -142,13 +142,13 @@ def test_researcher_creates_a_study_from_the_page(client, project, researcher, a
 
 
 def test_other_projects_researcher_cannot_open_a_study(client, project, researcher, annotator_member):
-    """A researcher who does not manage the study's project gets 403 on its pages and API."""
+    """A researcher with no role in the study's project gets 404 on its pages and API, as for no such study."""
     from tests.factories import ResearcherFactory
 
     study = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member])
     client.force_login(ResearcherFactory())
     for name in ("studies:study_detail", "studies:study_results", "api:study_detail", "api:study_results"):
-        assert client.get(reverse(name, kwargs={"study_id": study.pk})).status_code == 403, name
+        assert client.get(reverse(name, kwargs={"study_id": study.pk})).status_code == 404, name
 
 
 def test_researcher_adds_a_trained_critic_version_from_the_page(client, project, researcher, annotator_member, django_capture_on_commit_callbacks):

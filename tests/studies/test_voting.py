@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from studies.models import Trial, TrialLease, Vote
 from studies.services import StudyError
-from studies.services.voting import LeaseClosed, LeaseNotFound, NoTrial, NotStudyAnnotator, lease_skip, trial_next, vote_submit
+from studies.services.voting import ClientIdReused, LeaseClosed, LeaseNotFound, NoTrial, NotStudyAnnotator, lease_skip, trial_next, vote_submit
 from tests.factories import AnnotatorFactory, MembershipFactory
 from tests.studies.builders import study_with_systems
 
@@ -60,11 +60,15 @@ def test_asking_twice_returns_the_open_lease(study, annotator_member):
 
 
 def test_votes_are_idempotent_and_double_submit_safe(study, annotator_member):
-    """The same client id returns the first vote; a second submit with a new id on the same lease does too."""
+    """The same client id and vote returns the first vote; a second submit with a new id on the same lease does too;
+    the same client id with another vote is refused with the vote kept."""
     trial = trial_next(study=study, annotator=annotator_member)
     client_id = uuid.uuid4()
     first = vote_submit(token=trial.token, annotator=annotator_member, choice="left", client_id=client_id)
-    again = vote_submit(token=trial.token, annotator=annotator_member, choice="right", client_id=client_id)
+    again = vote_submit(token=trial.token, annotator=annotator_member, choice="left", client_id=client_id)
+    with pytest.raises(ClientIdReused) as reused:
+        vote_submit(token=trial.token, annotator=annotator_member, choice="right", client_id=client_id)
+    assert reused.value.stored == {"choice": "left", "criteria_left": None, "criteria_right": None}
     other_tab = vote_submit(token=trial.token, annotator=annotator_member, choice="right", client_id=uuid.uuid4())
     assert first.created and not again.created and not other_tab.created
     assert again.vote.pk == other_tab.vote.pk == first.vote.pk
@@ -186,3 +190,31 @@ def test_the_vote_page_refuses_a_token_from_another_study(client, project, resea
                            {"token": trial.token, "choice": "left", "client_id": str(uuid.uuid4())}, follow=True)
     assert "No such trial." in response.content.decode()
     assert not Vote.objects.exists()
+
+
+def test_client_ids_are_per_annotator(study, annotator_member, second_annotator):
+    """Another annotator may use the same client id: it is recorded as their own vote, and tells nothing."""
+    client_id = uuid.uuid4()
+    first = vote_submit(token=trial_next(study=study, annotator=annotator_member).token, annotator=annotator_member,
+                        choice="left", client_id=client_id)
+    second = vote_submit(token=trial_next(study=study, annotator=second_annotator).token, annotator=second_annotator,
+                         choice="right", client_id=client_id)
+    assert first.created and second.created and first.vote.pk != second.vote.pk
+
+
+def test_vote_api_409_and_page_message_for_a_reused_client_id(client, study, annotator_member):
+    """The API answers 409 client_id_reused with the vote kept; the page says the first vote is kept."""
+    client.force_login(annotator_member)
+    body = client.post(reverse("api:study_trial_next", kwargs={"study_id": study.pk})).json()
+    payload = {"client_id": str(uuid.uuid4()), "choice": "right"}
+    assert client.post(body["vote_url"], payload, content_type="application/json").status_code == 201
+    response = client.post(body["vote_url"], {**payload, "choice": "same"}, content_type="application/json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "client_id_reused" and response.json()["stored"]["choice"] == "right"
+
+    url = reverse("studies:vote", kwargs={"study_id": study.pk})
+    page = client.get(url)
+    form = {"token": page.context["trial"].token, "client_id": str(page.context["client_id"])}
+    client.post(url, {**form, "choice": "left"})
+    response = client.post(url, {**form, "choice": "right"}, follow=True)
+    assert "already voted on with a different choice; your first vote is kept" in response.content.decode()

@@ -107,13 +107,13 @@ def test_cancel_and_resume_from_the_page(client, project, researcher, llm_server
 
 
 def test_another_projects_run_is_not_found_and_other_researchers_are_refused(client, project, researcher, finished_run):
-    """Run ids are scoped by project (404 under another project); a researcher of another project gets 403."""
+    """Run ids are scoped by project (404 under another project); a researcher of another project gets 404 too."""
     other = ProjectFactory(created_by=researcher)
     assert client.get(reverse("benchmarks:run", args=[other.pk, finished_run.pk])).status_code == 404
     assert client.get(reverse("benchmarks_api:benchmark_run", args=[other.pk, finished_run.pk])).status_code == 404
     client.force_login(ResearcherFactory())
-    assert client.get(reverse("benchmarks:run", args=[project.pk, finished_run.pk])).status_code == 403
-    assert client.get(reverse("benchmarks:run_json", args=[project.pk, finished_run.pk])).status_code == 403
+    assert client.get(reverse("benchmarks:run", args=[project.pk, finished_run.pk])).status_code == 404
+    assert client.get(reverse("benchmarks:run_json", args=[project.pk, finished_run.pk])).status_code == 404
 
 
 def test_the_api_starts_reads_and_mines_a_run(client, project, researcher, llm_server):

@@ -176,7 +176,7 @@ def test_another_projects_researcher_cannot_review(client, project, feedback):
     llm_services.vqa_generate(project=project, judgement_ids=[feedback.pk])
     item = VQAItem.objects.first()
     client.force_login(ResearcherFactory())
-    assert client.post(reverse("modeling:llm_vqa_review", args=[project.pk, item.pk]), {"action": "accept"}).status_code == 403
+    assert client.post(reverse("modeling:llm_vqa_review", args=[project.pk, item.pk]), {"action": "accept"}).status_code == 404
     item.refresh_from_db()
     assert item.status == "proposed"
 

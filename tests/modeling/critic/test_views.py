@@ -30,12 +30,12 @@ def no_enqueue(monkeypatch):
 
 @pytest.mark.parametrize("name", ["index", "retrain", "rollback"])
 def test_annotators_get_403_on_critic_pages(client, project, annotator_member, name):
-    """Annotators, members or not, are refused every critic page."""
+    """Annotators are refused every critic page: members 403, others 404 (as for no such project)."""
     client.force_login(annotator_member)
     url = reverse(f"critic:{name}", kwargs={"project_id": project.pk})
     assert client.get(url).status_code == 403 and client.post(url).status_code == 403
     client.force_login(AnnotatorFactory())
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404
 
 
 def test_page_lists_versions_with_metrics_and_actions(client, project, researcher):
