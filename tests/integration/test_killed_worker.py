@@ -17,7 +17,7 @@ from config.sweep import runs_sweep
 from modeling.critic import services as critic_services
 from modeling.critic.data import heldout_split, judgement_last_id
 from modeling.critic.models import CriticVersion
-from modeling.tasks_critic import critic_retrain
+from modeling.critic.tasks import critic_retrain
 from tests.conftest import LOOPBACK_ENDPOINTS, REPO_ROOT, _celery_command, _database_url, _stop_worker
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.work_data import project_images
