@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api import ProjectApiMixin, _absolute
-from annotation.image_links import trial_image_url
 from annotation.permissions import IsProjectResearcher
 from config.api import error_responses
 from studies import selectors
+from studies.image_links import trial_image_url
 from studies.models import CRITERIA
 from studies.permissions import IsStudyAnnotator, IsStudyResearcher, StudyMixin
 from studies.services.voting import trial_next, vote_submit

@@ -8,6 +8,7 @@ class StudiesConfig(AppConfig):
 
     def ready(self) -> None:
         # Study results and votes join the exports registry from here, so the exports app never imports studies.
-        from studies.exports import register
+        from studies import exports, image_links
 
-        register()
+        exports.register()
+        image_links.register()  # trial images go out as annotation's signed per-lease URLs

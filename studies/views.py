@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views import View
 
-from annotation.image_links import trial_image_url
 from annotation.permissions import require_project_member
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from config.parsing import parse_int
 from studies import selectors
 from studies.forms import CriticSystemForm, EndpointSystemForm, ImportedSystemForm, StudyAnnotatorsForm, StudyCreateForm
+from studies.image_links import trial_image_url
 from studies.models import CRITERIA, Study, System
 from studies.permissions import can_manage_study, can_vote_in_study
 from studies.plots import strengths_svg, win_tie_loss_svg
@@ -23,12 +23,12 @@ from studies.services import StudyError
 from studies.services.setup import (
     study_annotators_set,
     study_create,
-    study_trials_generate,
     system_add_critic,
     system_add_endpoint,
     system_import,
     system_retry,
 )
+from studies.services.trials import study_trials_generate
 from studies.services.voting import ClientIdReused, NoTrial, lease_skip, trial_next, vote_submit
 
 

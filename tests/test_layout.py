@@ -18,8 +18,6 @@ KNOWN_CIRCLES = {
     frozenset({"annotation.services.imports", "annotation.tasks"}),
     frozenset({"evaluation.services", "evaluation.tasks"}),
     frozenset({"exports.services", "exports.tasks"}),
-    frozenset({"studies.services.answers", "studies.services.setup", "studies.tasks"}),
-    frozenset({"system_benchmarks.models", "system_benchmarks.services.execution", "system_benchmarks.services.results"}),
 }
 
 #: Modules allowed past SIZE_LIMIT lines, and why.

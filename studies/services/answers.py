@@ -17,7 +17,7 @@ from config.egress import EgressRefused, endpoint_access
 from config.runs import run_claim, run_fail, run_finish, run_heartbeat, run_keepalive
 from modeling.assist.core.errors import LLMError, LLMRequestRejected
 from studies.models import Answer, StudyItem, System
-from studies.services.setup import study_trials_generate
+from studies.services.trials import study_trials_generate
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
 """Setting a study up: create it, add systems of each kind (JSONL answers imported here), generate its trials."""
 from __future__ import annotations
 
-import itertools
 import json
 import random
 
@@ -9,11 +8,11 @@ from django.db import IntegrityError, transaction
 
 from annotation.models import Image, Membership, Project
 from config.egress import EgressRefused, validate_endpoint
-from config.queues import Queue
 from modeling.critic.models import CriticVersion
 from modeling.assist.core.client import LLMConfig
-from studies.models import DEFAULT_INSTRUCTION, Answer, Study, StudyItem, System, Trial
+from studies.models import DEFAULT_INSTRUCTION, Answer, Study, StudyItem, System
 from studies.services import StudyError
+from studies.services.trials import study_trials_generate
 
 #: An imported answers file larger than this is refused before it is read.
 JSONL_MAX_BYTES = 20 * 1024 * 1024
@@ -101,8 +100,7 @@ def _enqueue(system: System) -> None:
     from studies import tasks
 
     task = tasks.system_generate_critic if system.kind == System.Kind.CRITIC else tasks.system_generate_endpoint
-    queue = Queue.GPU if system.kind == System.Kind.CRITIC else Queue.DEFAULT
-    transaction.on_commit(lambda: task.apply_async(args=[system.pk], queue=queue.value))
+    transaction.on_commit(lambda: task.delay(system.pk))
 
 
 def system_add_critic(*, study: Study, name: str, critic_version: CriticVersion) -> System:
@@ -236,20 +234,3 @@ def system_import(*, study: Study, name: str, data: bytes) -> System:
         Answer.objects.bulk_create([Answer(system=system, item_id=item_id, text=text) for item_id, text in answers.items()])
         study_trials_generate(study=study)
     return system
-
-
-def study_trials_generate(*, study: Study) -> int:
-    """A trial for every item and pair of systems that both answered it; existing trials are kept. Returns how many were added."""
-    answered: dict[int, set[int]] = {}
-    for system_id, item_id in Answer.objects.filter(system__study=study).values_list("system_id", "item_id"):
-        answered.setdefault(item_id, set()).add(system_id)
-    existing = set(Trial.objects.filter(study=study).values_list("item_id", "system_a_id", "system_b_id"))
-    new = [
-        Trial(study=study, item_id=item_id, system_a_id=a, system_b_id=b)
-        for item_id, systems in answered.items()
-        for a, b in itertools.combinations(sorted(systems), 2)
-        if (item_id, a, b) not in existing
-    ]
-    Trial.objects.bulk_create(new, ignore_conflicts=True)
-    return len(new)
-

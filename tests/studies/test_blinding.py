@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from modeling.critic.models import CriticVersion
 from studies.models import Answer, System
-from studies.services.setup import study_create, study_trials_generate
+from studies.services.setup import study_create
+from studies.services.trials import study_trials_generate
 from tests.studies.builders import images_add
 
 pytestmark = pytest.mark.django_db
