@@ -93,14 +93,27 @@ def _count(queryset: QuerySet) -> Subquery:
 
 
 def _progress(*, project: Project, annotator, membership: Membership, now: datetime) -> Progress:
+    """The annotator's progress, in one query: open items minus the open items they have seen (counted from their
+    own leases, so the cost follows their work, not the size of the project)."""
     run = run_count(membership, project, now)
-    done, remaining = Project.objects.filter(pk=project.pk).values_list(
+    seen_open = (
+        Lease.objects.filter(
+            annotator=annotator, item__project=project, item__purpose=WorkItem.Purpose.WORK,
+            item__kind__in=enabled_kinds(project), item__retired=False, item__judgement_count__lt=project.overlap,
+        )
+        .exclude(status=Lease.Status.EXPIRED)
+        .order_by()
+        .annotate(n=Func(F("item_id"), function="COUNT", template="COUNT(DISTINCT %(expressions)s)"))
+        .values("n")
+    )
+    done, open_items, seen = Project.objects.filter(pk=project.pk).values_list(
         _count(Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True)),
-        _count(_open_work(project).filter(~_seen(annotator))),
+        _count(_open_work(project)),
+        Subquery(seen_open, output_field=IntegerField()),
     ).get()
     return Progress(
         done=done,
-        remaining=remaining,
+        remaining=open_items - seen,
         run_count=run,
         warn_fatigue=run >= project.fatigue_warn_after,
         pause_after=project.fatigue_pause_after,
