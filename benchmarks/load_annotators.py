@@ -152,7 +152,7 @@ def _preexisting(connection, project, owner, count: int) -> None:
             [n_items - 1, project.pk, count // OVERLAP, count % OVERLAP, False],
         )
         # Judgement k: item k // OVERLAP, by earlier annotator k % OVERLAP; lease and judgement share the offset k.
-        annotator = "CASE " + " ".join(f"WHEN n % {OVERLAP} = {k} THEN {pk}" for k, pk in enumerate(hist)) + " END"
+        annotator = "CASE " + " ".join(f"WHEN n %% {OVERLAP} = {k} THEN {pk}" for k, pk in enumerate(hist)) + " END"
         cur.execute(
             seq + f"INSERT INTO {Lease._meta.db_table} (id, item_id, annotator_id, status, is_repeat, swap, issued_at, expires_at, "
             f"closed_at) SELECT {base[Lease]} + n, {base[WorkItem]} + n / {OVERLAP}, {annotator}, 'submitted', %s, %s, {now}, "
