@@ -26,11 +26,11 @@ RATING_ITEMS = 60
 PAIR_ITEMS = 30
 GOLD_ITEMS = 10
 #: The threads stop taking work after this many seconds; a lock wait gives up after LOCK_WAIT_MS (and is retried).
-DEADLINE_S = 100
-LOCK_WAIT_MS = 1000
+DEADLINE_S = 90
+LOCK_WAIT_MS = 3000
 #: How far past the deadline the last operation may end: the queue's retries of a bounded lock wait (8 attempts,
-#: backoff up to about 13 s in all).
-OVERRUN_S = 40
+#: backoff up to about 13 s in all, plus the waits).
+OVERRUN_S = 45
 
 
 @dataclass
