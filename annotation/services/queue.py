@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -55,8 +55,7 @@ __all__ = [
 
 #: A client's duration may be anything from 0 to a day; beyond that the clock was wrong.
 DURATION_MS_MAX = 24 * 3600 * 1000
-#: Work items looked at (and locked) per round, and rounds before giving up when others hold the rows.
-_CANDIDATES_PER_ROUND = 25
+#: Rounds before giving up when other transactions hold every candidate.
 _CANDIDATE_ROUNDS = 6
 
 @dataclass(frozen=True)
