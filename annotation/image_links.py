@@ -28,7 +28,7 @@ EXAMPLE_MAX_AGE_S = 3600
 #: No URL lives longer than this, whatever its lease says (a first, cheap check before any lookup).
 MAX_AGE_CAP_S = 2 * 24 * 3600
 
-_WORK_LEASE, _TRIAL_LEASE, _EXAMPLE = "l", "t", "e"
+_WORK_LEASE, _EXAMPLE = "l", "e"
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,19 @@ def lease_image_urls(lease: Lease, *, thumbnail: bool = False) -> dict[str, str 
     return {side: _link(_WORK_LEASE, lease.pk, side, thumbnail) if images[side] else None for side in SIDES}
 
 
-def trial_image_url(*, trial_lease_id: int, side: str) -> str:
-    """A signed URL of a study trial lease's image ("left": the image) or its reference ("reference")."""
-    return _link(_TRIAL_LEASE, trial_lease_id, side, False)
+def signed_image_url(kind: str, pk: int, side: str, *, thumbnail: bool = False) -> str:
+    """A signed URL for a kind of hand-out another app registered with :func:`image_link_kind_register`."""
+    if kind not in _resolvers:
+        raise ValueError(f"no image link kind {kind!r} is registered")
+    return _link(kind, pk, side, thumbnail)
+
+
+def image_link_kind_register(kind: str, resolver) -> None:
+    """Let another app hand out signed image URLs: `resolver(pk, side, user)` returns (image or None, max age in
+    seconds), or None when `user` may not see it. Apps built on annotation (studies) register in their ready()."""
+    if _resolvers.get(kind, resolver) is not resolver:
+        raise ValueError(f"image link kind {kind!r} is already registered")
+    _resolvers[kind] = resolver
 
 
 def example_image_url(*, item: WorkItem) -> str:
@@ -102,21 +112,6 @@ def _work_lease(pk: int, side: str, user) -> tuple[Image | None, int] | None:
     return lease_images(lease)[side], lease.item.project.lease_seconds + MARGIN_S
 
 
-def _trial_lease(pk: int, side: str, user) -> tuple[Image | None, int] | None:
-    from studies.models import TrialLease  # studies builds on annotation, not the other way round
-
-    lease = (
-        TrialLease.objects.select_related("trial__study__project", "trial__item__image__reference")
-        .filter(pk=pk, annotator_id=user.pk).first()
-    )
-    if lease is None or not can_annotate_project(user, lease.trial.study.project):
-        return None
-    image = lease.trial.item.image
-    study = lease.trial.study
-    chosen = {"left": image, "reference": image.reference if study.show_reference else None}.get(side)
-    return chosen, study.lease_seconds + MARGIN_S
-
-
 def _example(pk: int, side: str, user) -> tuple[Image | None, int] | None:
     item = WorkItem.objects.select_related("project", "image").filter(pk=pk, purpose=WorkItem.Purpose.TRAINING).first()
     if item is None or side != "left" or not can_annotate_project(user, item.project):
@@ -124,4 +119,4 @@ def _example(pk: int, side: str, user) -> tuple[Image | None, int] | None:
     return item.image, EXAMPLE_MAX_AGE_S
 
 
-_resolvers = {_WORK_LEASE: _work_lease, _TRIAL_LEASE: _trial_lease, _EXAMPLE: _example}
+_resolvers = {_WORK_LEASE: _work_lease, _EXAMPLE: _example}

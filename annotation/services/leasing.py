@@ -120,14 +120,40 @@ def in_transaction(fn: Callable[[], T], *, attempts: int = 8) -> T:
 
 
 def membership_lock(project_id: int, annotator) -> Membership:
-    """The annotator's membership row, locked: one annotator's queue operations run one at a time."""
+    """The annotator's membership row, locked: one annotator's queue operations run one at a time.
+
+    Only that row: the project comes along unlocked (`of=("self",)`; a plain FOR UPDATE would lock the project
+    row too on PostgreSQL and make every annotator of the project wait for every other).
+    """
     membership = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(of=("self",))
         .select_related("project")
         .filter(project_id=project_id, user_id=annotator.pk, role=Membership.Role.ANNOTATOR)
         .first()
     )
     if membership is None or not annotator.is_active:
+        raise NotAnnotator("Only annotators of this project may work on it.")
+    return membership
+
+
+def membership_lock_for_lease(lease_id: int, annotator) -> Membership:
+    """`membership_lock` for the project of one of the annotator's leases, found in the same query.
+
+    Raises LeaseNotFound when the lease is not theirs (or does not exist), NotAnnotator when it is but they no
+    longer annotate its project.
+    """
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(
+            user_id=annotator.pk, role=Membership.Role.ANNOTATOR,
+            project__work_items__leases__id=lease_id, project__work_items__leases__annotator_id=annotator.pk,
+        )
+        .first()
+    )
+    if membership is None or not annotator.is_active:
+        if not Lease.objects.filter(pk=lease_id, annotator_id=annotator.pk).exists():
+            raise LeaseNotFound("No such lease.")
         raise NotAnnotator("Only annotators of this project may work on it.")
     return membership
 
@@ -171,5 +197,9 @@ def lease_create(*, item: WorkItem, annotator, project: Project, now: datetime, 
     )
 
 
+#: What a served item carries to the page and the API (`select_related` names from the work item).
+ITEM_IMAGES = ("image", "image__reference", "image_b")
+
+
 def lease_with_images(lease: Lease) -> Lease:
-    return Lease.objects.select_related("item", "item__project", "item__image", "item__image__reference", "item__image_b").get(pk=lease.pk)
+    return Lease.objects.select_related("item", "item__project", *(f"item__{name}" for name in ITEM_IMAGES)).get(pk=lease.pk)

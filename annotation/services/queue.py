@@ -17,6 +17,11 @@ Serving order in `assignment_next` for an annotator of a project:
    lock, so two annotators never take the last slot of one item (PostgreSQL), and SQLite's IMMEDIATE
    transactions serialise writers.
 Pairs get `swap` drawn at random per lease (the screen position).
+
+Locks (PostgreSQL): the annotator's membership row (never the project's, so annotators do not wait for each
+other), the work item while it is leased (skipping rows others hold) or while a judgement on it is written, and the
+lease being answered. Times (`issued_at`, `closed_at`, the expiry check) are read after the locks are held, so they
+follow the order in which the database really applied the changes.
 """
 from __future__ import annotations
 
@@ -28,15 +33,16 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.models import Judgement, Lease, Membership, Project, WorkItem
 from annotation.services.answers import answer_clean, answer_for_screen, gold_check
 from annotation.services.leasing import (  # the errors and results are the queue's public API too
-    Assignment, ClientIdReused, LeaseClosed, LeaseNotFound, NotAnnotator, NoWork, Paused, Progress, QueueError, TrainingRequired,
-    enabled_kinds, in_transaction, lease_create, lease_with_images, leases_expire, membership_lock, run_count,
+    ITEM_IMAGES, Assignment, ClientIdReused, LeaseClosed, LeaseNotFound, NotAnnotator, NoWork, Paused, Progress,
+    QueueError, TrainingRequired, enabled_kinds, in_transaction, lease_create, leases_expire,
+    membership_lock, membership_lock_for_lease, run_count,
 )
 from annotation.services.revisions import revision_request
 from annotation.services.training import training_blocks, training_feedback, training_score
@@ -49,8 +55,7 @@ __all__ = [
 
 #: A client's duration may be anything from 0 to a day; beyond that the clock was wrong.
 DURATION_MS_MAX = 24 * 3600 * 1000
-#: Work items looked at (and locked) per round, and rounds before giving up when others hold the rows.
-_CANDIDATES_PER_ROUND = 25
+#: Rounds before giving up when other transactions hold every candidate.
 _CANDIDATE_ROUNDS = 6
 
 @dataclass(frozen=True)
@@ -96,19 +101,29 @@ def _remaining(*, project: Project, annotator) -> int:
     taken = Lease.objects.filter(annotator=annotator, item__project=project, training_attempt__isnull=True).exclude(
         status=Lease.Status.EXPIRED
     )
-    checks_served = taken.filter(Q(item__purpose=WorkItem.Purpose.GOLD) | Q(is_repeat=True)).count()
+    check = Q(item__purpose=WorkItem.Purpose.GOLD) | Q(is_repeat=True)
+    counts = taken.aggregate(
+        checks=Count("pk", filter=check), work=Count("pk", filter=Q(item__purpose=WorkItem.Purpose.WORK, is_repeat=False))
+    )
+    checks_served = counts["checks"]
     # Constant while the annotator works: each work item served moves from `unseen_work` to the taken ones.
-    their_work = unseen_work + taken.filter(item__purpose=WorkItem.Purpose.WORK, is_repeat=False).count()
+    their_work = unseen_work + counts["work"]
     work_share = max(1.0 - project.gold_rate - project.repeat_rate, 0.2)  # the settings keep it >= 0.2
     gold_pool = WorkItem.objects.filter(
         project=project, purpose=WorkItem.Purpose.GOLD, kind__in=enabled_kinds(project), retired=False
-    ).count()
+    ).count() if project.gold_rate > 0 else 0
     gold_expected = min(round(their_work * project.gold_rate / work_share), gold_pool)
     repeats_expected = min(round(their_work * project.repeat_rate / work_share), their_work)
     return max(0, unseen_work + gold_expected + repeats_expected - checks_served)
 
 
+def _count(queryset: QuerySet) -> Subquery:
+    """COUNT(*) of `queryset` as a scalar subquery."""
+    return Subquery(queryset.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n"), output_field=IntegerField())
+
+
 def _progress(*, project: Project, annotator, membership: Membership, now: datetime) -> Progress:
+    """The annotator's progress: judgements done, and items to come counted so that checks pass unnoticed (_remaining)."""
     run = run_count(membership, project, now)
     done = Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True).count()
     remaining = _remaining(project=project, annotator=annotator)
@@ -128,6 +143,7 @@ def _gold_candidate(*, project: Project, annotator) -> WorkItem | None:
     return (
         WorkItem.objects.filter(project=project, purpose=WorkItem.Purpose.GOLD, kind__in=enabled_kinds(project), retired=False)
         .filter(~_seen(annotator))
+        .select_related(*ITEM_IMAGES)
         .order_by("?")
         .first()
     )
@@ -141,7 +157,7 @@ def _repeat_candidate(*, project: Project, annotator) -> WorkItem | None:
             kind__in=enabled_kinds(project), item__retired=False,
         )
         .exclude(item_id__in=repeated)
-        .select_related("item")
+        .select_related("item", *(f"item__{name}" for name in ITEM_IMAGES))
         .order_by("?")
         .first()
     )
@@ -151,46 +167,38 @@ def _repeat_candidate(*, project: Project, annotator) -> WorkItem | None:
 def _work_candidate(*, project: Project, annotator, now: datetime, kind: str) -> WorkItem | None:
     """The first open work item of `kind` with a free slot, locked; None when there is none.
 
-    The candidate query counts active leases per item; the rows are then locked (PostgreSQL skips rows
-    another transaction holds) and the leases recounted under the lock, so a slot is never given twice.
+    One query finds and locks the first candidate no other transaction holds (PostgreSQL skips locked rows, so
+    concurrent annotators spread over the candidates); the active leases are then recounted under the lock,
+    because the first query counted them before the lock was taken. A slot is never given twice.
     """
-    active_leases = (
-        Lease.objects.filter(item=OuterRef("pk"), status=Lease.Status.ACTIVE, expires_at__gt=now)
-        .order_by()
-        .values("item")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    active_leases = Lease.objects.filter(item=OuterRef("pk"), status=Lease.Status.ACTIVE, expires_at__gt=now)
     candidates = (
         _open_work(project)
         .filter(kind=kind)
         .filter(~_seen(annotator))
-        .annotate(slots_taken=F("judgement_count") + Coalesce(Subquery(active_leases), Value(0)))
+        .annotate(slots_taken=F("judgement_count") + Coalesce(_count(active_leases), Value(0)))
         .filter(slots_taken__lt=project.overlap)
         .order_by("-priority", "judgement_count", "id")
     )
+    rejected: list[int] = []
     for _round in range(_CANDIDATE_ROUNDS):
-        ids = list(candidates.values_list("pk", flat=True)[:_CANDIDATES_PER_ROUND])
-        if not ids:
-            return None
-        # One row at a time, so that concurrent annotators spread over the candidates instead of one of
-        # them locking all of them.
-        rejected: list[int] = []
         while True:
             item = (
-                WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk__in=ids)
-                .exclude(pk__in=rejected)
-                .order_by("-priority", "judgement_count", "id")
+                candidates.exclude(pk__in=rejected)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related(*ITEM_IMAGES)
                 .first()
             )
             if item is None:
                 break
             held = Lease.objects.filter(item=item, status=Lease.Status.ACTIVE, expires_at__gt=now).count()
             if item.judgement_count + held < project.overlap:
+                item.project = project
                 return item
             rejected.append(item.pk)
-        # Everything we looked at was taken or held by another transaction a moment ago: look again.
+        if not candidates.exclude(pk__in=rejected).exists():
+            return None
+        # What is left is held by other transactions a moment ago: look again.
         time.sleep(0.005 * (_round + 1))
     return None
 
@@ -213,36 +221,38 @@ def assignment_next(
 
     `rng` draws gold, repeats and the screen side of pairs; a fresh one per call when not given.
     """
-    now = now or timezone.now()
     rng = rng or random.Random()
 
     # Its own transaction, so that the bookkeeping stays even when no item is left to lease.
-    in_transaction(lambda: leases_expire(project=project, annotator=annotator, now=now))
+    in_transaction(lambda: leases_expire(project=project, annotator=annotator, now=now or timezone.now()))
 
     def attempt() -> Assignment:
         membership = membership_lock(project.pk, annotator)
+        at = now or timezone.now()  # after the lock: issue times follow the order leases were given in
         current = membership.project  # the settings as they are now
         lease = (
-            Lease.objects.filter(annotator=annotator, item__project=current, status=Lease.Status.ACTIVE, training_attempt__isnull=True)
+            Lease.objects.filter(
+                annotator=annotator, item__project=current, status=Lease.Status.ACTIVE, training_attempt__isnull=True,
+                expires_at__gt=at,
+            )
+            .select_related("item", *(f"item__{name}" for name in ITEM_IMAGES))
             .order_by("issued_at")
             .first()
         )
         if lease is None:
             if training_blocks(current, membership):
                 raise TrainingRequired("Pass the training round before working on this project.")
-            run = run_count(membership, current, now)
+            run = run_count(membership, current, at)
             if run >= current.fatigue_pause_after:
                 until = membership.last_submitted_at + timedelta(minutes=current.fatigue_break_minutes)
                 raise Paused(
                     f"You have judged {run} items in a row: take a break. You can go on at {until:%H:%M} (UTC).",
                     until=until,
                 )
-            item, is_repeat = _item_choose(project=current, annotator=annotator, now=now, rng=rng)
-            lease = lease_create(item=item, annotator=annotator, project=current, now=now, rng=rng, is_repeat=is_repeat)
-        return Assignment(
-            lease=lease_with_images(lease),
-            progress=_progress(project=current, annotator=annotator, membership=membership, now=now),
-        )
+            item, is_repeat = _item_choose(project=current, annotator=annotator, now=at, rng=rng)
+            lease = lease_create(item=item, annotator=annotator, project=current, now=at, rng=rng, is_repeat=is_repeat)
+        lease.item.project = current
+        return Assignment(lease=lease, progress=_progress(project=current, annotator=annotator, membership=membership, now=at))
 
     return in_transaction(attempt)
 
@@ -268,8 +278,9 @@ def _kinds_in_serving_order(*, project: Project, annotator, rng: random.Random) 
     """The kind of the annotator's last judgement first (fewer switches between task kinds), then the others
     in random order. Priority orders items within a kind only, so proposed pairs never starve the other kinds."""
     kinds = enabled_kinds(project)
-    if len(kinds) > 1:
-        kinds.sort(key=lambda _kind: rng.random())
+    if len(kinds) < 2:
+        return kinds
+    kinds.sort(key=lambda _kind: rng.random())
     last = (
         Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True)
         .order_by("-id")
@@ -317,27 +328,24 @@ def judgement_submit(
     written on any error. A repeated client_id with the same answer returns the first judgement with created=False;
     with another answer (or for another lease) it raises ClientIdReused, which carries the stored answer.
     """
-    now = now or timezone.now()
     client_id = _client_id_clean(client_id)
     duration_ms = _duration_clean(duration_ms)
 
     def attempt() -> SubmitResult:
-        project_id = (
-            Lease.objects.filter(pk=lease_id, annotator_id=annotator.pk).values_list("item__project_id", flat=True).first()
-        )
-        if project_id is None:
-            raise LeaseNotFound("No such lease.")
-        membership = membership_lock(project_id, annotator)
+        membership = membership_lock_for_lease(lease_id, annotator)
         project = membership.project
-        # Checked under the lock: a concurrent double submit waits above, then finds the first one here.
-        earlier = _judgement_by_client_id(annotator, client_id, lease_id, answer, project)
-        if earlier is not None:
-            return earlier
-        lease = Lease.objects.select_for_update(of=("self",)).select_related("item").get(pk=lease_id)
+        # The item too: a lease that runs out while its judgement is written cannot lose its slot to someone else
+        # meanwhile (assignment_next skips locked items).
+        lease = Lease.objects.select_for_update(of=("self", "item")).select_related("item").get(pk=lease_id)
         item = lease.item
+        at = now or timezone.now()  # after the locks: expiry is judged when the write really happens
         if lease.status == Lease.Status.SUBMITTED:
+            # Under the lock: a concurrent double submit waits above, then finds the first one here.
+            earlier = _judgement_by_client_id(annotator, client_id, lease_id, answer, project)
+            if earlier is not None:
+                return earlier
             raise LeaseClosed("This item has been answered already.")
-        if lease.status != Lease.Status.ACTIVE or lease.expires_at <= now:
+        if lease.status != Lease.Status.ACTIVE or lease.expires_at <= at:
             raise LeaseClosed("This lease has expired or was given back; ask for the next item.")
         clean = answer_clean(kind=item.kind, answer=answer, project=project, swap=lease.swap)
         gold_correct = (
@@ -359,16 +367,16 @@ def judgement_submit(
             if earlier is not None:
                 return earlier
             raise LeaseClosed("You have answered this item already.") from None
-        lease.status, lease.closed_at = Lease.Status.SUBMITTED, now
+        lease.status, lease.closed_at = Lease.Status.SUBMITTED, at
         lease.save(update_fields=["status", "closed_at"])
         if lease.training_attempt is None:
             if not lease.is_repeat:
                 WorkItem.objects.filter(pk=item.pk).update(judgement_count=F("judgement_count") + 1)
-            membership.run_count = run_count(membership, project, now) + 1
-            membership.last_submitted_at = now
+            membership.run_count = run_count(membership, project, at) + 1
+            membership.last_submitted_at = at
             membership.save(update_fields=["run_count", "last_submitted_at"])
         else:
-            training_score(project=project, annotator=annotator, membership=membership, now=now)
+            training_score(project=project, annotator=annotator, membership=membership, now=at)
         # After a description or pair-reasoning questionnaire: a text revision whose paragraph is drafted in
         # the background (annotation/services/revisions.py); the page shows it before the next item.
         revision_request(judgement=judgement)
@@ -400,15 +408,15 @@ def _judgement_by_client_id(annotator, client_id: uuid.UUID, lease_id: int, answ
 
 def lease_release(*, lease_id: int, annotator, now: datetime | None = None) -> None:
     """Give the item back (skip)."""
-    now = now or timezone.now()
 
     def attempt() -> None:
-        lease = Lease.objects.select_for_update().filter(pk=lease_id, annotator_id=annotator.pk).first()
+        lease = Lease.objects.select_for_update(of=("self",)).filter(pk=lease_id, annotator_id=annotator.pk).first()
         if lease is None:
             raise LeaseNotFound("No such lease.")
-        if lease.status != Lease.Status.ACTIVE or lease.expires_at <= now:
+        at = now or timezone.now()  # after the lock
+        if lease.status != Lease.Status.ACTIVE or lease.expires_at <= at:
             raise LeaseClosed("This lease has expired or was closed already.")
-        lease.status, lease.closed_at = Lease.Status.RELEASED, now
+        lease.status, lease.closed_at = Lease.Status.RELEASED, at
         lease.save(update_fields=["status", "closed_at"])
 
     in_transaction(attempt)

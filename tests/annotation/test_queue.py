@@ -486,7 +486,7 @@ def test_concurrent_double_submit_writes_one_judgement(project):
     WorkItemFactory(project=project)
     lease = queue.assignment_next(project=project, annotator=user).lease
     client_id = uuid.uuid4()
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     results, errors = [], []
 
     def submit():
@@ -502,7 +502,8 @@ def test_concurrent_double_submit_writes_one_judgement(project):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a submit still waiting after 60 s"
 
     assert not errors, errors
     assert sorted(result.created for result in results) == [False, True]

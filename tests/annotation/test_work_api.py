@@ -4,7 +4,9 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -437,3 +439,32 @@ def test_same_client_id_with_another_answer_is_409_with_the_stored_one(api, work
     body = response.json()
     assert body["code"] == "client_id_reused" and body["stored"] == {"level": 4} and body["detail"]
     assert Judgement.objects.get().level == 4
+
+
+# ------------------------------------------------------------------------------------------- queries
+
+#: SQL statements for one next + submit through the API (token auth, the lease's images included), transaction
+#: control (SAVEPOINT/RELEASE here, BEGIN/COMMIT in production) not counted. A bound, so that a change that adds a
+#: query per request shows; the loop used to take 23 (18 before the items-left count learnt to hide checks).
+NEXT_AND_SUBMIT_QUERIES_MAX = 21
+
+
+def test_next_and_submit_take_a_bounded_number_of_queries(api, work_project, worker):
+    """One next + submit through the API runs at most NEXT_AND_SUBMIT_QUERIES_MAX statements, the same for the first
+    item and for later ones."""
+    images = ImageFactory.create_batch(12, project=work_project)
+    for index in range(10):
+        PairItemFactory(project=work_project, image=images[index], image_b=images[index + 1])
+        WorkItemFactory(project=work_project, image=images[index])
+    counts = []
+    for _ in range(4):
+        with CaptureQueriesContext(connection) as queries:
+            assignment = _next(api, work_project)
+            assert assignment.status_code == 200
+            body = assignment.json()
+            answer = {"choice": "a"} if body["kind"] == "pair" else {"level": 3}
+            assert _submit(api, body["lease_id"], answer).status_code == 201
+        statements = [query["sql"] for query in queries.captured_queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+        counts.append(len(statements))
+        assert len(statements) <= NEXT_AND_SUBMIT_QUERIES_MAX, "\n".join(sql[:160] for sql in statements)
+    print(f"\n[queries] next + submit: {counts}")
