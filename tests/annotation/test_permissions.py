@@ -99,6 +99,7 @@ ANNOTATOR_ALLOWED = {
 PROJECT_ANNOTATOR = {
     "annotation:annotate",
     "annotation:annotate_item",
+    "annotation:annotate_kind",
     "annotation:annotate_submit",
     "annotation:annotate_release",
     "annotation:training",
