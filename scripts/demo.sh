@@ -50,10 +50,10 @@ worker_log="$var_dir/demo-worker.log"
 gpu_worker_log="$var_dir/demo-gpu-worker.log"
 echo "==> starting a Celery worker on the default queue, with beat for the periodic sweep (log: $worker_log)"
 $own_group .venv/bin/celery -A config worker -B -Q default -c 2 -n "loupe-default@%h" -l info >"$worker_log" 2>&1 &
-pids+=($!)
+pids+=("$!")
 echo "==> starting a Celery worker on the gpu queue, one task at a time (log: $gpu_worker_log)"
 $own_group .venv/bin/celery -A config worker -Q gpu -c 1 -n "loupe-gpu@%h" -l info >"$gpu_worker_log" 2>&1 &
-pids+=($!)
+pids+=("$!")
 
 logins="$(sed -n '/^Logins:/,$p' <<< "$seed_output")"
 cat <<MSG
@@ -64,7 +64,7 @@ $(sed 's/^/    /' <<< "${logins:-$seed_output}")
 
 MSG
 # In the background so that a TERM or INT to this script is handled at once (bash runs traps
-# only between commands); the trap above then stops the server and the worker together.
+# only between commands); the trap above then stops the server and the workers together.
 $own_group .venv/bin/python manage.py runserver --noreload "127.0.0.1:${port}" &
 server_pid=$!
 pids+=("$server_pid")
