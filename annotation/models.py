@@ -110,6 +110,8 @@ class Membership(models.Model):
     last_submitted_at = models.DateTimeField(null=True, blank=True)
     # Quality control's current state; ExclusionEvent holds the history (annotation/services/exclusion.py).
     excluded = models.BooleanField(default=False, help_text="The annotator's judgements are kept out of scores, exports and training.")
+    # The kind of task the annotator chose to work on; blank: mixed, every kind the researcher enabled.
+    preferred_kind = models.CharField(max_length=16, blank=True, default="", help_text="Blank: mixed (every enabled kind).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]

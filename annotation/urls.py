@@ -3,6 +3,7 @@ from django.urls import path
 
 from annotation.views.images import ImageDetailView, ImageFileView, ImageThumbnailView, SignedImageView
 from annotation.views.imports import ImportCreateView, ImportDetailView
+from annotation.views.kind_choice import KindChooseView
 from annotation.views.projects import (
     MembershipRemoveView,
     ProjectCreateView,
@@ -30,6 +31,7 @@ urlpatterns = [
     path("annotate/", AnnotatorHomeView.as_view(), name="annotator_home"),
     path("annotate/<int:project_id>/", WorkPageView.as_view(), name="annotate"),
     path("annotate/<int:project_id>/item/", WorkItemView.as_view(), name="annotate_item"),
+    path("annotate/<int:project_id>/kind/", KindChooseView.as_view(), name="annotate_kind"),
     path("annotate/<int:project_id>/submit/", SubmitView.as_view(), name="annotate_submit"),
     path("annotate/<int:project_id>/release/", ReleaseView.as_view(), name="annotate_release"),
     path("annotate/<int:project_id>/revisions/<int:revision_id>/", RevisionPanelView.as_view(), name="revision_panel"),

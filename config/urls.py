@@ -23,6 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
+    path("", include("accounts.urls")),
     path("workers/", WorkersView.as_view(), name="workers"),
     path("api/auth/token/", TokenObtainView.as_view(), name="api_token"),
     path("api/auth/token/rotate/", TokenRotateView.as_view(), name="api_token_rotate"),

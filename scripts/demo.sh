@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: install, migrate, seed demo data, then run a Celery worker (queues default and
-# gpu) and the web app. Stopping the demo (Ctrl-C, or a TERM to this script) stops both.
+# `make demo`: install, migrate, seed demo data, then run two Celery workers and the web app: one on the
+# `default` queue (drafts, rescales, uploads, exports, with beat for the periodic sweep) and one on the `gpu`
+# queue (critic training, scoring and generation, one task at a time), so that a long Retrain never holds up
+# the rest. Stopping the demo (Ctrl-C, or a TERM to this script) stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,18 +27,19 @@ seed_output="$(.venv/bin/python manage.py seed_demo | tee /dev/stderr)"
 # The demo's critic: a tiny model built offline under var/critic (once), so that Retrain works on CPU.
 .venv/bin/python manage.py critic_init --project demo
 
-worker_pid=""
-server_pid=""
+# Each child runs in a process group of its own (setsid), so that stopping one group stops a worker together
+# with its pool processes and beat; Ctrl-C reaches only this script, whose trap stops every group at once.
+pids=()
+own_group="$(command -v setsid || true)"
 stop_all() {
-    for pid in $server_pid $worker_pid; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
+    for pid in "${pids[@]}"; do
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     done
     # A warm shutdown lets a running task finish its step; the message is redelivered otherwise.
-    [ -z "$server_pid" ] || wait "$server_pid" 2>/dev/null || true
-    [ -z "$worker_pid" ] || wait "$worker_pid" 2>/dev/null || true
-    echo "==> demo stopped (web app and Celery worker)"
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    echo "==> demo stopped (web app and Celery workers)"
 }
 trap stop_all EXIT
 trap 'exit 130' INT
@@ -44,20 +47,25 @@ trap 'exit 143' TERM
 
 mkdir -p "$var_dir"
 worker_log="$var_dir/demo-worker.log"
-echo "==> starting a Celery worker on queues default,gpu, with beat for the periodic sweep (log: $worker_log)"
-.venv/bin/celery -A config worker -B -Q default,gpu -c 1 -n "loupe-demo@%h" -l info >"$worker_log" 2>&1 &
-worker_pid=$!
+gpu_worker_log="$var_dir/demo-gpu-worker.log"
+echo "==> starting a Celery worker on the default queue, with beat for the periodic sweep (log: $worker_log)"
+$own_group .venv/bin/celery -A config worker -B -Q default -c 2 -n "loupe-default@%h" -l info >"$worker_log" 2>&1 &
+pids+=("$!")
+echo "==> starting a Celery worker on the gpu queue, one task at a time (log: $gpu_worker_log)"
+$own_group .venv/bin/celery -A config worker -Q gpu -c 1 -n "loupe-gpu@%h" -l info >"$gpu_worker_log" 2>&1 &
+pids+=("$!")
 
 logins="$(sed -n '/^Logins:/,$p' <<< "$seed_output")"
 cat <<MSG
 
 ==> Loupe demo: http://127.0.0.1:${port}/
 $(sed 's/^/    /' <<< "${logins:-$seed_output}")
-    Stop with Ctrl-C; the worker stops with the web app.
+    Stop with Ctrl-C; the workers stop with the web app.
 
 MSG
 # In the background so that a TERM or INT to this script is handled at once (bash runs traps
-# only between commands); the trap above then stops the server and the worker together.
-.venv/bin/python manage.py runserver --noreload "127.0.0.1:${port}" &
+# only between commands); the trap above then stops the server and the workers together.
+$own_group .venv/bin/python manage.py runserver --noreload "127.0.0.1:${port}" &
 server_pid=$!
+pids+=("$server_pid")
 wait "$server_pid"

@@ -85,3 +85,14 @@ def _keep_one_researcher(*, project: Project, leaving: Membership) -> None:
     )
     if researchers == [leaving.pk]:
         raise ValidationError(f"{leaving.user.username} is the project's only researcher; add another researcher first.")
+
+
+def membership_kind_choose(*, membership: Membership, kind: str) -> Membership:
+    """Set the kind of task an annotator member works on; blank means mixed (every kind the researcher enabled)."""
+    from annotation.vocabulary import TaskKind
+
+    if kind and kind not in (membership.project.task_kinds or []):
+        raise ValidationError({"kind": f"{TaskKind(kind).label if kind in TaskKind.values else kind!r} is not enabled in this project."})
+    membership.preferred_kind = kind
+    membership.save(update_fields=["preferred_kind"])
+    return membership

@@ -11,8 +11,10 @@ Serving order in `assignment_next` for an annotator of a project:
 4. with probability `gold_rate` a gold item the annotator has not judged; with `repeat_rate` one of their
    own earlier work items again (a consistency repeat);
 5. otherwise a work item of an enabled kind with `judgement_count + active leases < overlap` that the
-   annotator has neither judged nor leased: the kind of their last judgement while it has work (else another
-   enabled kind at random), and within a kind highest `priority` first, then fewest judgements, then oldest.
+   annotator has neither judged nor leased: only the kind the annotator chose (`Membership.preferred_kind`)
+   while the researcher has it enabled; on "mixed" (blank) the kind of their last judgement while it has work
+   (else another enabled kind at random); within a kind highest `priority` first, then fewest judgements, then
+   oldest. (Gold items and repeats in step 4 may be of any enabled kind.)
    Rows are locked with `select_for_update(skip_locked=True)` and the active leases recounted after the
    lock, so two annotators never take the last slot of one item (PostgreSQL), and SQLite's IMMEDIATE
    transactions serialise writers.
@@ -47,6 +49,7 @@ from annotation.services.leasing import (  # the errors and results are the queu
 from annotation.services.revisions import revision_request
 from annotation.services.training import training_blocks, training_feedback, training_score
 from annotation.signals import judgements_submitted
+from annotation.vocabulary import TaskKind
 
 __all__ = [
     "Assignment", "ClientIdReused", "LeaseClosed", "LeaseNotFound", "NoWork", "NotAnnotator", "Paused", "Progress", "QueueError",
@@ -249,7 +252,7 @@ def assignment_next(
                     f"You have judged {run} items in a row: take a break. You can go on at {until:%H:%M} (UTC).",
                     until=until,
                 )
-            item, is_repeat = _item_choose(project=current, annotator=annotator, now=at, rng=rng)
+            item, is_repeat = _item_choose(project=current, annotator=annotator, now=at, rng=rng, preferred_kind=membership.preferred_kind)
             lease = lease_create(item=item, annotator=annotator, project=current, now=at, rng=rng, is_repeat=is_repeat)
         lease.item.project = current
         return Assignment(lease=lease, progress=_progress(project=current, annotator=annotator, membership=membership, now=at))
@@ -257,7 +260,7 @@ def assignment_next(
     return in_transaction(attempt)
 
 
-def _item_choose(*, project: Project, annotator, now: datetime, rng: random.Random) -> tuple[WorkItem, bool]:
+def _item_choose(*, project: Project, annotator, now: datetime, rng: random.Random, preferred_kind: str = "") -> tuple[WorkItem, bool]:
     draw = rng.random()
     if draw < project.gold_rate:
         gold = _gold_candidate(project=project, annotator=annotator)
@@ -267,10 +270,16 @@ def _item_choose(*, project: Project, annotator, now: datetime, rng: random.Rand
         repeat = _repeat_candidate(project=project, annotator=annotator)
         if repeat is not None:
             return repeat, True
-    for kind in _kinds_in_serving_order(project=project, annotator=annotator, rng=rng):
+    kinds = _kinds_in_serving_order(project=project, annotator=annotator, rng=rng)
+    if preferred_kind in kinds:
+        kinds = [preferred_kind]
+    for kind in kinds:
         item = _work_candidate(project=project, annotator=annotator, now=now, kind=kind)
         if item is not None:
             return item, False
+    if kinds == [preferred_kind] and len(enabled_kinds(project)) > 1:
+        label = TaskKind(preferred_kind).label.lower()
+        raise NoWork(f"There is no {label} left for you in this project for now: choose another kind of task, or mixed, on My projects.")
     raise NoWork("There is nothing left for you to judge in this project for now.")
 
 

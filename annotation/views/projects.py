@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from accounts.forms import InvitationCreateForm
 from annotation import selectors
 from annotation.forms import MembershipAddForm, ProjectCreateForm
 from annotation.models import Membership
@@ -68,12 +69,15 @@ class ProjectDetailView(ProjectResearcherMixin, View):
 
 
 class ProjectMembersView(ProjectResearcherMixin, View):
-    """Who works on the project; add an existing account as annotator or researcher."""
+    """Who works on the project; add an existing account as annotator or researcher, or invite new people (accounts/member_views.py)."""
 
     template_name = "annotation/project_members.html"
 
     def _render(self, request, form, status=200):
-        context = {"project": self.project, "members": selectors.project_members(project=self.project), "form": form}
+        context = {
+            "project": self.project, "members": selectors.project_members(project=self.project), "form": form,
+            "invite_form": InvitationCreateForm(user=request.user),
+        }
         return render(request, self.template_name, context, status=status)
 
     def get(self, request, project_id):

@@ -70,6 +70,8 @@ class AnnotatorHomeView(SignedInMixin, View):
                     "progress": queue.annotator_progress(project=project, annotator=request.user),
                     "training": training.training_status(project=project, annotator=request.user),
                     "kind_labels": [TaskKind(kind).label for kind in project.task_kinds or [] if kind in TaskKind.values],
+                    "kind_choices": [(kind, TaskKind(kind).label) for kind in TaskKind.values if kind in (project.task_kinds or [])],
+                    "preferred_kind": membership.preferred_kind,
                 }
             )
         return render(request, "annotation/annotator_home.html", {"cards": cards})

@@ -105,6 +105,7 @@ ANNOTATOR_ALLOWED = {
 PROJECT_ANNOTATOR = {
     "annotation:annotate",
     "annotation:annotate_item",
+    "annotation:annotate_kind",
     "annotation:annotate_submit",
     "annotation:annotate_release",
     "annotation:training",
@@ -145,6 +146,11 @@ RESEARCHER_ONLY |= {
     "benchmarks_api:benchmark_runs", "benchmarks_api:benchmark_run", "benchmarks_api:benchmark_cancel",
     "benchmarks_api:benchmark_resume", "benchmarks_api:challenge_create", "benchmarks_api:challenge_set",
 }
+# Accounts (accounts/urls.py): a researcher who manages the project invites people, and makes reset links for and
+# deactivates its annotator members; anyone signed in changes their own password; the links themselves are public.
+RESEARCHER_ONLY |= {"invitation_create", "password_reset_link", "user_deactivate"}
+ANNOTATOR_ALLOWED |= {"password_change", "password_change_done"}
+PUBLIC |= {"invitation_accept", "password_reset_confirm", "password_reset_complete"}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
 ADMIN_PREFIX = "admin/"
 
