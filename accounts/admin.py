@@ -2,7 +2,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import Invitation, User
+from accounts.models import User
 
 
 @admin.register(User)
@@ -11,10 +11,3 @@ class LoupeUserAdmin(UserAdmin):
     list_filter = ("role", "is_staff", "is_superuser", "is_active")
     fieldsets = UserAdmin.fieldsets + (("Loupe", {"fields": ("role",)}),)
     add_fieldsets = UserAdmin.add_fieldsets + (("Loupe", {"fields": ("role",)}),)
-
-
-@admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
-    list_display = ("project", "role", "created_by", "created_at", "expires_at", "used_at", "used_by")
-    list_filter = ("role", "project")
-    readonly_fields = ("token_hash",)

@@ -1,7 +1,9 @@
 """Admin for projects, members, images, imports, and the annotators' work items, leases and judgements."""
 from django.contrib import admin
 
-from annotation.models import ExclusionEvent, Image, ImportBatch, Judgement, Lease, Membership, Project, TextRevision, WorkItem
+from annotation.models import (
+    ExclusionEvent, Image, ImportBatch, Invitation, Judgement, Lease, Membership, Project, TextRevision, WorkItem,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,3 +78,10 @@ class ExclusionEventAdmin(admin.ModelAdmin):
     list_filter = ("action", "project")
     raw_id_fields = ("annotator", "created_by")
     readonly_fields = ("created_at",)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("project", "role", "created_by", "created_at", "expires_at", "used_at", "used_by")
+    list_filter = ("role", "project")
+    readonly_fields = ("token_hash",)

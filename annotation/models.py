@@ -426,3 +426,22 @@ class ExclusionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.annotator} in {self.project}"
+
+
+class Invitation(models.Model):
+    """A one-time link that lets a new person choose a username and password and join a project.
+
+    Only a hash of the token is stored: the link is shown once, to the researcher who made it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.ANNOTATOR)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="invitations_created")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"invitation to {self.project} as {self.role}"

@@ -4,6 +4,7 @@ from django.urls import path
 from annotation.views.images import ImageDetailView, ImageFileView, ImageThumbnailView, SignedImageView
 from annotation.views.imports import ImportCreateView, ImportDetailView
 from annotation.views.kind_choice import KindChooseView
+from annotation.views.members import InvitationAcceptView, InvitationCreateView, PasswordResetLinkView, UserDeactivateView
 from annotation.views.projects import (
     MembershipRemoveView,
     ProjectCreateView,
@@ -59,4 +60,13 @@ urlpatterns = [
     path("images/<int:image_id>/file", ImageFileView.as_view(), name="image_file"),
     path("images/<int:image_id>/thumbnail", ImageThumbnailView.as_view(), name="image_thumbnail"),
     path("i/<str:signed>/", SignedImageView.as_view(), name="image_signed"),
+]
+
+#: Unnamespaced (templates and tests reverse them by these names): accepting an invitation, and a researcher's
+#: invitations, reset links and deactivation for the members of a project.
+member_urlpatterns = [
+    path("accounts/invite/<str:token>/", InvitationAcceptView.as_view(), name="invitation_accept"),
+    path("projects/<int:project_id>/members/invitations/", InvitationCreateView.as_view(), name="invitation_create"),
+    path("projects/<int:project_id>/members/<int:membership_id>/reset-link/", PasswordResetLinkView.as_view(), name="password_reset_link"),
+    path("projects/<int:project_id>/members/<int:membership_id>/deactivate/", UserDeactivateView.as_view(), name="user_deactivate"),
 ]

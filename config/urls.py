@@ -8,6 +8,7 @@ from accounts.api import LogoutView, TokenObtainView, TokenRotateView
 from accounts.views import home
 from config.csp import DOCS_POLICY, csp_policy
 from annotation.api_urls import api_urlpatterns
+from annotation.urls import member_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
 from evaluation.urls import urlpatterns as evaluation_urlpatterns
 from exports.urls import api_urlpatterns as exports_api_urlpatterns
@@ -24,6 +25,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
     path("", include("accounts.urls")),
+    path("", include(member_urlpatterns)),
     path("workers/", WorkersView.as_view(), name="workers"),
     path("api/auth/token/", TokenObtainView.as_view(), name="api_token"),
     path("api/auth/token/rotate/", TokenRotateView.as_view(), name="api_token_rotate"),

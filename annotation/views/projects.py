@@ -5,9 +5,9 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from accounts.forms import InvitationCreateForm
 from annotation import selectors
 from annotation.forms import MembershipAddForm, ProjectCreateForm
+from annotation.forms_invitations import InvitationCreateForm
 from annotation.models import Membership
 from annotation.services.projects import membership_add, membership_remove, project_create
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin
@@ -69,7 +69,7 @@ class ProjectDetailView(ProjectResearcherMixin, View):
 
 
 class ProjectMembersView(ProjectResearcherMixin, View):
-    """Who works on the project; add an existing account as annotator or researcher, or invite new people (accounts/member_views.py)."""
+    """Who works on the project; add an existing account as annotator or researcher, or invite new people (views/members.py)."""
 
     template_name = "annotation/project_members.html"
 

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.invitations import invitations_create
-from accounts.models import Invitation
+from annotation.models import Invitation
+from annotation.services.invitations import invitations_create
 from annotation.models import Membership
 from tests.factories import PASSWORD, AnnotatorFactory, MembershipFactory, ResearcherFactory
 

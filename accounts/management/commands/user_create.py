@@ -4,7 +4,7 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.invitations import user_create
+from accounts.users import user_create
 from accounts.models import Role
 
 

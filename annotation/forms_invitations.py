@@ -2,8 +2,8 @@
 from django import forms
 from django.contrib.auth import password_validation
 
-from accounts.invitations import INVITATION_DAYS_DEFAULT, INVITATIONS_AT_ONCE_MAX
 from accounts.models import Role
+from annotation.services.invitations import INVITATION_DAYS_DEFAULT, INVITATIONS_AT_ONCE_MAX
 
 
 class InvitationCreateForm(forms.Form):

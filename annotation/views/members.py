@@ -9,13 +9,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from accounts.forms import InvitationAcceptForm, InvitationCreateForm
-from accounts.invitations import (
-    invitation_accept, invitation_for_token, invitation_problem, invitations_create, password_reset_path, user_deactivate,
-)
+from accounts.users import password_reset_path, user_deactivate
 from annotation import selectors
 from annotation.forms import MembershipAddForm
+from annotation.forms_invitations import InvitationAcceptForm, InvitationCreateForm
 from annotation.models import Membership
+from annotation.services.invitations import invitation_accept, invitation_for_token, invitation_problem, invitations_create
 from annotation.views.access import ProjectResearcherMixin
 
 
