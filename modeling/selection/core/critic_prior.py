@@ -40,6 +40,11 @@ class CalibratedPrior:
         measurement noise.
     n_calibration : int
         Items with human data used for the fit.
+    line_var : ndarray, shape [n_items]
+        Variance of ``intercept + slope * critic`` from the uncertainty of the
+        fitted line (``[1, c] Cov(a, b) [1, c]^T``); not in ``prior_var``.
+        Few calibration items make it large; add it for the predictive
+        variance of an item's human score.
     """
 
     prior_mean: np.ndarray
@@ -48,6 +53,7 @@ class CalibratedPrior:
     intercept: float
     residual_var: float
     n_calibration: int
+    line_var: np.ndarray | None = None
 
 
 def calibrate_critic_prior(
@@ -166,7 +172,7 @@ def calibrate_critic_prior(
         neg_reml = 0.5 * (
             np.sum(np.log(total)) + np.sum(resid**2 / total) + np.linalg.slogdet(info)[1]
         )
-        return float(intercept), float(slope), neg_reml
+        return float(intercept), float(slope), neg_reml, info
 
     floor = float(min_residual_var)
     top = max(10.0 * float(np.var(y)), 10.0 * floor)
@@ -181,7 +187,9 @@ def calibrate_critic_prior(
     tau2 = max(float(np.exp(search.x)), floor)
     if wls(floor)[2] <= search.fun:  # the bounded search never quite reaches its edge
         tau2 = floor
-    intercept, slope, _ = wls(tau2)
+    intercept, slope, _, info = wls(tau2)
+    cov = np.linalg.inv(info)
+    line_var = cov[0, 0] + 2.0 * cov[0, 1] * critic + cov[1, 1] * critic**2
     return CalibratedPrior(
         prior_mean=intercept + slope * critic,
         prior_var=slope**2 * c_var + tau2,
@@ -189,6 +197,7 @@ def calibrate_critic_prior(
         intercept=intercept,
         residual_var=tau2,
         n_calibration=n_cal,
+        line_var=np.maximum(line_var, 0.0),
     )
 
 
