@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 
 from annotation.models import Image, PairSource, Project, SelectionStrategy, WorkItem
 from annotation.services.work import ProposedPair, pair_items_open_count, pairs_generate, proposed_pairs_add
@@ -326,12 +326,16 @@ def _judgement_arrays(*, project: Project, image_ids: np.ndarray) -> _Judgements
 
 
 def _pairs_taken(*, project: Project, image_ids: np.ndarray) -> np.ndarray:
-    """Index pairs [n, 2] the selector must not propose: every pair item of the project that is still
-    served (open, full, gold or training) or has been judged. Only retired items nobody judged may be
-    proposed again (`proposed_pairs_add` serves them again rather than duplicating them)."""
+    """Index pairs [n, 2] the selector must not propose: pair items still waiting for judgements (open or
+    leased) and gold or training pairs. A work pair that has all its judgements may be proposed again while
+    its outcome is uncertain (`proposed_pairs_add` then asks one more annotator; the queue never serves an
+    item twice to one annotator); a retired one nobody judged is served again rather than duplicated."""
     rows = list(
         WorkItem.objects.filter(project=project, kind=TaskKind.PAIR)
-        .exclude(retired=True, judgement_count=0)
+        .filter(
+            ~Q(purpose=WorkItem.Purpose.WORK)
+            | Q(retired=False, judgement_count__lt=F("extra_judgements") + project.overlap)
+        )
         .values_list("image_id", "image_b_id")
     )
     if not rows:
