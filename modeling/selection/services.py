@@ -197,10 +197,10 @@ def pair_queue_refill(project: Project, *, rng: np.random.Generator | None = Non
 def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None = None) -> RefillResult:
     """Top up the project's comparison pairs when fewer than `pair_batch_size` are open.
 
-    Pair source `proposed`: choose `pair_batch_size` new pairs with the active selector on the current
-    posterior (the latest finished scaling run; N(0, 1) for images it has not scored), never a pair that
-    is already open in the queue or already judged, and queue them with their strategy, expected gain
-    and critic version (older unserved proposals are retired by `proposed_pairs_add`). Other sources:
+    Pair source `proposed`: choose `pair_batch_size` pairs as `propose_pairs` does, on the posterior
+    fitted from every scaled judgement (with the active critic's calibrated prior for the strategies
+    that use it), never a pair still open in the queue (a judged pair may come back while its outcome is
+    uncertain), and queue them with their strategy, information in bits and critic version (older unserved proposals are retired by `proposed_pairs_add`). Other sources:
     `pairs_generate` up to the batch size. Nothing happens when pairs are not an enabled task kind or a
     batch is already open, so running it twice adds nothing the second time. The project row is locked
     for the whole refill, so two refills of one project never interleave.
