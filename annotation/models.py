@@ -245,6 +245,9 @@ class WorkItem(models.Model):
     critic_version_id = models.PositiveIntegerField(null=True, blank=True, help_text="Critic used as prior, if any.")
     priority = models.FloatField(default=0.0, help_text="Higher is served first.")
     judgement_count = models.PositiveIntegerField(default=0, help_text="Judgements so far, repeats not counted.")
+    extra_judgements = models.PositiveIntegerField(
+        default=0, help_text="Judgements wanted beyond the project's overlap (a pair the selector asks again).",
+    )
     retired = models.BooleanField(default=False, help_text="No longer served (e.g. a superseded proposal).")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,11 +10,11 @@ Serving order in `assignment_next` for an annotator of a project:
    (`fatigue_break_minutes` since the last submission) is not over;
 4. with probability `gold_rate` a gold item the annotator has not judged; with `repeat_rate` one of their
    own earlier work items again (a consistency repeat);
-5. otherwise a work item of an enabled kind with `judgement_count + active leases < overlap` that the
-   annotator has neither judged nor leased: only the kind the annotator chose (`Membership.preferred_kind`)
-   while the researcher has it enabled; on "mixed" (blank) the kind of their last judgement while it has work
-   (else another enabled kind at random); within a kind highest `priority` first, then fewest judgements, then
-   oldest. (Gold items and repeats in step 4 may be of any enabled kind.)
+5. otherwise a work item of an enabled kind with `judgement_count + active leases < overlap + extra_judgements`
+   that the annotator has neither judged nor leased: only the kind the annotator chose
+   (`Membership.preferred_kind`) while the researcher has it enabled; on "mixed" (blank) the kind of their last
+   judgement while it has work (else another enabled kind at random); within a kind highest `priority` first, then
+   fewest judgements, then oldest. (Gold items and repeats in step 4 may be of any enabled kind.)
    Rows are locked with `select_for_update(skip_locked=True)` and the active leases recounted after the
    lock, so two annotators never take the last slot of one item (PostgreSQL), and SQLite's IMMEDIATE
    transactions serialise writers.
@@ -85,7 +85,7 @@ def _open_work(project: Project) -> QuerySet[WorkItem]:
         purpose=WorkItem.Purpose.WORK,
         kind__in=enabled_kinds(project),
         retired=False,
-        judgement_count__lt=project.overlap,
+        judgement_count__lt=F("extra_judgements") + project.overlap,
     )
 
 
@@ -180,7 +180,7 @@ def _work_candidate(*, project: Project, annotator, now: datetime, kind: str) ->
         .filter(kind=kind)
         .filter(~_seen(annotator))
         .annotate(slots_taken=F("judgement_count") + Coalesce(_count(active_leases), Value(0)))
-        .filter(slots_taken__lt=project.overlap)
+        .filter(slots_taken__lt=F("extra_judgements") + project.overlap)
         .order_by("-priority", "judgement_count", "id")
     )
     rejected: list[int] = []
@@ -195,7 +195,7 @@ def _work_candidate(*, project: Project, annotator, now: datetime, kind: str) ->
             if item is None:
                 break
             held = Lease.objects.filter(item=item, status=Lease.Status.ACTIVE, expires_at__gt=now).count()
-            if item.judgement_count + held < project.overlap:
+            if item.judgement_count + held < project.overlap + item.extra_judgements:
                 item.project = project
                 return item
             rejected.append(item.pk)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from annotation.models import Image, Lease, PairSource, Project, SelectionStrategy, WorkItem
 from annotation.services.answers import gold_answer_clean
@@ -166,9 +166,10 @@ def pairs_generate(project: Project, *, count: int, rng: np.random.Generator) ->
 
 
 def pair_items_open_count(project: Project) -> int:
-    """Comparison pairs still open: WORK pairs, not retired, with fewer judgements than the project's overlap."""
+    """Comparison pairs still open: WORK pairs, not retired, with fewer judgements than the project's overlap (plus the item's extra)."""
     return WorkItem.objects.filter(
-        project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK, retired=False, judgement_count__lt=project.overlap,
+        project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK, retired=False,
+        judgement_count__lt=F("extra_judgements") + project.overlap,
     ).count()
 
 
@@ -206,7 +207,8 @@ def proposed_pairs_add(
     `priority = batch_priority` (the queue serves the highest priority first, then fewest judgements,
     then oldest, so a later batch with a higher priority goes first). Older proposals (a strategy set)
     that nobody has judged or holds a lease on are retired. A pair the project already has is refreshed
-    rather than duplicated. Raises ValidationError for unknown strategies, images of other projects,
+    rather than duplicated; one that has all its judgements gets one more (`extra_judgements`), so a pair whose
+    outcome is still uncertain is asked again, of an annotator who has not judged it. Raises ValidationError for unknown strategies, images of other projects,
     or an image compared with itself.
     """
     if strategy not in SelectionStrategy.values:
@@ -238,7 +240,9 @@ def proposed_pairs_add(
     for pair, gain in ordered.items():
         values = {"strategy": strategy, "expected_gain": gain, "critic_version_id": critic_version_id, "priority": batch_priority}
         if pair in existing:
-            WorkItem.objects.filter(pk=existing[pair].pk).update(retired=False, **values)
+            item = existing[pair]
+            extra = max(item.extra_judgements, item.judgement_count - project.overlap + 1)
+            WorkItem.objects.filter(pk=item.pk).update(retired=False, extra_judgements=extra, **values)
             refreshed += 1
         else:
             new_items.append(WorkItem(project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK,

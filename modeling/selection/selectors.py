@@ -22,7 +22,7 @@ def proposed_pairs(*, project: Project, state: str | None = None) -> QuerySet[Wo
         .annotate(
             state=Case(
                 When(retired=True, then=Value("retired")),
-                When(judgement_count__gte=project.overlap, then=Value("judged")),
+                When(judgement_count__gte=F("extra_judgements") + project.overlap, then=Value("judged")),
                 When(Q(judgement_count__gt=0) | Q(leased=True), then=Value("served")),
                 default=Value("open"),
             )

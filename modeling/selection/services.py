@@ -1,14 +1,16 @@
-"""The Django side of active pair selection: read the posterior and the queue, call modeling.selection.core.active, queue the pairs.
+"""The Django side of active pair selection: read the judgements, the critic's scores and the queue, call the selection core, queue the pairs.
 
-The science is in the Django-free cores (modeling/selection/core/active.py, modeling/selection/core/critic_prior.py). This module
-reads the current scores (evaluation's latest finished ScalingRun) and the project's pair items into
-arrays, calls `select_pairs_batch`, and hands the chosen pairs to annotation's queue through
+The science is in the Django-free cores (modeling/selection/core/). This module reads the project's
+pair judgements, ratings (their MOS prior, as the scaling run uses) and the active critic's raw scores
+into arrays, and calls the two steps of `modeling.selection.core.propose.propose_pairs`
+(`selection_posterior`, then `propose_from_posterior`), so the app's pairs are the ones a notebook
+calling `propose_pairs` gets. The chosen pairs go to annotation's queue through
 `annotation.services.work.proposed_pairs_add`, which records their provenance on the work items.
 
-The critic enters through one function, `critic_prior_for_project`: the active critic version's scores,
-calibrated onto the human scale. Without an active, scored critic it returns None, and then the
-strategies that need the critic fall back to plain expected information gain and say so in the items'
-provenance.
+The critic enters through one function, `critic_scores_for_project`: the active critic version's raw
+scores; the calibration onto the human scale happens in the core. Without an active, scored critic it
+returns None, and then the strategies that need the critic fall back to plain expected information
+gain and say so in the items' provenance.
 """
 from __future__ import annotations
 
@@ -17,16 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 
 from annotation.models import Image, PairSource, Project, SelectionStrategy, WorkItem
 from annotation.services.work import ProposedPair, pair_items_open_count, pairs_generate, proposed_pairs_add
-from annotation.vocabulary import TaskKind
+from annotation.vocabulary import LEVELS, TaskKind
 from evaluation.models import ItemScore
-from evaluation.selectors import scaling_run_current
+from evaluation.ratings import mos_from_ratings, mos_prior_mean
+from evaluation.selectors import pair_outcomes, rating_levels, scaling_run_current
 from modeling.critic.models import CriticScore, CriticVersion
-from modeling.selection.core.active import SelectionConfig, select_pairs_batch
+from modeling.selection.core.active import SelectionConfig
 from modeling.selection.core.critic_prior import calibrate_critic_prior, critic_disagreement_scores
+from modeling.selection.core.propose import propose_from_posterior, selection_posterior
 
 logger = logging.getLogger(__name__)
 
@@ -62,22 +66,31 @@ class CriticPrior:
     features: np.ndarray | None = None
 
 
-def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> CriticPrior | None:
-    """The active critic's calibrated prior for `image_ids` (sorted), or None when there is none.
+@dataclass(frozen=True)
+class CriticScores:
+    """The active critic's raw scores for every image (the narrow seam: scores, never the model).
 
-    THE SEAM for the critic (issue 8). Reads the project's active CriticVersion's scores (0-100) and
-    variances for `image_ids`, and maps them onto the human (Thurstone) scale with
-    `modeling.selection.core.critic_prior.calibrate_critic_prior`, fitted on the images the current scaling run has
-    human data for. The scaling run's own prior is passed as `human_prior_mean`/`human_prior_var` so it
-    is divided out first, as that function documents: N(z-scored MOS, 1) for rated images and N(0, 1)
-    for the others (evaluation.services._scale_fit, evaluation.ratings.mos_prior_mean), rebuilt from the
-    run's `ItemScore.mos`. Images the critic has not scored get the mean critic score with the largest
-    critic variance, so they carry little weight.
+    Attributes
+    ----------
+    scores, variances : ndarray, shape [n_images]
+        In the order of the `image_ids` asked for; images the critic has not scored get the mean score
+        with the largest variance, so they carry little weight.
+    critic_version_id : int
+    features : ndarray, shape [n_images, n_features], optional
+        Its five level probabilities per image (images it has not scored get the mean).
+    """
 
-    Returns None (and selection falls back to plain EIG, saying so) when no version is active, the
-    active one has scored fewer than MIN_CRITIC_SCORES of these images, there is no finished scaling run,
-    or the calibration cannot be fitted (fewer than 3 images with human data, constant critic scores).
-    No prior is ever made up.
+    scores: np.ndarray
+    variances: np.ndarray
+    critic_version_id: int
+    features: np.ndarray | None = None
+
+
+def critic_scores_for_project(project: Project, *, image_ids: np.ndarray) -> CriticScores | None:
+    """The active critic version's scores for `image_ids` (sorted), or None when there is none.
+
+    None when no version is active or the active one has scored fewer than MIN_CRITIC_SCORES of these
+    images. No score is ever made up beyond filling the few unscored images with the mean.
     """
     version = CriticVersion.objects.filter(project=project, status=CriticVersion.Status.ACTIVE).first()
     if version is None:
@@ -100,7 +113,29 @@ def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> Crit
     if probabilities.ndim == 2 and np.isfinite(probabilities).all():
         features = np.tile(probabilities[known].mean(axis=0), (n, 1))
         features[where[known]] = probabilities[known]
+    return CriticScores(scores=critic, variances=critic_var, critic_version_id=version.pk, features=features)
 
+
+def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> CriticPrior | None:
+    """The active critic's calibrated prior for `image_ids` (sorted), fitted on the current scaling run, or None.
+
+    Reads the scores through `critic_scores_for_project` and maps them onto the human (Thurstone) scale
+    with `modeling.selection.core.critic_prior.calibrate_critic_prior`, fitted on the images the current
+    scaling run has human data for. The scaling run's own prior is passed as
+    `human_prior_mean`/`human_prior_var` so it is divided out first: N(z-scored MOS, 1) for rated images
+    and N(0, 1) for the others (evaluation.services._scale_fit, evaluation.ratings.mos_prior_mean),
+    rebuilt from the run's `ItemScore.mos`. The refill does not use it (it calibrates inside
+    `modeling.selection.core.propose.selection_posterior`); it is the critic-on-human-scale view for
+    reports.
+
+    Returns None when there is no active scored critic, no finished scaling run, or the calibration
+    cannot be fitted (fewer than 3 images with human data, constant critic scores).
+    """
+    found = critic_scores_for_project(project, image_ids=image_ids)
+    if found is None:
+        return None
+    n = image_ids.size
+    critic, critic_var, features = found.scores, found.variances, found.features
     run = scaling_run_current(project=project)
     if run is None:
         return None
@@ -125,10 +160,10 @@ def critic_prior_for_project(project: Project, *, image_ids: np.ndarray) -> Crit
             critic, critic_var, human, human_var, has_human, human_prior_mean=prior_mean, human_prior_var=np.ones(n),
         )
     except (ValueError, RuntimeError) as error:
-        logger.info("No critic prior for project %s from v%s: %s", project.pk, version.number, error)
+        logger.info("No critic prior for project %s from version %s: %s", project.pk, found.critic_version_id, error)
         return None
     return CriticPrior(
-        prior_mean=calibrated.prior_mean, prior_var=calibrated.prior_var, critic_version_id=version.pk, features=features,
+        prior_mean=calibrated.prior_mean, prior_var=calibrated.prior_var, critic_version_id=found.critic_version_id, features=features,
     )
 
 
@@ -162,10 +197,10 @@ def pair_queue_refill(project: Project, *, rng: np.random.Generator | None = Non
 def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None = None) -> RefillResult:
     """Top up the project's comparison pairs when fewer than `pair_batch_size` are open.
 
-    Pair source `proposed`: choose `pair_batch_size` new pairs with the active selector on the current
-    posterior (the latest finished scaling run; N(0, 1) for images it has not scored), never a pair that
-    is already open in the queue or already judged, and queue them with their strategy, expected gain
-    and critic version (older unserved proposals are retired by `proposed_pairs_add`). Other sources:
+    Pair source `proposed`: choose `pair_batch_size` pairs as `propose_pairs` does, on the posterior
+    fitted from every scaled judgement (with the active critic's calibrated prior for the strategies
+    that use it), never a pair still open in the queue (a judged pair may come back while its outcome is
+    uncertain), and queue them with their strategy, information in bits and critic version (older unserved proposals are retired by `proposed_pairs_add`). Other sources:
     `pairs_generate` up to the batch size. Nothing happens when pairs are not an enabled task kind or a
     batch is already open, so running it twice adds nothing the second time. The project row is locked
     for the whole refill, so two refills of one project never interleave.
@@ -202,44 +237,49 @@ def _proposed_refill(*, project: Project, batch_size: int, rng, seed, base: dict
     requested = project.selection_strategy
     if image_ids.size < 2:
         return RefillResult(added=0, strategy_requested=requested, seed=seed, note="The project has fewer than two images.", **base)
-    mean, var, has_human = _posterior(project=project, image_ids=image_ids)
-    prior = None
+    critic = None
     if requested in (SelectionStrategy.EIG_PRIOR, SelectionStrategy.CRITIC_DISAGREEMENT):
-        prior = critic_prior_for_project(project, image_ids=image_ids)
+        critic = critic_scores_for_project(project, image_ids=image_ids)
+    judgements = _judgement_arrays(project=project, image_ids=image_ids)
+    posterior = selection_posterior(
+        image_ids.size, judgements.winners, judgements.losers, ties=judgements.ties, prior_mean=judgements.prior_mean,
+        critic_scores=None if critic is None else critic.scores, critic_var=None if critic is None else critic.variances,
+    )
     exclude = _pairs_taken(project=project, image_ids=image_ids)
 
     candidates = None
     note = ""
     if requested == SelectionStrategy.RANDOM:
         used, core_strategy = SelectionStrategy.RANDOM, "random"
-    elif prior is None:
+    elif critic is None:
         used, core_strategy = SelectionStrategy.EIG, "eig"
         if requested != SelectionStrategy.EIG:
             note = f"No critic scores yet: strategy {requested} fell back to plain expected information gain (eig)."
     else:
-        # The critic's calibrated prior stands in for the posterior where people have said nothing yet.
-        mean = np.where(has_human, mean, prior.prior_mean)
-        var = np.where(has_human, var, prior.prior_var)
         used, core_strategy = SelectionStrategy.EIG_PRIOR, "eig"
         if requested == SelectionStrategy.CRITIC_DISAGREEMENT:
-            candidates = _disagreement_candidates(mean=mean, var=var, has_human=has_human, prior=prior, k=batch_size, rng=rng)
+            candidates = _disagreement_candidates(
+                mean=posterior.mean, var=posterior.var, has_human=judgements.has_human,
+                critic_on_human_scale=posterior.prior_mean, features=critic.features, k=batch_size, rng=rng,
+            )
             if candidates is not None:
                 used = SelectionStrategy.CRITIC_DISAGREEMENT
             else:
                 note = "Too little human data or no critic features for critic disagreement: used EIG with the critic prior."
 
-    chosen = select_pairs_batch(
-        mean, var, batch_size, rng=rng, candidates=candidates, exclude=exclude, config=SelectionConfig(strategy=core_strategy),
+    pairs, gains = propose_from_posterior(
+        posterior.mean, posterior.var, batch_size, rng=rng, candidates=candidates, exclude=exclude,
+        config=SelectionConfig(strategy=core_strategy),
     )
-    if not chosen:
+    if not len(pairs):
         return RefillResult(
             added=0, strategy_requested=requested, strategy_used=used, seed=seed,
             note=(note + " " if note else "") + "Every pair is already open or judged.", **base,
         )
-    critic_version_id = prior.critic_version_id if prior is not None else None
+    critic_version_id = critic.critic_version_id if critic is not None else None
     added = proposed_pairs_add(
         project,
-        [ProposedPair(int(image_ids[p.i]), int(image_ids[p.j]), float(p.expected_gain)) for p in chosen],
+        [ProposedPair(int(image_ids[i]), int(image_ids[j]), float(gain)) for (i, j), gain in zip(pairs, gains)],
         strategy=used,
         critic_version_id=critic_version_id,
         batch_priority=_next_batch_priority(project=project),
@@ -250,37 +290,52 @@ def _proposed_refill(*, project: Project, batch_size: int, rng, seed, base: dict
     )
 
 
-def _posterior(*, project: Project, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and variance per image from the current scaling run; N(0, 1) for images it did not score.
+@dataclass(frozen=True)
+class _Judgements:
+    winners: np.ndarray  # [n_comparisons] image indices
+    losers: np.ndarray
+    ties: np.ndarray  # [n_comparisons] bool
+    prior_mean: np.ndarray | None  # [n_images]: z-scored MOS for rated images (as the scaling run), or None
+    has_human: np.ndarray  # [n_images] bool: compared or rated
 
-    Returns mean, var ([n_images] floats) and has_human ([n_images] bool: the run had comparisons or
-    ratings of the image).
-    """
+
+def _judgement_arrays(*, project: Project, image_ids: np.ndarray) -> _Judgements:
+    """Every scaled pair and rating judgement of the project as index arrays (what the scaling run reads)."""
     n = image_ids.size
-    mean, var, has_human = np.zeros(n), np.ones(n), np.zeros(n, dtype=bool)
-    run = scaling_run_current(project=project)
-    if run is None:
-        return mean, var, has_human
-    rows = list(ItemScore.objects.filter(run=run).values_list("image_id", "score", "variance", "n_comparisons", "n_ratings"))
-    if not rows:
-        return mean, var, has_human
-    ids, scores, variances, n_comp, n_rat = (np.asarray(column) for column in zip(*rows))
-    where = np.searchsorted(image_ids, ids.astype(np.int64))
-    known = (where < n) & (image_ids[np.minimum(where, n - 1)] == ids)
-    where = where[known]
-    mean[where] = scores[known]
-    var[where] = np.maximum(variances[known].astype(np.float64), 1e-9)  # the core wants > 0
-    has_human[where] = (n_comp[known] + n_rat[known]) > 0
-    return mean, var, has_human
+    has_human = np.zeros(n, dtype=bool)
+    rows = list(pair_outcomes(project=project, last_judgement_id=None))
+    if rows:
+        a_ids, b_ids, choices = zip(*rows)
+        a = np.searchsorted(image_ids, np.asarray(a_ids, dtype=np.int64))
+        b = np.searchsorted(image_ids, np.asarray(b_ids, dtype=np.int64))
+        choice = np.asarray(choices)
+        b_won = choice == "b"
+        winners, losers, ties = np.where(b_won, b, a), np.where(b_won, a, b), choice == "tie"
+        has_human[a] = has_human[b] = True
+    else:
+        winners = losers = np.empty(0, dtype=np.int64)
+        ties = np.empty(0, dtype=bool)
+    prior_mean = None
+    ratings = list(rating_levels(project=project, last_judgement_id=None))
+    if ratings:
+        r_ids, levels = zip(*ratings)
+        rated = np.searchsorted(image_ids, np.asarray(r_ids, dtype=np.int64))
+        prior_mean = mos_prior_mean(mos_from_ratings(rated, np.asarray(levels, dtype=np.float64), n, levels=len(LEVELS)))
+        has_human[rated] = True
+    return _Judgements(winners=winners, losers=losers, ties=ties, prior_mean=prior_mean, has_human=has_human)
 
 
 def _pairs_taken(*, project: Project, image_ids: np.ndarray) -> np.ndarray:
-    """Index pairs [n, 2] the selector must not propose: every pair item of the project that is still
-    served (open, full, gold or training) or has been judged. Only retired items nobody judged may be
-    proposed again (`proposed_pairs_add` serves them again rather than duplicating them)."""
+    """Index pairs [n, 2] the selector must not propose: pair items still waiting for judgements (open or
+    leased) and gold or training pairs. A work pair that has all its judgements may be proposed again while
+    its outcome is uncertain (`proposed_pairs_add` then asks one more annotator; the queue never serves an
+    item twice to one annotator); a retired one nobody judged is served again rather than duplicated."""
     rows = list(
         WorkItem.objects.filter(project=project, kind=TaskKind.PAIR)
-        .exclude(retired=True, judgement_count=0)
+        .filter(
+            ~Q(purpose=WorkItem.Purpose.WORK)
+            | Q(retired=False, judgement_count__lt=F("extra_judgements") + project.overlap)
+        )
         .values_list("image_id", "image_b_id")
     )
     if not rows:
@@ -299,18 +354,19 @@ def _next_batch_priority(*, project: Project) -> float:
     return float(latest or 0.0) + 1.0
 
 
-def _disagreement_candidates(*, mean, var, has_human, prior: CriticPrior, k: int, rng) -> np.ndarray | None:
+def _disagreement_candidates(*, mean, var, has_human, critic_on_human_scale, features, k: int, rng) -> np.ndarray | None:
     """Candidate pairs around the images where the critic is most wrong (paper 004, eq. 5), or None.
 
-    Chooses up to k images with human scores by variance-normalised critic error plus feature diversity
-    (`critic_disagreement_scores`), and pairs each with its nearest neighbours in posterior mean, so
-    the next comparisons pin down exactly those images.
+    Chooses up to k images with human data by variance-normalised critic error (the critic's calibrated
+    prior mean against the posterior) plus feature diversity (`critic_disagreement_scores`), and pairs
+    each with its nearest neighbours in posterior mean, so the next comparisons pin down exactly those
+    images.
     """
     human = np.flatnonzero(has_human)
-    if prior.features is None or human.size < 2:
+    if features is None or human.size < 2:
         return None
     picked = critic_disagreement_scores(
-        prior.prior_mean[human], mean[human], np.sqrt(var[human]), prior.features[human],
+        critic_on_human_scale[human], mean[human], np.sqrt(var[human]), features[human],
         diversity_weight=DISAGREEMENT_DIVERSITY_WEIGHT, k=min(k, human.size), rng=rng,
     )
     order = np.argsort(mean, kind="stable")

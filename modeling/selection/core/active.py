@@ -14,7 +14,7 @@ References
 .. [1] N. Houlsby, F. Huszar, Z. Ghahramani, M. Lengyel, "Bayesian Active
    Learning for Classification and Preference Learning", arXiv:1112.5745
    (2011), Sec. 3, closed form for the probit likelihood.
-.. [2] Paper 004 (``/work/shared/papers/004_*``), Sec. 3.3, eqs. 3-5:
+.. [2] Paper 004 (docs/references.md), Sec. 3.3, eqs. 3-5:
    difficult-sample selection by variance-normalised error plus diversity.
 .. [3] T. Minka, "Expectation Propagation for approximate Bayesian
    inference", UAI 2001 (assumed-density filtering for the probit).
@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 import scipy.sparse.csgraph  # noqa: F401  (registers sparse.csgraph)
+
+from evaluation.arrays import check_rng, float_vector, require_finite
 
 __all__ = [
     "ProposedPair",
@@ -53,31 +55,10 @@ _ENUMERATE_ALL_PAIRS_MAX = 200_000
 # ------------------------------------------------------------------ helpers
 
 
-def _float_vector(name: str, value, n: int | None = None) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
-    return arr
-
-
-def _require_finite(name: str, arr: np.ndarray) -> None:
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-
-
 def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-300, 1.0 - 1e-16)
     return -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
 
-
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
-        )
-    return rng
 
 
 # ------------------------------------------------------------------- BALD
@@ -121,7 +102,7 @@ def bald_pairwise(mean_i, var_i, mean_j, var_j) -> np.ndarray:
         *(np.asarray(x, dtype=np.float64) for x in (mean_i, var_i, mean_j, var_j))
     )
     for name, arr in (("mean_i", m_i), ("var_i", v_i), ("mean_j", m_j), ("var_j", v_j)):
-        _require_finite(name, arr)
+        require_finite(name, arr)
     if np.any(v_i < 0) or np.any(v_j < 0):
         raise ValueError("variances must be >= 0")
     return _bald(m_i - m_j, v_i + v_j)
@@ -194,8 +175,8 @@ def rank_density(posterior_mean, posterior_var) -> np.ndarray:
     ndarray, shape [n_items]
         ``rho_i >= 0``.
     """
-    mean = _float_vector("posterior_mean", posterior_mean)
-    var = _float_vector("posterior_var", posterior_var, mean.size)
+    mean = float_vector("posterior_mean", posterior_mean)
+    var = float_vector("posterior_var", posterior_var, mean.size)
     half = np.sqrt(3.0 * (var + np.median(var)))
     ordered = np.sort(mean)
     inside = np.searchsorted(ordered, mean + half, side="right") - np.searchsorted(
@@ -457,11 +438,11 @@ def select_pairs_batch(
         ``k < 0`` or out-of-range indices.
     """
     config = SelectionConfig() if config is None else config
-    rng = _check_rng(rng)
-    mean = _float_vector("posterior_mean", posterior_mean)
-    var = _float_vector("posterior_var", posterior_var, mean.size)
-    _require_finite("posterior_mean", mean)
-    _require_finite("posterior_var", var)
+    rng = check_rng(rng)
+    mean = float_vector("posterior_mean", posterior_mean)
+    var = float_vector("posterior_var", posterior_var, mean.size)
+    require_finite("posterior_mean", mean)
+    require_finite("posterior_var", var)
     if np.any(var <= 0):
         raise ValueError("posterior_var must be > 0")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:

@@ -5,7 +5,7 @@ which uses these priors to choose pairs; the scale is the one of :mod:`evaluatio
 
 References
 ----------
-.. [2] Paper 004 (``/work/shared/papers/004_*``), Sec. 3.3, eqs. 3-5:
+.. [2] Paper 004 (docs/references.md), Sec. 3.3, eqs. 3-5:
    difficult-sample selection by variance-normalised error plus diversity.
 .. [3] T. Minka, "Expectation Propagation for approximate Bayesian
    inference", UAI 2001 (cavity distributions).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from modeling.selection.core.active import _check_rng, _float_vector, _require_finite
+from evaluation.arrays import check_rng, float_vector, require_finite
 
 __all__ = ["CalibratedPrior", "calibrate_critic_prior", "critic_disagreement_scores"]
 
@@ -40,6 +40,11 @@ class CalibratedPrior:
         measurement noise.
     n_calibration : int
         Items with human data used for the fit.
+    line_var : ndarray, shape [n_items]
+        Variance of ``intercept + slope * critic`` from the uncertainty of the
+        fitted line (``[1, c] Cov(a, b) [1, c]^T``); not in ``prior_var``.
+        Few calibration items make it large; add it for the predictive
+        variance of an item's human score.
     """
 
     prior_mean: np.ndarray
@@ -48,6 +53,7 @@ class CalibratedPrior:
     intercept: float
     residual_var: float
     n_calibration: int
+    line_var: np.ndarray | None = None
 
 
 def calibrate_critic_prior(
@@ -113,16 +119,16 @@ def calibrate_critic_prior(
     RuntimeError
         If the REML search for ``tau^2`` does not converge.
     """
-    critic = _float_vector("critic_scores", critic_scores)
+    critic = float_vector("critic_scores", critic_scores)
     n = critic.size
-    c_var = _float_vector("critic_var", critic_var, n)
-    human = _float_vector("human_scores", human_scores, n)
-    h_var = _float_vector("human_var", human_var, n)
+    c_var = float_vector("critic_var", critic_var, n)
+    human = float_vector("human_scores", human_scores, n)
+    h_var = float_vector("human_var", human_var, n)
     mask = np.asarray(has_human)
     if mask.shape != (n,) or mask.dtype != np.bool_:
         raise ValueError(f"has_human must be a boolean array of shape ({n},)")
-    _require_finite("critic_scores", critic)
-    _require_finite("critic_var", c_var)
+    require_finite("critic_scores", critic)
+    require_finite("critic_var", c_var)
     if np.any(c_var < 0):
         raise ValueError("critic_var must be >= 0")
     if not (np.isfinite(min_residual_var) and min_residual_var > 0):
@@ -131,8 +137,8 @@ def calibrate_critic_prior(
         raise ValueError("give both human_prior_mean and human_prior_var, or neither")
     mask = mask.copy()
     y, hv = human.copy(), h_var.copy()
-    _require_finite("human_scores (where has_human)", y[mask])
-    _require_finite("human_var (where has_human)", hv[mask])
+    require_finite("human_scores (where has_human)", y[mask])
+    require_finite("human_var (where has_human)", hv[mask])
     if np.any(hv[mask] <= 0):
         raise ValueError("human_var must be > 0 where has_human")
     if human_prior_var is not None:
@@ -166,7 +172,7 @@ def calibrate_critic_prior(
         neg_reml = 0.5 * (
             np.sum(np.log(total)) + np.sum(resid**2 / total) + np.linalg.slogdet(info)[1]
         )
-        return float(intercept), float(slope), neg_reml
+        return float(intercept), float(slope), neg_reml, info
 
     floor = float(min_residual_var)
     top = max(10.0 * float(np.var(y)), 10.0 * floor)
@@ -181,7 +187,9 @@ def calibrate_critic_prior(
     tau2 = max(float(np.exp(search.x)), floor)
     if wls(floor)[2] <= search.fun:  # the bounded search never quite reaches its edge
         tau2 = floor
-    intercept, slope, _ = wls(tau2)
+    intercept, slope, _, info = wls(tau2)
+    cov = np.linalg.inv(info)
+    line_var = cov[0, 0] + 2.0 * cov[0, 1] * critic + cov[1, 1] * critic**2
     return CalibratedPrior(
         prior_mean=intercept + slope * critic,
         prior_var=slope**2 * c_var + tau2,
@@ -189,6 +197,7 @@ def calibrate_critic_prior(
         intercept=intercept,
         residual_var=tau2,
         n_calibration=n_cal,
+        line_var=np.maximum(line_var, 0.0),
     )
 
 
@@ -245,11 +254,11 @@ def critic_disagreement_scores(
         On mismatched shapes, non-finite values, negative ``human_std`` or
         ``diversity_weight``, ``k`` out of range, or a zero denominator.
     """
-    rng = _check_rng(rng)
-    critic = _float_vector("critic_scores", critic_scores)
+    rng = check_rng(rng)
+    critic = float_vector("critic_scores", critic_scores)
     n = critic.size
-    human = _float_vector("human_scores", human_scores, n)
-    std = _float_vector("human_std", human_std, n)
+    human = float_vector("human_scores", human_scores, n)
+    std = float_vector("human_std", human_std, n)
     feats = np.asarray(features, dtype=np.float64)
     if feats.ndim != 2 or feats.shape[0] != n:
         raise ValueError(
@@ -261,7 +270,7 @@ def critic_disagreement_scores(
         ("human_std", std),
         ("features", feats),
     ):
-        _require_finite(name, arr)
+        require_finite(name, arr)
     if np.any(std < 0):
         raise ValueError("human_std must be >= 0")
     if not (np.isfinite(diversity_weight) and diversity_weight >= 0):

@@ -9,7 +9,7 @@ from annotation.signals import judgements_submitted
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
 from modeling.selection import services as selection
-from modeling.selection.services import CriticPrior, pair_queue_refill, pair_queue_refill_run
+from modeling.selection.services import pair_queue_refill, pair_queue_refill_run
 from modeling.selection.tasks import pair_queue_refill_request
 from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
 
@@ -91,8 +91,8 @@ def test_refill_is_idempotent_while_a_batch_is_open(project):
     assert _proposals(project).count() == 5
 
 
-def test_refill_never_proposes_a_pair_already_judged_or_open(project):
-    """Pairs with judgements and pairs open in the queue are never proposed; with few left, fewer come back."""
+def test_refill_never_proposes_a_pair_still_open(project):
+    """Pairs open in the queue are never proposed; judged ones may come back (asked again); with few left, fewer come back."""
     _configure(project, pair_batch_size=20, selection_strategy=SelectionStrategy.RANDOM)
     images = images_make(project, 6)  # 15 pairs
     annotators = annotators_make(project, 1)
@@ -101,30 +101,29 @@ def test_refill_never_proposes_a_pair_already_judged_or_open(project):
     open_pairs = [(images[0], images[2]), (images[1], images[3])]
     for a, b in open_pairs:
         WorkItem.objects.create(project=project, kind=TaskKind.PAIR, image=a, image_b=b)
-    taken = {(a.pk, b.pk) for a, b, _ in judged} | {(a.pk, b.pk) for a, b in open_pairs}
+    taken = {(a.pk, b.pk) for a, b in open_pairs}
 
     result = pair_queue_refill_run(project, rng=np.random.default_rng(3))
 
     proposed = _pair_set(_proposals(project))
-    assert result.added == 15 - 5 == len(proposed)
+    assert result.added == 15 - 2 == len(proposed)
     assert proposed.isdisjoint(taken)
 
 
-def test_eig_refill_never_proposes_a_pair_already_judged_or_open(project):
+def test_eig_refill_never_proposes_a_pair_still_open(project):
     """The same holds for EIG, which also spreads a batch over images (at most two pairs per image)."""
     _configure(project, pair_batch_size=20, selection_strategy=SelectionStrategy.EIG)
     images = images_make(project, 8)
     judged = [(images[i], images[i + 1], "a") for i in range(0, 7)]
     judgements_add(project, judged, annotators_make(project, 1))
     WorkItem.objects.create(project=project, kind=TaskKind.PAIR, image=images[0], image_b=images[2])
-    taken = {(a.pk, b.pk) for a, b, _ in judged} | {(images[0].pk, images[2].pk)}
     for seed in range(3):
         WorkItem.objects.filter(project=project).exclude(strategy="").update(judgement_count=1)  # judged: not open
-        taken |= _pair_set(_proposals(project))
+        still_open = {(images[0].pk, images[2].pk)}
         before = _pair_set(_proposals(project))
         pair_queue_refill(project, rng=np.random.default_rng(seed))
         new = _pair_set(_proposals(project)) - before
-        assert new and new.isdisjoint(taken)
+        assert new and new.isdisjoint(still_open)
 
 
 def test_a_retired_unjudged_proposal_may_be_proposed_again(project):
@@ -138,32 +137,30 @@ def test_a_retired_unjudged_proposal_may_be_proposed_again(project):
     assert WorkItem.objects.filter(project=project, kind=TaskKind.PAIR).count() == 1
 
 
-def test_refill_uses_the_current_scores(project):
-    """The posterior comes from the latest finished scaling run: the two close, uncertain images are compared first."""
+def test_refill_uses_the_judgements(project):
+    """The posterior is fitted from the project's judgements: after A beat B and C beat D often, A-C or B-D is asked next."""
     _configure(project, pair_batch_size=1)
-    images = images_make(project, 4)
-    run = ScalingRun.objects.create(project=project, status=ScalingRun.Status.DONE)
-    for image, score, variance in zip(images, [0.0, 0.05, 5.0, 10.0], [1.0, 1.0, 0.01, 0.01]):
-        ItemScore.objects.create(run=run, image=image, score=score, variance=variance, ci_low=0, ci_high=0, score_0_100=0, n_comparisons=3)
+    a, b, c, d = images_make(project, 4)
+    judgements_add(project, [(a, b, "a")] * 6 + [(c, d, "a")] * 6, annotators_make(project, 6))
     assert pair_queue_refill(project, rng=np.random.default_rng(0)) == 1
-    assert _pair_set(_proposals(project)) == {(images[0].pk, images[1].pk)}
+    assert _pair_set(_proposals(project)) <= {(a.pk, c.pk), (b.pk, d.pk)}
 
 
-def test_a_critic_prior_from_the_seam_is_used_and_recorded(project, monkeypatch):
-    """When `critic_prior_for_project` returns a prior, eig_prior uses it and each pair records the critic version."""
+def test_the_first_batch_uses_the_active_critic(project):
+    """Before any judgement, eig_prior follows the active critic's ordering and each pair records the critic version."""
+    from modeling.critic.models import CriticScore, CriticVersion
+
     _configure(project, selection_strategy=SelectionStrategy.EIG_PRIOR, pair_batch_size=1)
     images = images_make(project, 4)
-
-    def prior(project, *, image_ids):
-        assert list(image_ids) == [image.pk for image in images]
-        return CriticPrior(prior_mean=np.array([0.0, 3.0, 3.02, 6.0]), prior_var=np.array([0.01, 0.5, 0.5, 0.01]), critic_version_id=7)
-
-    monkeypatch.setattr(selection, "critic_prior_for_project", prior)
+    version = CriticVersion.objects.create(project=project, number=1, status=CriticVersion.Status.ACTIVE, base_model_dir="/x")
+    for image, score in zip(images, [0.0, 50.0, 51.0, 100.0]):
+        CriticScore.objects.create(version=version, image=image, score=score, variance=1.0, probabilities=[0.2] * 5)
     result = pair_queue_refill_run(project, rng=np.random.default_rng(0))
-    assert (result.strategy_used, result.critic_version_id) == ("eig_prior", 7)
+    assert (result.strategy_used, result.critic_version_id) == ("eig_prior", version.pk)
     item = _proposals(project).get()
     assert (item.image_id, item.image_b_id) == (images[1].pk, images[2].pk)
-    assert (item.strategy, item.critic_version_id) == ("eig_prior", 7)
+    assert (item.strategy, item.critic_version_id) == ("eig_prior", version.pk)
+    assert 0.0 <= item.expected_gain <= 1.0
 
 
 def test_the_critic_seam_returns_none_today(project):
@@ -173,7 +170,7 @@ def test_the_critic_seam_returns_none_today(project):
 
 
 def test_critic_disagreement_uses_the_active_critics_level_probabilities_as_features(project):
-    """With an active scored critic and human scores, critic disagreement runs (no fallback) on the critic's features."""
+    """With an active scored critic and human judgements, critic disagreement runs (no fallback) on the critic's features."""
     from modeling.critic.models import CriticScore, CriticVersion
 
     _configure(project, selection_strategy=SelectionStrategy.CRITIC_DISAGREEMENT, pair_batch_size=4)
@@ -186,6 +183,7 @@ def test_critic_disagreement_uses_the_active_critics_level_probabilities_as_feat
     for i, image in enumerate(images):
         ItemScore.objects.create(run=run, image=image, score=(-1) ** i * 0.3 * i, variance=0.5, ci_low=0, ci_high=0, score_0_100=0, n_comparisons=2)
     ids = np.asarray([image.pk for image in images])
+    judgements_add(project, [(images[i], images[i + 1], "ab"[i % 2]) for i in range(7)], annotators_make(project, 1))
 
     prior = selection.critic_prior_for_project(project, image_ids=ids)
 

@@ -1,0 +1,174 @@
+"""Benchmark the selection loop through the app's own entry point, propose_pairs: comparisons to SRCC 0.9 / 0.95.
+
+Run: ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_loop.py``
+(``--n=20,50,200``: sizes; ``--seeds=5``; ``--batch=20``: pairs per batch, the app's default
+``pair_batch_size``; ``--jobs=2``: worker processes; ``--latency-only``, ``--no-latency``).
+
+Every batch is chosen by :func:`modeling.selection.core.propose.propose_pairs` (or, for the two
+baselines, from the same posterior), exactly as the app's refill does: the posterior is refitted from
+all comparisons so far, the critic (when given) is calibrated inside. Outcomes are drawn from
+``Phi(s_i - s_j)`` (:func:`evaluation.simulation.thurstone_judgements`), the same seeds for every
+strategy. A pair may be asked again (nothing is excluded). SRCC is measured on the human-only scores
+(the Thurstone MAP with the default ``N(0, 1)`` prior, what the scaling run and the exports show);
+with a critic, also on the posterior selection works on (human comparisons + the calibrated critic).
+
+Strategies: ``random`` (uniformly random distinct pairs), ``closest`` (each batch: ``k`` random pairs
+of neighbours in the current human-only ranking), ``default`` (``propose_pairs`` without a critic)
+and ``critic 0.3 / 0.5 / 0.7 / 0.9`` (``propose_pairs`` with ``critic_scores = truth + noise`` of
+Pearson ``r = 2 sin(pi rho / 6)`` to the truth, i.e. Spearman ``rho`` for Gaussian scores).
+
+Spreads: ``normal``: true scores ``N(0, 1.5^2)``; ``wide``: uniform over 20 JND, one JND being the
+difference won 75 % of the time (0.674 Thurstone units), so over 13.5 units.
+
+Printed: per (spread, n, strategy), the median over seeds of the comparisons until the SRCC first
+reaches 0.9 and 0.95 (``>B`` when a seed has not within the budget of ``budget_per_item * n``), and
+the latency of one batch at n = 10,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np
+from scipy import stats
+
+from evaluation.simulation import thurstone_judgements
+from modeling.selection.core.active import SelectionConfig
+from modeling.selection.core.propose import propose_from_posterior, propose_pairs, selection_posterior
+
+JND = 0.674  # Phi(0.674) = 0.75
+SPREADS = ("normal", "wide")
+CRITIC_SPEARMAN = (0.3, 0.5, 0.7, 0.9)
+STRATEGIES = ("random", "closest", "default") + tuple(f"critic {rho}" for rho in CRITIC_SPEARMAN)
+TARGETS = (0.9, 0.95)
+
+
+def true_scores(spread: str, n: int, rng) -> np.ndarray:
+    if spread == "normal":
+        return rng.normal(0.0, 1.5, n)
+    return rng.uniform(0.0, 20 * JND, n)
+
+
+def critic_scores(true: np.ndarray, spearman: float, rng) -> np.ndarray:
+    r = 2.0 * np.sin(np.pi * spearman / 6.0)
+    noise_sd = true.std() * np.sqrt(1.0 / r**2 - 1.0)
+    return 50.0 + 10.0 * (true + rng.normal(0.0, noise_sd, true.size))  # any raw scale: calibration maps it
+
+
+def _closest(mean, k, rng) -> np.ndarray:
+    order = np.argsort(mean + 1e-9 * rng.random(mean.size))  # random among equal means
+    starts = rng.choice(mean.size - 1, size=min(k, mean.size - 1), replace=False)
+    return np.column_stack([order[starts], order[starts + 1]])
+
+
+def run_one(args) -> tuple:
+    """Comparisons until each target SRCC (None if not within the budget) for one (spread, n, strategy, seed)."""
+    spread, n, strategy, seed, batch, budget = args
+    world = np.random.default_rng([seed, n, SPREADS.index(spread)])
+    true = true_scores(spread, n, world)
+    critic = None
+    if strategy.startswith("critic"):
+        critic = critic_scores(true, float(strategy.split()[1]), world)
+    rng = np.random.default_rng([seed, 1])
+    winners, losers = np.empty(0, np.int64), np.empty(0, np.int64)
+    human = np.zeros(n)
+    reached = {t: None for t in TARGETS}
+    joint = None  # with a critic: comparisons until the human + critic posterior reaches the last target
+    while winners.size < budget and (reached[TARGETS[-1]] is None or (critic is not None and joint is None)):
+        if strategy == "random":
+            pairs, _ = propose_pairs(n, winners, losers, batch, rng=rng, config=SelectionConfig(strategy="random"))
+        elif strategy == "closest":
+            pairs = _closest(human, batch, rng)
+        else:
+            pairs, _ = propose_pairs(n, winners, losers, batch, critic_scores=critic, rng=rng)
+        won, lost = thurstone_judgements(true, pairs[:, 0], pairs[:, 1], rng=rng)
+        winners, losers = np.concatenate([winners, won]), np.concatenate([losers, lost])
+        human = selection_posterior(n, winners, losers).mean
+        srcc = stats.spearmanr(human, true).statistic
+        for t in TARGETS:
+            if reached[t] is None and srcc >= t:
+                reached[t] = int(winners.size)
+        if critic is not None and joint is None:
+            both = selection_posterior(n, winners, losers, critic_scores=critic).mean
+            if stats.spearmanr(both, true).statistic >= TARGETS[-1]:
+                joint = int(winners.size)
+    return spread, n, strategy, seed, reached[0.9], reached[0.95], joint
+
+
+def _median(values, budget) -> str:
+    filled = [budget + 1 if v is None else v for v in values]
+    med = float(np.median(filled))
+    return f">{budget}" if med > budget else f"{med:.0f}"
+
+
+def latency(n=10_000, k=20, repeats=10) -> None:
+    rng = np.random.default_rng(0)
+    true = rng.normal(0, 1.5, n)
+    a = rng.integers(0, n, 5 * n)
+    b = (a + rng.integers(1, n, a.size)) % n
+    winners, losers = thurstone_judgements(true, a, b, rng=rng)
+    critic = true + rng.normal(0, 1.5, n)
+    t0 = time.perf_counter()
+    posterior = selection_posterior(n, winners, losers, critic_scores=critic)
+    fit_s = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        propose_from_posterior(posterior.mean, posterior.var, k, rng=rng)
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    propose_pairs(n, winners, losers, k, critic_scores=critic, rng=rng)
+    full_s = time.perf_counter() - t0
+    print(
+        f"n={n}, {winners.size} comparisons, batch of {k}: selection median {1e3 * np.median(times):.1f} ms "
+        f"(max {1e3 * max(times):.1f}); posterior with critic {1e3 * fit_s:.0f} ms; "
+        f"propose_pairs end to end {1e3 * full_s:.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", default="20,50,200")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--budget-per-item", type=int, default=25)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    args = parser.parse_args()
+    if args.latency_only or not args.no_latency:
+        latency()
+    if args.latency_only:
+        return
+    sizes = [int(x) for x in args.n.split(",")]
+    jobs = [
+        (spread, n, strategy, seed, min(args.batch, n // 2), args.budget_per_item * n)
+        for n in sizes for spread in SPREADS for strategy in args.strategies.split(",") for seed in range(args.seeds)
+    ]
+    results: dict = {}
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for spread, n, strategy, seed, r90, r95, joint in pool.map(run_one, jobs, chunksize=1):
+            results.setdefault((spread, n, strategy), []).append((r90, r95, joint))
+            print(f"run {spread} n={n} {strategy} seed {seed}: {r90} {r95} {joint}", flush=True)
+    print(f"{len(jobs)} runs in {time.perf_counter() - t0:.0f} s; batch {args.batch}, {args.seeds} seeds")
+    for spread in SPREADS:
+        for n in sizes:
+            budget = args.budget_per_item * n
+            rows = {s: results[(spread, n, s)] for s in args.strategies.split(",")}
+            print(f"\n{spread}, n = {n} (budget {budget}): strategy | to 0.9 | to 0.95 | human + critic to 0.95 | per seed (0.95)")
+            for s, vals in rows.items():
+                r90, r95, joint = zip(*vals)
+                both = _median(joint, budget) if s.startswith("critic") else "="
+                print(f"| {s} | {_median(r90, budget)} | {_median(r95, budget)} | {both} | {list(r95)} |")
+
+
+if __name__ == "__main__":
+    main()

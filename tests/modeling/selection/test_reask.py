@@ -1,0 +1,42 @@
+"""Asking a pair again: the refill re-proposes a judged pair whose outcome is uncertain, the queue serves it to another annotator only."""
+import numpy as np
+import pytest
+
+from annotation.models import PairSource, SelectionStrategy, WorkItem
+from annotation.services import queue
+from annotation.services.leasing import NoWork
+from annotation.vocabulary import TaskKind
+from modeling.selection.services import pair_queue_refill_run
+from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
+
+
+def _project(project):
+    project.task_kinds = [TaskKind.PAIR]
+    project.pair_source = PairSource.PROPOSED
+    project.selection_strategy = SelectionStrategy.EIG
+    project.pair_batch_size = 1
+    project.overlap = 1
+    project.gold_rate = project.repeat_rate = 0.0
+    project.training_required = False
+    project.save()
+    return project
+
+
+def test_an_uncertain_pair_is_asked_again_of_another_annotator_never_the_same(project):
+    """Two images judged once: the only pair is still a near coin flip, so it is proposed again and served to someone new."""
+    project = _project(project)
+    a, b = images_make(project, 2)
+    first, second = annotators_make(project, 2)
+    judgements_add(project, [(a, b, "a")], [first])
+    item = WorkItem.objects.get(project=project, kind=TaskKind.PAIR)
+    assert item.judgement_count == 1  # full at overlap 1
+
+    result = pair_queue_refill_run(project, rng=np.random.default_rng(0))
+
+    assert result.added == 1
+    item.refresh_from_db()
+    assert item.extra_judgements == 1 and not item.retired and 0 < item.expected_gain <= 1
+    with pytest.raises(NoWork):
+        queue.assignment_next(project=project, annotator=first)
+    lease = queue.assignment_next(project=project, annotator=second).lease
+    assert lease.item_id == item.pk
