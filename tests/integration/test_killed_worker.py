@@ -14,7 +14,7 @@ from django.conf import settings
 
 from annotation.vocabulary import TaskKind
 from config.sweep import runs_sweep
-from modeling.critic import services as critic_services
+from modeling.critic import services as critic_services, storage
 from modeling.critic.data import heldout_split, judgement_last_id
 from modeling.critic.models import CriticVersion
 from modeling.critic.tasks import critic_retrain
@@ -74,7 +74,7 @@ def _training_version(project) -> CriticVersion:
     train_ids, _ = heldout_split(project=project, fraction=0.3)
     train = [image for image in images if image.pk in set(train_ids.tolist())]
     judgements_add(project, [(image, 1 + i % 5) for i, image in enumerate(train)], annotators_make(project, 2), kind=TaskKind.RATING)
-    base_dir, _ = critic_services.critic_tiny_base_ensure(critic_services.critic_base_dir())
+    base_dir, _ = storage.critic_tiny_base_ensure(storage.critic_base_dir())
     chosen = critic_services._merged(critic_services.training_settings_default(tiny=True), LONG)
     version = CriticVersion.objects.create(
         project=project, number=1, base_model_dir=str(base_dir), is_tiny=True, training_settings=chosen,
