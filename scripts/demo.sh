@@ -35,8 +35,17 @@ stop_all() {
     for pid in "${pids[@]}"; do
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     done
-    # A warm shutdown lets a running task finish its step; the message is redelivered otherwise.
+    # TERM asks Celery for a warm shutdown, which would wait for a running training to end: give the processes
+    # a few seconds, then kill what is left. A task cut off this way is redelivered (acks_late); a training run
+    # then ends failed with its reason, and Retry starts a fresh one.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.5
+    done
     for pid in "${pids[@]}"; do
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
     echo "==> demo stopped (web app and Celery workers)"
