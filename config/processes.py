@@ -2,6 +2,8 @@
 import os
 import socket
 
+from config.parsing import parse_int
+
 
 def worker_identity() -> str:
     """This process as `host:pid`, stored on the row a task claims."""
@@ -14,11 +16,12 @@ def process_gone(worker: str) -> bool:
     A process on another host, or one we may not signal, is never called gone: the caller falls back to its
     heartbeat's age.
     """
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    host, _, text = worker.rpartition(":")
+    pid = parse_int(text, minimum=1)
+    if host != socket.gethostname() or pid is None:
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

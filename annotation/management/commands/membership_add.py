@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Membership, Project
 from annotation.services.projects import membership_add
+from config.parsing import parse_int
 
 
 class Command(BaseCommand):
@@ -16,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--role", choices=Membership.Role.values, required=True)
 
     def handle(self, *args, project, username, role, **options):
-        lookup = {"pk": int(project)} if project.isdigit() else {"slug": project}
+        number = parse_int(project)
+        lookup = {"pk": number} if number is not None else {"slug": project}
         found = Project.objects.filter(**lookup).first()
         if found is None:
             raise CommandError(f"No project {project!r}.")
