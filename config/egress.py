@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 import httpcore2
 import httpx2
 
+from config.parsing import parse_int
+
 __all__ = [
     "Credential", "EgressPolicy", "EgressRefused", "EndpointAccess", "endpoint_access", "endpoint_policy", "scrub",
     "secret_values", "validate_endpoint",
@@ -70,9 +72,10 @@ def _split_host_port(authority: str) -> tuple[str, int | None]:
         host, port = authority.split(":")
     else:
         host, port = authority, ""
-    if port and not (port.isascii() and port.isdigit()):
-        raise ValueError(f"{authority!r}: the port must be a number")
-    return host.rstrip("."), int(port) if port else None
+    number = parse_int(port, minimum=1, maximum=65535) if port else None
+    if port and number is None:
+        raise ValueError(f"{authority!r}: the port must be a number from 1 to 65535")
+    return host.rstrip("."), number
 
 
 def _host_matches(pattern: str, host: str, port: int) -> bool:
