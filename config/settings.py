@@ -157,6 +157,12 @@ LOUPE_CRITIC_BASE_DIR = env.str("LOUPE_CRITIC_BASE_DIR", default="")
 LOUPE_CRITIC_DIR = env.path("LOUPE_CRITIC_DIR", default=str(VAR_DIR / "critic"))
 # Retrain a project's critic after this many new usable judgements (0: only when a researcher asks).
 LOUPE_CRITIC_RETRAIN_EVERY = env.int("LOUPE_CRITIC_RETRAIN_EVERY", default=0)
+# Scoring a pool is split into chunks of this many images, one `gpu` task each (modeling.critic.pool_scoring),
+# so every `gpu` worker takes a share; a chunk that fails is retried alone after LOUPE_CRITIC_SCORE_RETRY_S
+# seconds, at most LOUPE_CRITIC_SCORE_RETRIES times.
+LOUPE_CRITIC_SCORE_CHUNK = env.int("LOUPE_CRITIC_SCORE_CHUNK", default=256)
+LOUPE_CRITIC_SCORE_RETRY_S = env.float("LOUPE_CRITIC_SCORE_RETRY_S", default=30.0)
+LOUPE_CRITIC_SCORE_RETRIES = env.int("LOUPE_CRITIC_SCORE_RETRIES", default=2)
 
 # The language model that drafts paragraphs and question-answer data (issue 5): OpenAI or any
 # OpenAI-compatible server (vLLM, Ollama, LM Studio). With no key, the offline template drafter

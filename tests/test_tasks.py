@@ -14,6 +14,8 @@ GPU_TASKS = {
     "modeling.device_report",
     "modeling.critic_retrain",
     "modeling.critic_score_pool",
+    "modeling.critic_score_chunk",
+    "modeling.critic_score_finish",
     "modeling.critic_generate",
     "studies.system_generate_critic",
     "system_benchmarks.run_critic",

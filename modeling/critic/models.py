@@ -89,6 +89,10 @@ class CriticVersion(RunRow):
     scored_count = models.PositiveIntegerField(default=0)
     scored_at = models.DateTimeField(null=True, blank=True)
     score_error = models.TextField(blank=True)
+    score_chunks = models.JSONField(
+        default=dict, blank=True,
+        help_text="The scoring run's chunks (modeling.critic.pool_scoring): run, total, done, attempts, workers, failures.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -118,6 +122,14 @@ class CriticVersion(RunRow):
     @property
     def is_pending(self) -> bool:
         return self.status in self.PENDING
+
+    @property
+    def score_chunks_total(self) -> int:
+        return int((self.score_chunks or {}).get("total", 0))
+
+    @property
+    def score_chunks_done(self) -> int:
+        return len((self.score_chunks or {}).get("done", []))
 
     @property
     def is_evaluated(self) -> bool:

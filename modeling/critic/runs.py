@@ -1,4 +1,4 @@
-"""The critic's runs on a `gpu` worker: train and evaluate a version, score the pool, write descriptions.
+"""The critic's runs on a `gpu` worker: train and evaluate a version, write descriptions (pool scoring: pool_scoring.py).
 
 Each run takes a version id (the task's argument), claims the row, reads the database into the
 Django-free core (:mod:`modeling.critic`), and writes progress and results back on the row. A run never
@@ -32,9 +32,8 @@ from modeling.critic.data import (
     judgement_ids_save,
     training_set_build,
 )
-from modeling.critic.models import CriticScore, CriticText, CriticVersion
+from modeling.critic.models import CriticText, CriticVersion
 from modeling.critic.storage import critic_tiny_base_ensure, tiny_base_default, version_path
-from modeling.selection.tasks import selection_prior_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -355,49 +354,8 @@ image_loader = _image_loader
 image_names = _image_names
 
 
-# ------------------------------------------------------------------------------------------ scoring
-
-
-def critic_pool_score(version_id: int) -> int:
-    """Score every image of the project with the version: CriticScore rows, written in chunks.
-
-    Safe to run twice: rows are upserted on (version, image). When the version is active, the pair
-    selector's prior is refreshed afterwards. Returns the number of images scored.
-    """
-    with transaction.atomic():
-        version = CriticVersion.objects.select_for_update().filter(pk=version_id).first()
-        if version is None or not version.artifact_sha256:
-            return 0
-        version.score_status, version.score_error, version.scored_count = CriticVersion.ScoreStatus.RUNNING, "", 0
-        version.save(update_fields=["score_status", "score_error", "scored_count", "updated_at"])
-    try:
-        critic = _load_trained(version)
-        ids = list(Image.objects.filter(project_id=version.project_id).order_by("id").values_list("id", flat=True))
-        batch_size = int(version.training_settings.get("scoring_batch_size", 16))
-        done = 0
-        for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, crop=input_crop(version)):
-            rows = [
-                CriticScore(version=version, image_id=image_id, score=float(s), variance=float(v), probabilities=[float(p) for p in probs])
-                for image_id, s, v, probs in zip(chunk, result.scores, result.variances, result.probabilities)
-            ]
-            CriticScore.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["version", "image"], update_fields=["score", "variance", "probabilities"],
-            )
-            done += len(chunk)
-            CriticVersion.objects.filter(pk=version.pk).update(scored_count=done, updated_at=timezone.now())
-    except Exception as error:
-        CriticVersion.objects.filter(pk=version.pk).update(
-            score_status=CriticVersion.ScoreStatus.FAILED, score_error=f"{type(error).__name__}: {error}"[:5000], updated_at=timezone.now(),
-        )
-        raise
-    with transaction.atomic():
-        CriticVersion.objects.filter(pk=version.pk).update(
-            score_status=CriticVersion.ScoreStatus.DONE, scored_count=done, scored_at=timezone.now(), updated_at=timezone.now(),
-        )
-        if CriticVersion.objects.filter(pk=version.pk, status=CriticVersion.Status.ACTIVE).exists():
-            selection_prior_refresh(project_id=version.project_id)
-    logger.info("Critic v%s scored %s images of project %s", version.number, done, version.project_id)
-    return done
+# ------------------------------------------------------------------------------------------ texts
+# Pool scoring lives in modeling.critic.pool_scoring (chunks across the `gpu` workers).
 
 
 def critic_texts_generate(version_id: int, image_ids: list[int], *, max_new_tokens: int = 96) -> int:

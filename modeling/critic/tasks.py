@@ -1,10 +1,16 @@
 """Celery tasks of the critic, all declared on the `gpu` queue."""
+from celery import chord, group
+from celery.signals import task_prerun
+from django.conf import settings
+
+from config.queues import Queue
 from config.tasks import gpu_task
-from modeling.critic import runs as critic_runs
+from modeling.critic import pool_scoring, runs as critic_runs
 
 #: Hours a training run may take before it is stopped (a real checkpoint on a large project runs long).
 TRAIN_SOFT_LIMIT_S = 12 * 3600
 SCORE_SOFT_LIMIT_S = 4 * 3600
+CHUNK_SOFT_LIMIT_S = 3600
 
 
 # Safe to run twice: the run claims its version row under a lock and trains only a `queued` one. A
@@ -17,13 +23,52 @@ def critic_retrain(version_id: int) -> None:
     critic_runs.critic_version_train(version_id)
 
 
-# Safe to run twice: scores are upserted on (version, image), so a rerun rewrites the same rows.
-@gpu_task(name="modeling.critic_score_pool", soft_time_limit=SCORE_SOFT_LIMIT_S, time_limit=SCORE_SOFT_LIMIT_S + 300)
-def critic_score_pool(version_id: int) -> None:
-    critic_runs.critic_pool_score(version_id)
+# Safe to run twice: a second delivery starts a new scoring run, whose token makes the first run's chunks
+# change nothing; scores are upserted on (version, image). The chunks and the callback go to the queue this
+# task came on (`gpu`), so every worker consuming it takes a share (modeling.critic.pool_scoring).
+@gpu_task(name="modeling.critic_score_pool", bind=True, soft_time_limit=600, time_limit=900)
+def critic_score_pool(self, version_id: int) -> None:
+    plan = pool_scoring.scoring_plan(version_id)
+    if plan is None:
+        return
+    run, chunks = plan
+    queue = (self.request.delivery_info or {}).get("routing_key") or Queue.GPU.value
+    finish = critic_score_finish.si(version_id, run).set(queue=queue)
+    if not chunks:
+        finish.apply_async()
+        return
+    header = group(critic_score_chunk.si(version_id, run, index, ids).set(queue=queue) for index, ids in enumerate(chunks))
+    chord(header, finish).apply_async()
+
+
+# Safe to run twice: the chunk's scores are upserted and its index is counted done once. An error retries
+# this chunk alone (LOUPE_CRITIC_SCORE_RETRIES times, LOUPE_CRITIC_SCORE_RETRY_S apart); the last one fails the run.
+@gpu_task(name="modeling.critic_score_chunk", bind=True, soft_time_limit=CHUNK_SOFT_LIMIT_S, time_limit=CHUNK_SOFT_LIMIT_S + 300)
+def critic_score_chunk(self, version_id: int, run: str, index: int, image_ids: list[int]) -> int:
+    try:
+        return pool_scoring.chunk_score(version_id, run, index, image_ids, worker=self.request.hostname or "")
+    except Exception as error:
+        final = self.request.retries >= settings.LOUPE_CRITIC_SCORE_RETRIES
+        pool_scoring.chunk_failed(version_id, run, index, error, final=final)
+        if final:
+            raise
+        raise self.retry(exc=error, countdown=settings.LOUPE_CRITIC_SCORE_RETRY_S, max_retries=settings.LOUPE_CRITIC_SCORE_RETRIES)
+
+
+# Safe to run twice: it finishes only the current, still running run.
+@gpu_task(name="modeling.critic_score_finish", soft_time_limit=300, time_limit=600)
+def critic_score_finish(version_id: int, run: str) -> None:
+    pool_scoring.scoring_finish(version_id, run)
 
 
 # Safe to run twice: images that already have this version's description are skipped.
 @gpu_task(name="modeling.critic_generate", soft_time_limit=SCORE_SOFT_LIMIT_S, time_limit=SCORE_SOFT_LIMIT_S + 300)
 def critic_generate(version_id: int, image_ids: list[int]) -> None:
     critic_runs.critic_texts_generate(version_id, image_ids)
+
+
+@task_prerun.connect(weak=False)
+def _free_kept_critic(sender=None, **kwargs) -> None:
+    """A task other than scoring frees the critic the scoring chunks kept loaded in this process."""
+    if getattr(sender, "name", None) not in pool_scoring.SCORING_TASKS:
+        pool_scoring.loaded_critic_free()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from annotation.models import PairSource, SelectionStrategy, WorkItem
 from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
-from modeling.critic import runs as critic_runs, services as critic_services, storage
+from modeling.critic import pool_scoring, runs as critic_runs, services as critic_services, storage
 from modeling.selection import services as selection
 from modeling.critic.data import CriticDataSettings, heldout_split, judgement_ids_load, training_set_build
 from modeling.critic.models import CriticScore, CriticVersion
@@ -137,11 +137,11 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
     with django_capture_on_commit_callbacks(execute=True):
         critic_services.critic_version_promote(version=version)
     assert ("score", (version.pk,)) in enqueued
-    assert critic_runs.critic_pool_score(version.pk) == len(images)
+    assert pool_scoring.critic_pool_score(version.pk) == len(images)
     assert CriticScore.objects.filter(version=version).count() == len(images)
     score = CriticScore.objects.filter(version=version).first()
     assert 0 <= score.score <= 100 and len(score.probabilities) == 5 and abs(sum(score.probabilities) - 1) < 1e-6
-    assert critic_runs.critic_pool_score(version.pk) == len(images)  # idempotent: rows upserted
+    assert pool_scoring.critic_pool_score(version.pk) == len(images)  # idempotent: rows upserted
     assert CriticScore.objects.filter(version=version).count() == len(images)
 
     # Human scores for the calibration, then a refill with the critic prior.
