@@ -1,0 +1,118 @@
+"""Pool scoring across two `gpu` worker processes (issue 19): every image is scored exactly once, and a chunk that
+fails once is retried alone.
+
+Two real `celery worker -c 1` processes consume a queue of this test's own (the session's worker never sees its
+messages); the scoring task is sent there, and its chunks and callback follow it, as they follow the `gpu` queue in
+production. One image's file is missing when scoring starts, so its chunk fails; the file is put back once the
+failure is on the version's row, and the retry, on whichever worker takes it, scores the chunk.
+"""
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from modeling.critic.models import CriticScore, CriticVersion
+from modeling.critic.tasks import critic_score_pool
+from tests.conftest import LOOPBACK_ENDPOINTS, REPO_ROOT, _celery_command, _database_url, _stop_worker
+from tests.modeling.critic.scorable import scorable_version
+from tests.work_data import project_images
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+READY_TIMEOUT_S = 120
+SCORING_TIMEOUT_S = 150
+CHUNK = 4
+N_IMAGES = 5 * CHUNK
+
+
+@pytest.fixture
+def two_workers(django_db_blocker, tmp_path, worker_media_dir):
+    """Two `celery worker -c 1` processes on the test database and one queue named for this test; yields (queue, logs)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        database_url = _database_url(connection.settings_dict)
+    queue = f"gpu-scoring-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "LOUPE_ENV": "test",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "LOUPE_VAR_DIR": str(settings.VAR_DIR),
+        "MEDIA_ROOT": str(worker_media_dir),
+        "LOUPE_CRITIC_DIR": str(settings.LOUPE_CRITIC_DIR),
+        "LOUPE_CRITIC_SCORE_CHUNK": str(CHUNK),
+        "LOUPE_CRITIC_SCORE_RETRY_S": "2",
+        "OMP_NUM_THREADS": "1",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+        **LOOPBACK_ENDPOINTS,
+    }
+    processes, logs, handles = [], [], []
+    try:
+        for n in (1, 2):
+            log_path = tmp_path / f"worker{n}.log"
+            handles.append(log_path.open("wb"))
+            processes.append(subprocess.Popen(
+                _celery_command("worker", "-Q", queue, "-c", "1", "--without-gossip", "--without-mingle", "-l", "info",
+                                "-n", f"scorer{n}-{queue}@%h"),
+                cwd=REPO_ROOT, env=env, stdout=handles[-1], stderr=subprocess.STDOUT, start_new_session=True,
+            ))
+            logs.append(log_path)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for process, log_path in zip(processes, logs):
+            while not any(line.rstrip().endswith("ready.") for line in log_path.read_text(errors="replace").splitlines()):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"a worker did not start:\n{log_path.read_text(errors='replace')[-5000:]}")
+                time.sleep(0.2)
+        yield queue, logs
+    finally:
+        for process in processes:
+            _stop_worker(process)
+        for handle in handles:
+            handle.close()
+
+
+def _logs(logs) -> str:
+    return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in logs)
+
+
+def test_two_gpu_workers_score_every_image_exactly_once_and_retry_a_failed_chunk_alone(two_workers, worker_media_root, project):
+    queue, logs = two_workers
+    images = project_images(project, N_IMAGES)
+    version = scorable_version(project)
+    broken = Path(images[CHUNK + 1].file.path)  # an image of the second chunk (index 1)
+    hidden = broken.with_name(broken.name + ".away")
+    broken.rename(hidden)
+
+    critic_score_pool.apply_async(args=[version.pk], queue=queue)
+    deadline = time.monotonic() + SCORING_TIMEOUT_S
+    while time.monotonic() < deadline:
+        version.refresh_from_db()
+        if hidden.exists() and "1" in (version.score_chunks or {}).get("failures", {}):
+            hidden.rename(broken)  # back before the retry, LOUPE_CRITIC_SCORE_RETRY_S later
+        if version.score_status in (CriticVersion.ScoreStatus.DONE, CriticVersion.ScoreStatus.FAILED):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"scoring did not finish: {version.score_status} {version.score_chunks}\n{_logs(logs)}")
+
+    state = version.score_chunks
+    assert version.score_status == CriticVersion.ScoreStatus.DONE, f"{version.score_error}\n{_logs(logs)}"
+    assert version.scored_count == N_IMAGES and state["total"] == 5 and state["done"] == [0, 1, 2, 3, 4]
+    # Every chunk ran once, except the failed one, which ran twice: retried alone.
+    assert state["attempts"] == {"0": 1, "1": 2, "2": 1, "3": 1, "4": 1}, state
+    assert list(state["failures"]) == ["1"] and state["failures"]["1"][0].startswith("FileNotFoundError"), state
+    # Both workers took chunks.
+    assert len(set(state["workers"].values())) == 2, state["workers"]
+    scored = list(CriticScore.objects.filter(version=version).values_list("image_id", flat=True))
+    assert sorted(scored) == sorted(image.pk for image in images)
+    # The workers' own logs: five chunks succeeded, one retry, one callback; nothing ran twice.
+    text = "".join(path.read_text(errors="replace") for path in logs)
+    assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] succeeded", text)) == 5, _logs(logs)
+    assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] retry", text)) == 1, _logs(logs)
+    assert len(re.findall(r"Task modeling\.critic_score_finish\[[^\]]+\] succeeded", text)) == 1, _logs(logs)
