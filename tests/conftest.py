@@ -286,3 +286,16 @@ def login():
         return page
 
     return _login
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` (run with `-m gpu`) are skipped where there is no CUDA device."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in gpu_items:
+            item.add_marker(skip)

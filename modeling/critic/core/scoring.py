@@ -135,17 +135,40 @@ def _scoring_messages(task: str, n_images: int, config: conv.ConversationConfig)
     return messages
 
 
+def _encoded_batches(critic: Critic, prompt: str, image_rows, batch_size: int):
+    """Processor outputs batch by batch; the next batch is prepared in a thread while the model runs this one.
+
+    Image decoding and the processor run on the CPU, the forward on the accelerator: overlapping them keeps
+    the GPU from waiting on PIL between batches.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def encode(start: int):
+        rows = [[as_rgb_image(im) for im in row] for row in image_rows[start : start + batch_size]]
+        return critic.encode([prompt] * len(rows), rows)
+
+    starts = list(range(0, len(image_rows), batch_size))
+    if len(starts) < 2:
+        yield from (encode(start) for start in starts)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic-encode") as pool:
+        pending = pool.submit(encode, starts[0])
+        for following in [*starts[1:], None]:
+            batch = pending.result()
+            if following is not None:
+                pending = pool.submit(encode, following)
+            yield batch
+
+
 @torch.no_grad()
 def _next_token_logits(critic: Critic, prompt: str, image_rows, token_ids, batch_size: int) -> np.ndarray:
-    """Logits of ``token_ids`` at the next position after ``prompt``, one forward per row."""
+    """Logits of ``token_ids`` at the next position after ``prompt``, one forward per row, batched."""
     if batch_size <= 0:
         raise ValueError("batch_size must be > 0")
     critic.model.eval()
     out = []
     index = torch.tensor(token_ids, device=critic.device)
-    for start in range(0, len(image_rows), batch_size):
-        rows = [[as_rgb_image(im) for im in row] for row in image_rows[start : start + batch_size]]
-        batch = critic.encode([prompt] * len(rows), rows)
+    for batch in _encoded_batches(critic, prompt, image_rows, batch_size):
         # Left padding puts every row's answer position last; keep only its logits.
         logits = critic.model(**batch, logits_to_keep=1).logits[:, -1, :]
         out.append(logits.index_select(-1, index).float().cpu().numpy())

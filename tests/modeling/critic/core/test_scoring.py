@@ -69,3 +69,21 @@ def test_pair_probabilities_and_generation(tiny_dirs, noise_images):
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))
     texts = generate_answers(critic, [[noise_images[0]], [noise_images[1]]], max_new_tokens=4)
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_left_padded_batches_of_different_lengths_score_as_one_image_at_a_time(tiny_dirs):
+    """Images of different sizes give rows of different lengths (Qwen2-VL keeps the aspect ratio): left padding
+    and the thread that prepares the next batch leave every score as scoring each image alone gives it."""
+    from PIL import Image
+
+    critic = load_critic(tiny_dirs["qwen2_vl"])
+    critic.processor.image_processor.size = {"shortest_edge": 32 * 32, "longest_edge": 96 * 96}
+    rng = np.random.default_rng(1)
+    sides = [(32, 32), (96, 64), (64, 96), (96, 96), (40, 80), (48, 48), (80, 32)]
+    images = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for h, w in sides]
+    prompt_lengths = {critic.encode([critic.image_placeholder], [[im]])["input_ids"].shape[1] for im in images}
+    assert len(prompt_lengths) >= 4, "the rows must differ in length for padding to matter"
+    batched = score_images(critic, images, batch_size=3)  # three batches, the last one short
+    single = score_images(critic, images, batch_size=1)
+    np.testing.assert_allclose(batched.probabilities, single.probabilities, atol=1e-5)
+    np.testing.assert_allclose(batched.probabilities.sum(axis=1), 1.0, atol=1e-9)
