@@ -331,6 +331,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed training steps")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--chunk", type=int, default=None, help="images per worker chunk")
+    parser.add_argument("--cpu", action="store_true", help="run the configs on the CPU (a check of the script with small configs)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
@@ -339,13 +340,14 @@ def main() -> None:
         for spec in specs:
             print(estimate(spec), flush=True)
         return
-    cuda = torch.cuda.is_available() and not args.tiny
+    cuda = torch.cuda.is_available() and not args.tiny and not args.cpu
     device = torch.device("cuda") if cuda else torch.device("cpu")
     dtype = torch.bfloat16 if cuda else torch.float32
     if not cuda:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        specs = [None]  # the tiny critic: real-size models are not run on CPU
-    tiny = args.tiny or not cuda
+        if not args.cpu:
+            specs = [None]  # the tiny critic: real-size models are not run on CPU
+    tiny = args.tiny or (not cuda and not args.cpu)
     size = args.image_size or (64 if tiny else 448)
     n_images = args.images or (64 if tiny else 256)
     batch = args.batch_size or (16 if tiny else 16)

@@ -39,6 +39,8 @@ class CriticVersionOutputSerializer(serializers.Serializer):
     eta_s = serializers.FloatField(allow_null=True)
     score_status = serializers.CharField()
     scored_count = serializers.IntegerField()
+    score_chunks_total = serializers.IntegerField(help_text="Chunks the last scoring run was split into.")
+    score_chunks_done = serializers.IntegerField(help_text="Of those, the chunks scored so far.")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
