@@ -18,7 +18,8 @@ def gpu_queue_busy_with() -> list[str]:
         step = f", step {version.step}/{version.total_steps}" if version.total_steps else ""
         busy.append((version.started_at, f"Critic v{version.number} {version.get_status_display().lower()} (project {version.project.slug}){step}"))
     for version in CriticVersion.objects.filter(score_status=CriticVersion.ScoreStatus.RUNNING).select_related("project").order_by("id"):
-        busy.append((version.scored_at or version.updated_at, f"Critic v{version.number} scoring the pool (project {version.project.slug}), {version.scored_count} images so far"))
+        busy.append((version.scored_at or version.updated_at, f"Critic v{version.number} scoring the pool (project {version.project.slug}), {version.scored_count} images so far, "
+                     f"{version.score_chunks_done} of {version.score_chunks_total} chunks"))
     for run in BenchmarkRun.objects.filter(status__in=BenchmarkRun.RUN_WORKING, system_kind=BenchmarkRun.SystemKind.CRITIC).select_related("project"):
         if run_is_stale(run):
             continue
