@@ -12,6 +12,7 @@ from system_benchmarks.services.runs import BenchmarkError, RunSpec, benchmark_r
 from system_benchmarks.systems import EndpointSystem
 from tests.llm_server import Ok, Status
 from tests.system_benchmarks.conftest import labelled, script_run
+from tests.work_data import project_images
 
 pytestmark = pytest.mark.django_db
 
@@ -294,3 +295,39 @@ def test_large_images_are_sent_shrunk_and_small_ones_as_stored(project, research
     assert PILImage.open(io.BytesIO(sent[big.pk])).size == (1024, 614)
     with images[0].file.open("rb") as handle:
         assert sent[images[0].pk] == handle.read()
+
+
+def test_full_reference_runs_show_the_reference_and_compare_same_content_only(project, researcher, llm_server):
+    """Pairs and lists share one reference, which is attached after the exemplars and before the test images (paper 004)."""
+    images = labelled(project, 12)
+    references = project_images(project, 2)
+    for k, image in enumerate(images):
+        Image.objects.filter(pk=image.pk).update(reference=references[k // 6])
+    spec = _spec(llm_server, protocols=["double", "multiple"], promptings=["standard", "in_context"], subset_size=10, full_reference=True)
+    run = benchmark_run_create(project=project, user=researcher, spec=spec)
+    reference_of = dict(Image.objects.filter(project=project).values_list("id", "reference_id"))
+    assert run.full_reference and run.calls.exists()
+    for call in run.calls.all():
+        assert call.reference_id and {reference_of[i] for i in call.image_ids} == {call.reference_id}
+    pair = [row for row in run.exemplars if row["protocol"] == "double"]
+    ranked = [row for row in run.exemplars if row["protocol"] == "multiple"]
+    assert len(pair) == 2 and len(ranked) == 4  # one labelled pair; one ranked list of four
+    assert len({reference_of[row["image_id"]] for row in pair}) == 1 and len({reference_of[row["image_id"]] for row in ranked}) == 1
+    script_run(llm_server, run)
+    run = benchmark_run_execute(run_id=run.pk)
+    assert run.status == BenchmarkRun.Status.DONE, run.error
+    calls = list(run.calls.order_by("id"))
+    for call, request in zip(calls, llm_server.requests, strict=True):
+        shown = (len(pair) if call.protocol == "double" else len(ranked)) if call.prompting == "in_context" else 0
+        assert len(request.image_urls()) == shown + 1 + len(call.image_ids)
+        assert "is the Reference" in str(request.messages)
+    in_context = next(r for c, r in zip(calls, llm_server.requests) if c.prompting == "in_context" and c.protocol == "multiple")
+    assert "Their ranking:" in str(in_context.messages)
+
+
+def test_full_reference_needs_images_with_a_reference(project, researcher, llm_server):
+    """A project whose images have no reference cannot run the full-reference scenario: a clear error, nothing saved."""
+    labelled(project, 8)
+    with pytest.raises(BenchmarkError, match="labelled images with a reference"):
+        benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, full_reference=True))
+    assert not BenchmarkRun.objects.exists()
