@@ -331,3 +331,32 @@ def test_full_reference_needs_images_with_a_reference(project, researcher, llm_s
     with pytest.raises(BenchmarkError, match="labelled images with a reference"):
         benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, full_reference=True))
     assert not BenchmarkRun.objects.exists()
+
+
+def test_chain_of_thought_descriptions_get_a_gpt4_score(project, researcher, llm_server, capsys):
+    """The command judges each single-stimulus chain-of-thought answer against the human description and stores the figure."""
+    from django.core.management import call_command
+
+    from tests.exports.data import judge
+    from tests.factories import AnnotatorFactory, MembershipFactory, WorkItemFactory
+
+    images = labelled(project, 6)
+    annotator = MembershipFactory(project=project, user=AnnotatorFactory()).user
+    for image in images[:4]:
+        judge(WorkItemFactory(project=project, kind="pathway", image=image), annotator,
+              answer={"description": f"Noisy shadows on image {image.pk}.", "conclusion": "Fair."}, level=3)
+    run = benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, protocols=["single"], promptings=["chain_of_thought"], subset_size=6))
+    script_run(llm_server, run)
+    run = benchmark_run_execute(run_id=run.pk)
+    with_reference = sum(1 for call in run.calls.all() if call.image_ids[0] in {i.pk for i in images[:4]})
+    replies = [Ok("8 6\nMisses the noise."), Ok("no scores here")] + [Ok("10 7\nClose.")] * (with_reference - 2)
+    llm_server.script(*replies)
+    call_command("benchmark_gpt4_score", str(run.pk), "--base-url", llm_server.base_url, "--model", "judge-model", "--credential", "")
+    run.refresh_from_db()
+    summary = run.results["gpt4_score"]
+    assert summary["scored"] == with_reference - 1 and summary["failed"] == 1 and summary["no_reference"] == 6 - with_reference
+    scores = [(8, 6)] + [(10, 7)] * (with_reference - 2)
+    assert summary["gpt4_score"] == pytest.approx(100 * sum(a for _, a in scores) / sum(r for r, _ in scores))
+    assert "GPT4-score" in capsys.readouterr().out and run.results["cells"]  # the protocol cells are kept
+    judged = llm_server.requests[-with_reference]
+    assert "Noisy shadows on image" in str(judged.messages) and judged.body["model"] == "judge-model"
