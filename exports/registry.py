@@ -6,7 +6,7 @@ as studies from their `ready()`); the form, the API and `manage.py export_datase
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from django.db.models import QuerySet
@@ -32,6 +32,8 @@ class ExportContext:
     on_progress: Callable[[int], None] | None = None
     rows_written: int = 0
     notes: dict | None = None
+    #: What several formats of one export share (the training set the conversation variants serialise), built once.
+    shared: dict = field(default_factory=dict)
 
     def tick(self, rows: int = 1) -> None:
         """Count rows written; report every `chunk_size` rows."""

@@ -38,15 +38,19 @@ TEXT_TASKS = ("description", "comparison_reasoning")
 
 
 def _training(ctx: ExportContext):
+    """The export's training set and each conversation's source, built once for all the variants of one export."""
     from modeling.critic.data import CriticDataError, CriticDataSettings, judgement_last_id, training_set_build
 
-    try:
-        return training_set_build(
-            project=ctx.project, last_judgement_id=judgement_last_id(project=ctx.project),
-            data=CriticDataSettings(), within=ctx.judgements,
-        )
-    except CriticDataError as error:
-        raise ExportDataError(f"Conversations: {error}") from error
+    if "training" not in ctx.shared:
+        try:
+            training = training_set_build(
+                project=ctx.project, last_judgement_id=judgement_last_id(project=ctx.project),
+                data=CriticDataSettings(), within=ctx.judgements,
+            )
+        except CriticDataError as error:
+            raise ExportDataError(f"Conversations: {error}") from error
+        ctx.shared["training"] = (training, conversation_sources(training=training, project=ctx.project))
+    return ctx.shared["training"]
 
 
 def _pathway_text(answer) -> str:
@@ -102,10 +106,9 @@ def conversation_sources(*, training, project) -> list[dict]:
 
 def _write_records(ctx: ExportContext, out: TextIO, serialise: Callable[..., dict], *, keep=lambda c: True) -> tuple[int, dict]:
     """Write one JSON array of `serialise(conversation)` records; (records written, conversations left out per task)."""
-    training = _training(ctx)
+    training, sources = _training(ctx)
     if ctx.filters.include_excluded:
         ctx.note("conversations", "Excluded judgements never enter the critic's conversations, whatever the filter says.")
-    sources = conversation_sources(training=training, project=ctx.project)
     left_out: dict[str, int] = {}
     count = 0
     out.write("[")

@@ -13,7 +13,7 @@ segments are joined as they are, so paper 002's ``<Img-A><image></Img-A>`` tags 
 open a turn (before any text) are followed by a newline, as LLaVA's data expects. LLaVA has no system turn, so a
 system prompt goes in the ``"system"`` key (which sharegpt-style loaders such as LLaMA-Factory read).
 
-Three variants, one per trainer family (docs/exports.md has their schemas):
+Three variants, one per trainer family (tests/exports/test_trainer_formats.py reads each by its trainer's schema):
 
 - :func:`to_llava`: the multi-image form LLaVA-OneVision reads (``"image"`` a path or a list of paths);
 - :func:`to_llava_single`: LLaVA-1.5 / Q-Instruct, whose loader opens ``"image"`` as one path (a list fails), so
