@@ -193,3 +193,27 @@ def test_llava15_refuses_a_multi_image_conversation():
     """LLaVA-1.5 reads one image a record: a two-image conversation raises a clear ValueError."""
     with pytest.raises(ValueError, match="one image a record; this conversation has 2"):
         to_llava_single(PAIR, record_id="p")
+
+
+@pytest.mark.django_db
+def test_variants_are_offered_by_the_form_the_api_and_the_command(client, project, researcher, annotators, tmp_path, django_capture_on_commit_callbacks):
+    """The form lists the three variants, the API queues one (a ShareGPT job downloads as a zip), the command writes one."""
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    from exports.forms import ExportForm
+    from exports.models import ExportJob
+    from exports.services import export_file_name
+
+    offered = dict(ExportForm().fields["formats"].choices)
+    assert {"conversations", "conversations_llava15", "conversations_sharegpt"} <= set(offered)
+    client.force_login(researcher)
+    with django_capture_on_commit_callbacks():
+        response = client.post(reverse("api:export_list", kwargs={"project_id": project.pk}), {"formats": ["conversations_sharegpt"]}, content_type="application/json")
+    assert response.status_code == 202
+    job = ExportJob.objects.get()
+    assert job.is_bundle and export_file_name(job).endswith(".zip")
+    _conversation_project(project, annotators)
+    out = tmp_path / "single.json"
+    call_command("export_dataset", project.slug, "--format", "conversations_llava15", "--out", str(out))
+    assert all(isinstance(record.get("image", ""), str) for record in json.loads(out.read_text()))
