@@ -333,8 +333,8 @@ def test_full_reference_needs_images_with_a_reference(project, researcher, llm_s
     assert not BenchmarkRun.objects.exists()
 
 
-def test_chain_of_thought_descriptions_get_a_gpt4_score(project, researcher, llm_server, capsys):
-    """The command judges each single-stimulus chain-of-thought answer against the human description and stores the figure."""
+def test_chain_of_thought_descriptions_get_a_gpt4_score(client, project, researcher, llm_server, capsys):
+    """The command judges each single-stimulus chain-of-thought answer against the human description; the run page shows it."""
     from django.core.management import call_command
 
     from tests.exports.data import judge
@@ -360,3 +360,8 @@ def test_chain_of_thought_descriptions_get_a_gpt4_score(project, researcher, llm
     assert "GPT4-score" in capsys.readouterr().out and run.results["cells"]  # the protocol cells are kept
     judged = llm_server.requests[-with_reference]
     assert "Noisy shadows on image" in str(judged.messages) and judged.body["model"] == "judge-model"
+    from django.urls import reverse
+
+    client.force_login(researcher)
+    page = client.get(reverse("benchmarks:run", kwargs={"project_id": project.pk, "benchmark_run_id": run.pk})).content.decode()
+    assert f"{summary['gpt4_score']:.1f}%" in page and "without a human description" in page
