@@ -21,7 +21,6 @@ reading is possible, ``None`` with the reason, so that unparseable answers are c
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
