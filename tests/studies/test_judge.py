@@ -133,3 +133,19 @@ def test_api_queues_the_judge_for_researchers_only_and_refuses_unlisted_hosts(cl
     refused = client.post(url, {"base_url": "http://judge.example.invalid/v1", "model": "m"}, content_type="application/json")
     assert refused.status_code == 400 and "base_url" in refused.json()["errors"]
     assert client.post(url, {"api_key": "sk-x"}, content_type="application/json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_results_page_button_queues_the_configured_judge_and_shows_the_scores(client, llm_server, settings, project, researcher, annotator_member, django_capture_on_commit_callbacks):
+    """The results page's button queues the judge at the configured LLM server; the page lists each system's GPT4-score."""
+    settings.LOUPE_LLM_BASE_URL, settings.LOUPE_LLM_MODEL = llm_server.base_url, "judge-model"
+    study = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member], n_images=2)
+    _references(project, study, annotator_member)
+    client.force_login(researcher)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("studies:study_judge", kwargs={"study_id": study.pk}))
+    assert response.status_code == 302 and len(callbacks) == 1
+    llm_server.default = Ok("8 4\nHalf as good.")
+    study_answers_judge(study_id=study.pk, endpoint=JudgeEndpoint(llm_server.base_url, "judge-model"))
+    page = client.get(reverse("studies:study_results", kwargs={"study_id": study.pk})).content.decode()
+    assert 'data-testid="gpt4-table"' in page and "50.0%" in page
