@@ -21,7 +21,6 @@ reading is possible, ``None`` with the reason, so that unparseable answers are c
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,121 +37,37 @@ __all__ = [
     "answer_parse",
     "comparisons_from_choices",
     "comparisons_from_rankings",
+    "exemplar_answer",
     "groups_design",
+    "groups_design_by_reference",
+    "n_exemplars_for",
     "image_label",
     "prompt_build",
     "scores_from_comparisons",
     "scores_from_singles",
 ]
 
-SINGLE, DOUBLE, MULTIPLE = "single", "double", "multiple"
-STANDARD, IN_CONTEXT, CHAIN_OF_THOUGHT = "standard", "in_context", "chain_of_thought"
-PROTOCOLS = (SINGLE, DOUBLE, MULTIPLE)
-PROMPTINGS = (STANDARD, IN_CONTEXT, CHAIN_OF_THOUGHT)
-#: Images per stimulus of each protocol (multiple: 3 to 8, the run chooses).
-MIN_LIST_SIZE, MAX_LIST_SIZE = 3, 8
-#: The ITU five-level words, read as scores when an answer gives a level instead of a number.
-LEVEL_SCORES = {"bad": 0.0, "poor": 25.0, "fair": 50.0, "good": 75.0, "excellent": 100.0}
-
-A_BETTER, B_BETTER, SAME = "a", "b", "same"
-
-
-def image_label(position: int) -> str:
-    """``"A"`` for the first test image, ``"B"`` for the second, ..."""
-    if not 0 <= position < MAX_LIST_SIZE:
-        raise ValueError(f"position must be in [0, {MAX_LIST_SIZE}), got {position}")
-    return string.ascii_uppercase[position]
-
-
-def _check(protocol: str, prompting: str) -> None:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
-    if prompting not in PROMPTINGS:
-        raise ValueError(f"prompting must be one of {', '.join(PROMPTINGS)}; got {prompting!r}")
-
-
-def _n_images_for(protocol: str, n_images: int) -> int:
-    if protocol == SINGLE and n_images != 1:
-        raise ValueError("the single-stimulus protocol shows exactly 1 test image")
-    if protocol == DOUBLE and n_images != 2:
-        raise ValueError("the double-stimulus protocol shows exactly 2 test images")
-    if protocol == MULTIPLE and not MIN_LIST_SIZE <= n_images <= MAX_LIST_SIZE:
-        raise ValueError(f"the multiple-stimulus protocol shows {MIN_LIST_SIZE} to {MAX_LIST_SIZE} test images")
-    return n_images
-
-
-# ------------------------------------------------------------------------------------------ prompts
-
-_TASK = {
-    SINGLE: "Rate the perceptual quality of Image A on a scale from 0 (worst) to 100 (best).",
-    DOUBLE: "Compare the perceptual quality of Image A and Image B: which one has better quality, or is it the same?",
-    MULTIPLE: "Rank the perceptual quality of the images {labels} from best to worst.",
-}
-_STANDARD_FORMAT = {
-    SINGLE: "Answer with the score only, for example: 63",
-    DOUBLE: "Answer with exactly one of: Image A, Image B, Same",
-    MULTIPLE: "Answer with the ranking only, best first, for example: {example}",
-}
-_FINAL_FORMAT = {
-    SINGLE: "End with a final line of the form: Score: <number from 0 to 100>",
-    DOUBLE: "End with a final line of the form: Answer: Image A, Answer: Image B or Answer: Same",
-    MULTIPLE: "End with a final line of the form: Ranking: {example}",
-}
-_COT = (
-    "First examine the visual attributes that matter for quality one by one (sharpness and blur, noise, "
-    "compression artifacts, exposure and contrast, colour), describe what you see{compare}, and then "
-    "integrate this analysis into an overall judgement."
+from evaluation.prompting import (  # noqa: F401 -- the protocols' names and prompts are part of this module's API
+    A_BETTER,
+    B_BETTER,
+    CHAIN_OF_THOUGHT,
+    DOUBLE,
+    IN_CONTEXT,
+    LEVEL_SCORES,
+    MAX_LIST_SIZE,
+    MIN_LIST_SIZE,
+    MULTIPLE,
+    PROMPTINGS,
+    PROTOCOLS,
+    SAME,
+    SINGLE,
+    STANDARD,
+    _n_images_for,
+    exemplar_answer,
+    image_label,
+    n_exemplars_for,
+    prompt_build,
 )
-
-
-def prompt_build(protocol: str, prompting: str, *, n_images: int, exemplar_scores: Sequence[float] = ()) -> str:
-    """The user text of one prompting system (paper 004, Fig. 3); the images are attached after it.
-
-    Parameters
-    ----------
-    protocol : {"single", "double", "multiple"}
-    prompting : {"standard", "in_context", "chain_of_thought"}
-    n_images : int
-        Test images: 1 (single), 2 (double), 3 to 8 (multiple).
-    exemplar_scores : sequence of float
-        In-context prompting only: the human scores (0-100) of the exemplar images, attached before the
-        test images in this order. Required (at least one) for in-context prompting, refused otherwise.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    ValueError
-        Unknown protocol or prompting, a wrong number of images, missing or stray exemplars.
-    """
-    _check(protocol, prompting)
-    _n_images_for(protocol, n_images)
-    if prompting == IN_CONTEXT and not exemplar_scores:
-        raise ValueError("in-context prompting needs at least one exemplar score")
-    if prompting != IN_CONTEXT and exemplar_scores:
-        raise ValueError("exemplar scores are for in-context prompting only")
-    labels = [image_label(i) for i in range(n_images)]
-    example = " > ".join(reversed(labels)) if n_images > 2 else ""
-    parts = []
-    if exemplar_scores:
-        shown = "; ".join(f"example {i + 1}: {float(score):.0f}" for i, score in enumerate(exemplar_scores))
-        parts.append(
-            f"The first {len(exemplar_scores)} attached image(s) are examples rated by people on a scale from 0 (worst) "
-            f"to 100 (best): {shown}. Use them to calibrate your judgement. The images after them are the test images."
-        )
-    test = "The attached image is Image A." if n_images == 1 else (
-        f"The test images are, in the order attached, {', '.join(labels[:-1])} and {labels[-1]}."
-    )
-    parts.append(test)
-    parts.append(_TASK[protocol].format(labels=", ".join(labels)))
-    if prompting == CHAIN_OF_THOUGHT:
-        parts.append(_COT.format(compare="" if n_images == 1 else ", comparing the images"))
-        parts.append(_FINAL_FORMAT[protocol].format(example=example))
-    else:
-        parts.append(_STANDARD_FORMAT[protocol].format(example=example))
-    return " ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -386,6 +301,37 @@ def groups_design(n_items: int, group_size: int, rounds: int, *, rng: np.random.
                 group += list(rng.choice(others, size=group_size - len(group), replace=False))
             groups.append(group)
     return np.asarray(groups, dtype=np.int64)
+
+
+def groups_design_by_reference(references, group_size: int, rounds: int, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Full-reference groups (paper 004, §3.1): pairs or lists of images that share one reference (same content).
+
+    :func:`groups_design` within each reference's images; references with fewer than ``group_size`` images give no
+    group, and their images are returned as left out.
+
+    Parameters
+    ----------
+    references : array_like of int, shape [n_items]
+        Each item's reference id.
+
+    Returns
+    -------
+    groups : ndarray of int, shape [n_groups, group_size]
+        Item indices; every group's items have one reference.
+    left_out : ndarray of int, shape [n_left_out]
+        Items in no group.
+    """
+    references = np.asarray(references, dtype=np.int64)
+    check_rng(rng)
+    groups, left_out = [], []
+    for reference in np.unique(references):
+        members = np.flatnonzero(references == reference)
+        if members.size < group_size:
+            left_out += members.tolist()
+            continue
+        groups.append(members[groups_design(members.size, group_size, rounds, rng=rng)])
+    stacked = np.concatenate(groups) if groups else np.empty((0, group_size), dtype=np.int64)
+    return stacked, np.asarray(sorted(left_out), dtype=np.int64)
 
 
 # ------------------------------------------------------------------------------------------ aggregation

@@ -10,107 +10,28 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TextIO
 
-from django.db.models import QuerySet
 from scipy import stats
 
-from annotation.models import Judgement, Project
 from annotation.spreadsheet import csv_safe
 from annotation.vocabulary import LEVEL_LABELS, TaskKind
-from exports.filters import ExportFilters
+from exports.registry import (  # noqa: F401 -- re-exported: callers import the registry from here
+    DEFAULT_CHUNK_SIZE,
+    FORMATS,
+    ExportContext,
+    ExportDataError,
+    ExportFormat,
+    format_register,
+    formats_bundled,
+)
+from exports.trainer_formats import register_trainer_formats
 
-DEFAULT_CHUNK_SIZE = 2000
 RATING_MIN, RATING_MAX = 1.0, 5.0
-
-
-class ExportDataError(ValueError):
-    """The project's data cannot make this format (e.g. nothing the critic could train on)."""
-
-
-@dataclass
-class ExportContext:
-    """What a writer reads: the project, its filtered judgements, and a progress counter."""
-
-    project: Project
-    filters: ExportFilters
-    judgements: QuerySet[Judgement]
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-    on_progress: Callable[[int], None] | None = None
-    rows_written: int = 0
-    notes: dict | None = None
-
-    def tick(self, rows: int = 1) -> None:
-        """Count rows written; report every `chunk_size` rows."""
-        before = self.rows_written // self.chunk_size
-        self.rows_written += rows
-        if self.on_progress is not None and self.rows_written // self.chunk_size != before:
-            self.on_progress(self.rows_written)
-
-    def note(self, format_name: str, text: str) -> None:
-        """Something a reader of the export should know (goes into the manifest)."""
-        if self.notes is None:
-            self.notes = {}
-        self.notes[format_name] = text
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """One format: its name (the API's and the command's word for it), file name, label and writer."""
-
-    name: str
-    file_name: str
-    label: str
-    content_type: str
-    write: Callable[[ExportContext, TextIO], int]
-    expected_rows: Callable[[ExportContext], int]
-
-
-FORMATS: dict[str, ExportFormat] = {}
-
-
-def format_register(export_format: ExportFormat) -> ExportFormat:
-    if export_format.name in FORMATS:
-        raise ValueError(f"format {export_format.name!r} is registered already")
-    FORMATS[export_format.name] = export_format
-    return export_format
-
 
 
 def _number(value: float | None, digits: int = 6) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
-# ----------------------------------------------------------------------------- conversations (LLaVA JSON)
-
-
-def write_conversations(ctx: ExportContext, out: TextIO) -> int:
-    """The critic's training conversations (modeling/critic/data.training_set_build) as LLaVA-style JSON.
-
-    The same builder and the same rules as a training run with default data settings: held-out images and
-    excluded judgements never appear. `image` paths are the files' storage names, which is where the zip puts them.
-    """
-    from modeling.critic.data import CriticDataError, CriticDataSettings, judgement_last_id, training_set_build
-    from modeling.llava_format import to_llava
-
-    try:
-        training = training_set_build(
-            project=ctx.project, last_judgement_id=judgement_last_id(project=ctx.project),
-            data=CriticDataSettings(), within=ctx.judgements,
-        )
-    except CriticDataError as error:
-        raise ExportDataError(f"Conversations: {error}") from error
-    if ctx.filters.include_excluded:
-        ctx.note("conversations", "Excluded judgements never enter the critic's conversations, whatever the filter says.")
-    out.write("[")
-    for index, conversation in enumerate(training.conversations):
-        record = to_llava(conversation, record_id=f"{conversation.task}-{index}", image_paths=training.image_names)
-        out.write(("\n" if index == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
-        ctx.tick()
-    out.write("\n]\n")
-    return len(training.conversations)
 
 
 # ----------------------------------------------------------------------------- text: pathway and questionnaires
@@ -355,7 +276,7 @@ def _count_kind(*kinds):
     return lambda ctx: ctx.judgements.filter(kind__in=kinds).count()
 
 
-format_register(ExportFormat("conversations", "conversations.json", "Training conversations (LLaVA-style JSON)", "application/json", write_conversations, _count_kind(*TaskKind.values)))
+register_trainer_formats(_count_kind(*TaskKind.values))
 format_register(ExportFormat("pathway", "pathway.jsonl", "Pathway feedback (JSONL)", "application/jsonl", write_pathway, _count_kind(TaskKind.PATHWAY)))
 format_register(ExportFormat("questionnaires", "questionnaires.jsonl", "Questionnaires with drafts and revisions (JSONL)", "application/jsonl", write_questionnaires, _count_kind(TaskKind.DESCRIPTION, TaskKind.PAIR)))
 format_register(ExportFormat("mos", "mos.csv", "MOS per image from ratings (CSV)", "text/csv", write_mos, _count_kind(TaskKind.RATING)))

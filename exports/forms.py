@@ -7,7 +7,7 @@ from exports.formats import FORMATS
 class ExportForm(forms.Form):
     formats = forms.MultipleChoiceField(
         choices=[], widget=forms.CheckboxSelectMultiple,
-        help_text="One format without images downloads as that file; more, or images, as a zip with a manifest.",
+        help_text="One format without images downloads as that file; more, or images, as a zip with a manifest (the ShareGPT variant always comes zipped with its dataset_info.json).",
     )
     include_images = forms.BooleanField(required=False, label="Include the image files (zip)")
     date_from = forms.DateField(required=False, help_text="Judgements submitted on or after this day (YYYY-MM-DD).")

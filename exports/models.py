@@ -54,7 +54,9 @@ class ExportJob(RunRow):
     @property
     def is_bundle(self) -> bool:
         """A zip (with a manifest) rather than one plain file."""
-        return self.include_images or len(self.formats) != 1
+        from exports.registry import formats_bundled
+
+        return formats_bundled(self.formats, include_images=self.include_images)
 
     @property
     def progress_percent(self) -> int:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from annotation.models import Image, Project
 from exports.filters import ExportFilters, ExportInputError, judgements_for_export
-from exports.formats import FORMATS, ExportContext
+from exports.formats import FORMATS, ExportContext, formats_bundled
 
 MANIFEST_NAME = "manifest.json"
 IMAGES_DIR = "images/"  # storage names already start with it
@@ -84,13 +84,13 @@ def export_write(
     *, project: Project, formats: Sequence[str], filters: ExportFilters, include_images: bool, path: Path,
     on_progress: Callable[[int], None] | None = None, chunk_size: int | None = None,
 ) -> ExportResult:
-    """Write the export to `path`: a plain file for one format without images, else a zip with `manifest.json`."""
+    """Write the export to `path`: a plain file for one format without images or companions, else a zip with `manifest.json`."""
     formats = formats_check(formats)
     ctx = export_context(project=project, filters=filters, on_progress=on_progress, chunk_size=chunk_size)
     result = ExportResult()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if len(formats) == 1 and not include_images:
+    if not formats_bundled(formats, include_images=include_images):
         with path.open("wb") as raw:
             result.row_counts[formats[0]], result.sha256, result.size_bytes = _write_text(FORMATS[formats[0]], ctx, raw)
     else:
@@ -118,6 +118,10 @@ def _write_bundle(ctx: ExportContext, formats: list[str], include_images: bool, 
             with archive.open(export_format.file_name, "w", force_zip64=True) as member:
                 result.row_counts[name], sha256, size = _write_text(export_format, ctx, member)
             members[export_format.file_name] = {"sha256": sha256, "size": size, "format": name}
+            for companion, text in (export_format.companions(ctx) if export_format.companions else {}).items():
+                data = text.encode("utf-8")
+                archive.writestr(companion, data)
+                members[companion] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "format": name}
         if include_images:
             for image_id, file_name in Image.objects.filter(project=ctx.project).order_by("id").values_list("id", "file").iterator(chunk_size=ctx.chunk_size):
                 info = zipfile.ZipInfo(file_name, date_time=timezone.now().timetuple()[:6])

@@ -278,3 +278,41 @@ class StudyAnnotatorsApi(StudyMixin, APIView):
             raise _refused(error, "annotators") from None
         names = [u.get_username() for u in study.annotators.order_by("username")]
         return Response(self.OutputSerializer({"annotators": names}).data)
+
+
+class StudyJudgeApi(StudyMixin, APIView):
+    """POST /api/studies/<id>/judge/: queue the GPT4-score judge (paper 002) over the answers without a score; 202.
+
+    Every field is optional: the configured LLM server (LOUPE_LLM_BASE_URL, LOUPE_LLM_MODEL, credential `llm`) by
+    default. The endpoint is checked against the administrator's policy before anything is queued (400 if refused).
+    Scores appear in GET /api/studies/<id>/results/ (`gpt4_score`, `gpt4_scored`, `gpt4_failed`, `gpt4_error`).
+    """
+
+    permission_classes = [IsStudyResearcherElse404]
+
+    class InputSerializer(serializers.Serializer):
+        base_url = serializers.URLField(max_length=200, required=False, help_text="Default: LOUPE_LLM_BASE_URL.")
+        model = serializers.CharField(max_length=200, required=False, help_text="Default: LOUPE_LLM_MODEL.")
+        key_env = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                        help_text="The NAME of a registered credential, never a key. Default: `llm` when a key is configured.")
+
+    @extend_schema(request=InputSerializer, responses={202: None, **error_responses(400, 403, 404)})
+    def post(self, request, study_id):
+        from studies.services.judge import JudgeEndpoint, judge_endpoint_default
+        from studies.services.setup import study_judge_request
+
+        study = self.get_study()
+        sent_keys = [field for field in KEY_FIELDS if field in request.data]
+        if sent_keys:
+            raise ValidationError({field: ["Never send a key: give `key_env`, the name of a registered credential."] for field in sent_keys})
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        default = judge_endpoint_default()
+        data = serializer.validated_data
+        try:
+            endpoint = JudgeEndpoint(data.get("base_url", default.base_url), data.get("model", default.model), data.get("key_env", default.key_env).strip())
+            study_judge_request(study=study, endpoint=endpoint)
+        except ValueError as error:  # EgressRefused is a ValueError
+            field = getattr(error, "field", None)
+            raise ValidationError({"key_env" if field == "credential" else "base_url" if field else "non_field_errors": [str(error)]}) from None
+        return Response({"queued": True, "model": endpoint.model, "base_url": endpoint.base_url}, status=status.HTTP_202_ACCEPTED)

@@ -108,6 +108,27 @@ class Answer(models.Model):
         return f"answer of system {self.system_id} on item {self.item_id}"
 
 
+class AnswerScore(models.Model):
+    """The GPT4-score judge's verdict on one answer against the human description of its image (paper 002, A4).
+
+    `reference_score` and `answer_score` are the judge's 0-10 scores of the human answer and of the system's; both
+    are null, with `error` saying why, when the judge could not score it (no human description, an unreadable reply,
+    the endpoint failing). Judging again fills only the rows without scores.
+    """
+
+    answer = models.OneToOneField(Answer, on_delete=models.CASCADE, related_name="judge_score")
+    judge_model = models.CharField(max_length=200, help_text="The model that judged (base URL's model name).")
+    reference_text = models.TextField(blank=True, help_text="The human answer it was judged against.")
+    reference_score = models.FloatField(null=True, blank=True)
+    answer_score = models.FloatField(null=True, blank=True)
+    explanation = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="Why this answer has no score.")
+    judged_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"judge score of answer {self.answer_id}"
+
+
 class Trial(models.Model):
     """One item and one pair of systems (a.id < b.id) to be voted on `votes_per_trial` times."""
 

@@ -57,6 +57,31 @@ def _interval(pair) -> list[float | None]:
     return [_finite(pair[0]), _finite(pair[1])]
 
 
+GPT4_EMPTY = {"gpt4_score": None, "gpt4_scored": 0, "gpt4_failed": 0, "gpt4_error": ""}
+
+
+def study_gpt4_scores(*, study: Study) -> dict[int, dict]:
+    """Per system: its GPT4-score in percent (paper 002; studies/gpt4_score.py), answers scored and failed, last error."""
+    from studies.gpt4_score import gpt4_score_relative
+    from studies.models import AnswerScore
+
+    rows: dict[int, dict] = {}
+    pairs: dict[int, list[tuple[float, float]]] = {}
+    for system_id, reference, answer, error in AnswerScore.objects.filter(answer__system__study=study).order_by("id").values_list(
+        "answer__system_id", "reference_score", "answer_score", "error",
+    ):
+        row = rows.setdefault(system_id, dict(GPT4_EMPTY))
+        if answer is None:
+            row["gpt4_failed"] += 1
+            row["gpt4_error"] = error
+        else:
+            pairs.setdefault(system_id, []).append((reference, answer))
+            row["gpt4_scored"] += 1
+    for system_id, row in rows.items():
+        row["gpt4_score"] = gpt4_score_relative(pairs.get(system_id, ()))
+    return rows
+
+
 def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> dict:
     """Everything the results page, CSV, JSON and API show, as plain JSON-able values.
 
@@ -66,6 +91,7 @@ def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> di
     """
     systems = list(System.objects.filter(study=study).order_by("pk"))
     index = {system.pk: k for k, system in enumerate(systems)}
+    gpt4 = study_gpt4_scores(study=study)
     votes = list(
         Vote.objects.filter(trial__study=study).values_list(
             "trial_id", "trial__item_id", "trial__system_a_id", "trial__system_b_id", "outcome", "left_is_a", "annotator_id",
@@ -81,7 +107,7 @@ def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> di
         "systems": [
             {"id": s.pk, "name": s.name, "kind": s.kind, "answers": s.answered_count, "bt": None, "bt_ci": [None, None],
              "bt_length_controlled": None, "bt_length_controlled_ci": [None, None], "rank": None,
-             "reasonable_rate": None, "reasonable_marked": 0}
+             "reasonable_rate": None, "reasonable_marked": 0, **gpt4.get(s.pk, GPT4_EMPTY)}
             for s in systems
         ],
         "pairs": [],

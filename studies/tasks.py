@@ -1,4 +1,4 @@
-"""Celery tasks of studies: a system's answers, from a critic version (`gpu` queue) or an endpoint (`default`)."""
+"""Celery tasks of studies: a system's answers, from a critic version (`gpu` queue) or an endpoint (`default`), and the GPT4-score judge."""
 from config.tasks import default_task, gpu_task
 from studies.services import answers
 
@@ -25,3 +25,14 @@ def system_generate_critic(system_id: int) -> None:
 )
 def system_generate_endpoint(system_id: int) -> None:
     answers.system_answers_generate_endpoint(system_id)
+
+
+# Safe to run twice: only answers without a score are judged, and each writes its own row (one per answer). A
+# redelivery after the worker died scores what is still missing. Transient HTTP failures are retried inside the
+# LLM client; an endpoint that stays down stops the run with the reason on the answer's row, and a new request
+# goes on from there.
+@default_task(name="studies.judge_answers", soft_time_limit=GENERATE_SOFT_LIMIT_S, time_limit=GENERATE_SOFT_LIMIT_S + 300)
+def study_judge_answers(study_id: int, base_url: str, model: str, key_env: str = "") -> None:
+    from studies.services.judge import JudgeEndpoint, study_answers_judge
+
+    study_answers_judge(study_id=study_id, endpoint=JudgeEndpoint(base_url, model, key_env))

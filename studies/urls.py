@@ -17,6 +17,7 @@ urlpatterns = [
     path("studies/systems/<int:system_id>/retry/", views.SystemRetryView.as_view(), name="system_retry"),
     path("studies/<int:study_id>/trials/generate/", views.TrialsGenerateView.as_view(), name="trials_generate"),
     path("studies/<int:study_id>/results/", views.StudyResultsView.as_view(), name="study_results"),
+    path("studies/<int:study_id>/judge/", views.StudyJudgeView.as_view(), name="study_judge"),
     path("studies/<int:study_id>/results.csv", views.StudyResultsCsvView.as_view(), name="study_results_csv"),
     path("studies/<int:study_id>/results.json", views.StudyResultsJsonView.as_view(), name="study_results_json"),
     path("studies/mine/", views.MyStudiesView.as_view(), name="my_studies"),
@@ -33,6 +34,7 @@ api_urlpatterns = [
     path("studies/systems/<int:system_id>/retry/", api_setup.SystemRetryApi.as_view(), name="study_system_retry"),
     path("studies/<int:study_id>/annotators/", api_setup.StudyAnnotatorsApi.as_view(), name="study_annotators"),
     path("studies/<int:study_id>/results/", api.StudyResultsApi.as_view(), name="study_results"),
+    path("studies/<int:study_id>/judge/", api_setup.StudyJudgeApi.as_view(), name="study_judge"),
     path("studies/<int:study_id>/trials/next/", api.TrialNextApi.as_view(), name="study_trial_next"),
     path("studies/trials/<str:token>/vote/", api.VoteApi.as_view(), name="study_vote"),
 ]

@@ -183,6 +183,23 @@ class TrialsGenerateView(StudyResearcherMixin, View):
         return redirect("studies:study_detail", study_id=self.study.pk)
 
 
+class StudyJudgeView(StudyResearcherMixin, View):
+    """POST: queue the GPT4-score judge (the configured LLM server) over the answers without a score."""
+
+    def post(self, request, study_id):
+        from config.egress import EgressRefused
+        from studies.services.judge import judge_endpoint_default
+        from studies.services.setup import study_judge_request
+
+        try:
+            study_judge_request(study=self.study, endpoint=judge_endpoint_default())
+        except EgressRefused as error:
+            messages.error(request, f"The judge cannot be asked: {error}")
+        else:
+            messages.success(request, "The judge is scoring the answers without a score; reload this page to see them.")
+        return redirect("studies:study_results", study_id=self.study.pk)
+
+
 class StudyResultsView(StudyResearcherMixin, View):
     """G+S/S+B and win/tie/loss per pair, the BT ranking (plain and length-controlled), position bias, α, reasonable rate."""
 

@@ -34,6 +34,7 @@ class BenchmarkRunOutputSerializer(serializers.Serializer):
     seed = serializers.IntegerField()
     rounds = serializers.IntegerField()
     list_size = serializers.IntegerField()
+    full_reference = serializers.BooleanField()
     n_calls = serializers.IntegerField()
     n_answered = serializers.IntegerField()
     n_unparseable = serializers.IntegerField()
@@ -76,6 +77,7 @@ class BenchmarkRunsApi(ProjectApiMixin, APIView):
         seed = serializers.IntegerField(default=0)
         rounds = serializers.IntegerField(default=2)
         list_size = serializers.IntegerField(default=4)
+        full_reference = serializers.BooleanField(default=False, help_text="Paper 004's full-reference scenario (images with a reference, shown with it).")
 
     @extend_schema(responses=BenchmarkRunOutputSerializer(many=True))
     def get(self, request, project_id):

@@ -7,7 +7,7 @@ from evaluation.difficulty import DEFAULT_EPSILON, DEFAULT_LAMBDA
 from system_benchmarks.models import BenchmarkRun
 
 PROTOCOL_CHOICES = [(p.SINGLE, "Single stimulus (a score)"), (p.DOUBLE, "Double stimulus (which is better)"), (p.MULTIPLE, "Multiple stimulus (a ranking)")]
-PROMPTING_CHOICES = [(p.STANDARD, "Standard"), (p.IN_CONTEXT, "In-context (two exemplars with human scores)"), (p.CHAIN_OF_THOUGHT, "Chain of thought")]
+PROMPTING_CHOICES = [(p.STANDARD, "Standard"), (p.IN_CONTEXT, "In-context (exemplars with human scores: two images, a pair, or a ranked list of four)"), (p.CHAIN_OF_THOUGHT, "Chain of thought")]
 
 
 class BenchmarkRunForm(forms.Form):
@@ -26,6 +26,10 @@ class BenchmarkRunForm(forms.Form):
     seed = forms.IntegerField(min_value=0, initial=0, help_text="The same seed draws the same images and groups.")
     rounds = forms.IntegerField(min_value=1, max_value=20, initial=2, help_text="Double/multiple stimulus: prompts each image appears in.")
     list_size = forms.IntegerField(min_value=p.MIN_LIST_SIZE, max_value=p.MAX_LIST_SIZE, initial=4, help_text="Images per multiple-stimulus prompt.")
+    full_reference = forms.BooleanField(
+        required=False, label="Full reference",
+        help_text="Paper 004's full-reference scenario: only images with a reference, shown with it; pairs and lists share one reference.",
+    )
 
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -48,8 +48,11 @@ class BenchmarkRun(RunRow):
     seed = models.PositiveIntegerField(default=0)
     list_size = models.PositiveSmallIntegerField(default=4, help_text="Images per multiple-stimulus prompt.")
     rounds = models.PositiveSmallIntegerField(default=2, help_text="Double/multiple-stimulus prompts each image appears in.")
+    full_reference = models.BooleanField(
+        default=False, help_text="Paper 004's full-reference scenario: images with a reference only, shown with it; pairs and lists share one reference.",
+    )
     pool = models.JSONField(default=list, help_text="[{image_id, score, std, source}] on 0-100, snapshotted at creation.")
-    exemplars = models.JSONField(default=list, help_text="[{image_id, score}] shown in in-context prompts.")
+    exemplars = models.JSONField(default=list, help_text="[{image_id, score, protocol}] shown in in-context prompts of that protocol (no protocol: all).")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     cancel_requested = models.BooleanField(default=False)
@@ -106,6 +109,7 @@ class BenchmarkCall(models.Model):
     protocol = models.CharField(max_length=16)
     prompting = models.CharField(max_length=24)
     image_ids = models.JSONField(help_text="Test images in the order shown (Image A, B, ...).")
+    reference_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="Full-reference runs: the reference image shown before the test images.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     prompt = models.TextField(blank=True)
     answer = models.TextField(blank=True)

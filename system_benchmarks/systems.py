@@ -1,6 +1,7 @@
 """The systems a run asks: an OpenAI-compatible vision endpoint or a trained critic version, behind one seam.
 
-Both answer ``answer(protocol=..., prompt=..., exemplar_ids=..., image_ids=...) -> str``; the run's
+Both answer ``answer(protocol=..., prompt=..., exemplar_ids=..., image_ids=...) -> str`` (``exemplar_ids``: every image
+shown before the test images, in-context exemplars then a full-reference run's reference); the run's
 executor never needs to know which (the narrow seam of STYLE.md). Errors that no later call can get
 past (no key, unknown model, server down after retries) raise :class:`SystemUnavailable` and stop the
 run; a reply that cannot be read fails only its call (:class:`CallFailed`).
@@ -52,6 +53,12 @@ def _image_bytes_loader(image_ids):
     return load
 
 
+def run_image_ids(run) -> list[int]:
+    """Every image a run may show: its pool, its exemplars and (full-reference) its pool's references."""
+    ids = [row["image_id"] for row in run.pool] + [row["image_id"] for row in run.exemplars]
+    return list(dict.fromkeys(ids + [row["reference_id"] for row in run.pool if row.get("reference_id")]))
+
+
 class EndpointSystem:
     """A vision model behind an OpenAI-compatible Chat Completions endpoint, via :class:`modeling.assist.core.client.LLMClient`."""
 
@@ -70,7 +77,7 @@ class EndpointSystem:
         except ValueError as error:
             raise SystemUnavailable(f"The endpoint settings are invalid: {error}") from error
         self.client = LLMClient(config, rate_key=f"benchmark-{run.pk}", http_client=access.http_client, scrub=access.scrub)
-        self.load = _image_bytes_loader([row["image_id"] for row in run.pool] + [row["image_id"] for row in run.exemplars])
+        self.load = _image_bytes_loader(run_image_ids(run))
 
     def answer(self, *, protocol: str, prompting: str, prompt: str, exemplar_ids, image_ids) -> str:
         from modeling.assist.core.errors import LLMBadResponse, LLMError
@@ -107,8 +114,7 @@ class CriticSystem:
             self.critic = load_trained(version)
         except (FileNotFoundError, RuntimeError) as error:
             raise SystemUnavailable(str(error)) from error
-        ids = [row["image_id"] for row in run.pool] + [row["image_id"] for row in run.exemplars]
-        self.load = image_loader(image_names(ids))
+        self.load = image_loader(image_names(run_image_ids(run)))
 
     def answer(self, *, protocol: str, prompting: str, prompt: str, exemplar_ids, image_ids) -> str:
         from system_benchmarks.critic_answers import critic_answer

@@ -45,7 +45,7 @@ class BenchmarkCreateView(ProjectResearcherMixin, View):
                     system_kind=data["system_kind"], protocols=data["protocols"], promptings=data["promptings"],
                     subset_size=data["subset_size"], seed=data["seed"], rounds=data["rounds"], list_size=data["list_size"],
                     endpoint_base_url=data["endpoint_base_url"], endpoint_model=data["endpoint_model"],
-                    endpoint_key_env=data["endpoint_key_env"], name=data["name"],
+                    endpoint_key_env=data["endpoint_key_env"], name=data["name"], full_reference=data["full_reference"],
                     critic_version_id=int(data["critic_version"]) if data["critic_version"] else None,
                 )
                 run = benchmark_run_create(project=self.project, user=request.user, spec=spec)

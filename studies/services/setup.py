@@ -234,3 +234,15 @@ def system_import(*, study: Study, name: str, data: bytes) -> System:
         Answer.objects.bulk_create([Answer(system=system, item_id=item_id, text=text) for item_id, text in answers.items()])
         study_trials_generate(study=study)
     return system
+
+
+def study_judge_request(*, study: Study, endpoint) -> None:
+    """Check the GPT4-score judge's endpoint (studies/services/judge.py) under the policy and queue it on commit.
+
+    Raises EgressRefused (config/egress.py) when the policy refuses the URL or the credential; nothing is queued.
+    """
+    from studies import tasks
+    from studies.services.judge import judge_endpoint_check
+
+    judge_endpoint_check(endpoint)
+    transaction.on_commit(lambda: tasks.study_judge_answers.delay(study.pk, endpoint.base_url, endpoint.model, endpoint.key_env))

@@ -48,9 +48,15 @@ def _finish(run_id: int, status: str, error: str = "") -> BenchmarkRun:
     return BenchmarkRun.objects.get(pk=run_id)
 
 
+def call_context_ids(run: BenchmarkRun, call: BenchmarkCall) -> list[int]:
+    """The images shown before a call's test images: its protocol's in-context exemplars, then its reference (if any)."""
+    ids = [row["image_id"] for row in run.exemplars if row.get("protocol", call.protocol) == call.protocol] if call.prompting == "in_context" else []
+    return ids + ([call.reference_id] if call.reference_id else [])
+
+
 def call_answer(system, run: BenchmarkRun, call: BenchmarkCall) -> BenchmarkCall:
     """Ask the system one call and write the row: answered, unparseable (with the reason) or failed."""
-    exemplar_ids = [row["image_id"] for row in run.exemplars] if call.prompting == "in_context" else []
+    exemplar_ids = call_context_ids(run, call)
     started = time.perf_counter()
     try:
         text = system.answer(

@@ -43,6 +43,7 @@ class RunSpec:
     requests_per_minute: float = 0.0
     critic_version_id: int | None = None
     name: str = ""
+    full_reference: bool = False
 
     def __post_init__(self):
         if self.system_kind not in BenchmarkRun.SystemKind.values:
@@ -108,19 +109,61 @@ def labelled_pool(*, project: Project) -> list[dict]:
     return [pool[key] for key in sorted(pool)]
 
 
-def _exemplars(pool: list[dict], chosen: list[dict]) -> list[dict]:
-    """The lowest- and highest-scored labelled images outside the subset (inside it if none is left)."""
+def _spread(rows: list[dict], n: int, rng: np.random.Generator) -> list[dict]:
+    """`n` rows spread over the score range (lowest, highest and evenly between), in a random attached order."""
+    ranked = sorted(rows, key=lambda row: (row["score"], row["image_id"]))
+    picked = [ranked[round(k * (len(ranked) - 1) / (n - 1))] for k in range(n)]
+    return [picked[i] for i in rng.permutation(n).tolist()] if n > 2 or picked[0]["score"] != picked[-1]["score"] else picked
+
+
+def _exemplar_rows(source: list[dict], n: int, full_reference: bool, rng: np.random.Generator) -> list[dict] | None:
+    """`n` distinct exemplars from `source`; full-reference: all of one reference (the one whose scores spread most)."""
+    if not full_reference:
+        return _spread(source, n, rng) if len(source) >= n else None
+    by_reference: dict[int, list[dict]] = {}
+    for row in source:
+        by_reference.setdefault(row["reference_id"], []).append(row)
+    groups = [rows for rows in by_reference.values() if len(rows) >= n]
+    if not groups:
+        return None
+    widest = max(groups, key=lambda rows: (max(r["score"] for r in rows) - min(r["score"] for r in rows), -min(r["image_id"] for r in rows)))
+    return _spread(widest, n, rng)
+
+
+def _exemplars(pool: list[dict], chosen: list[dict], protocols: list[str], *, full_reference: bool, rng) -> list[dict]:
+    """In-context exemplars per protocol (paper 004, Fig. 3c), from labelled images outside the subset where possible.
+
+    Single stimulus: the lowest- and highest-scored images; double: one labelled pair; multiple: one ranked list of
+    four. Full-reference pairs and lists share one reference (`reference_id`), as the test groups do.
+    """
     chosen_ids = {row["image_id"] for row in chosen}
     outside = [row for row in pool if row["image_id"] not in chosen_ids]
-    source = outside if len(outside) >= N_EXEMPLARS else pool
-    ranked = sorted(source, key=lambda row: (row["score"], row["image_id"]))
-    return [{"image_id": row["image_id"], "score": row["score"]} for row in (ranked[0], ranked[-1])]
+    out = []
+    for protocol in protocols:
+        n = p.n_exemplars_for(protocol) or N_EXEMPLARS
+        if protocol == p.SINGLE:
+            source = outside if len(outside) >= n else pool
+            ranked = sorted(source, key=lambda row: (row["score"], row["image_id"]))
+            rows = [ranked[0], ranked[-1]]
+        else:
+            rows = _exemplar_rows(outside, n, full_reference, rng) or _exemplar_rows(pool, n, full_reference, rng)
+        if rows is None:
+            unit = " of one reference" if full_reference else ""
+            raise BenchmarkError(f"in-context {protocol}-stimulus prompting needs {n} labelled images{unit} for its exemplar")
+        out += [{"image_id": row["image_id"], "score": row["score"], "protocol": protocol} for row in rows]
+    return out
 
 
-def _design(protocol: str, n_items: int, spec: RunSpec, rng: np.random.Generator) -> list[list[int]]:
+def _design(protocol: str, chosen: list[dict], spec: RunSpec, rng: np.random.Generator) -> list[list[int]]:
+    n_items = len(chosen)
     if protocol == p.SINGLE:
         return [[i] for i in range(n_items)]
     size = 2 if protocol == p.DOUBLE else spec.list_size
+    if spec.full_reference:  # same-content pairs and lists (paper 004, §3.1)
+        groups, _ = p.groups_design_by_reference([row["reference_id"] for row in chosen], size, spec.rounds, rng=rng)
+        if not len(groups):
+            raise BenchmarkError(f"the full-reference {protocol}-stimulus protocol needs {size} images of one reference in the subset")
+        return groups.tolist()
     if n_items < size:
         raise BenchmarkError(f"the {protocol}-stimulus protocol needs at least {size} labelled images in the subset")
     return p.groups_design(n_items, size, spec.rounds, rng=rng).tolist()
@@ -143,17 +186,21 @@ def benchmark_run_create(*, project: Project, user, spec: RunSpec) -> BenchmarkR
         ):
             raise BenchmarkError(f"critic v{version.number} is {version.get_status_display().lower()}: only a trained version can be benchmarked")
     pool = labelled_pool(project=project)
+    if spec.full_reference:  # only distorted images with their reference, which is shown with them
+        references = dict(Image.objects.filter(project=project, reference__isnull=False).values_list("id", "reference_id"))
+        pool = [{**row, "reference_id": references[row["image_id"]]} for row in pool if row["image_id"] in references]
     if len(pool) < MIN_LABELLED:
+        scope = " with a reference image" if spec.full_reference else ""
         raise BenchmarkError(
-            f"the project has {len(pool)} labelled images (MOS or scaled comparisons/ratings); a benchmark needs at least {MIN_LABELLED}"
+            f"the project has {len(pool)} labelled images{scope} (MOS or scaled comparisons/ratings); a benchmark needs at least {MIN_LABELLED}"
         )
     rng = np.random.default_rng(spec.seed)
     size = min(spec.subset_size, len(pool))
     chosen = [pool[i] for i in sorted(rng.choice(len(pool), size=size, replace=False).tolist())]
-    exemplars = _exemplars(pool, chosen) if p.IN_CONTEXT in spec.promptings else []
     protocols = [name for name in p.PROTOCOLS if name in spec.protocols]
     promptings = [name for name in p.PROMPTINGS if name in spec.promptings]
-    designs = {protocol: _design(protocol, size, spec, rng) for protocol in protocols}
+    exemplars = _exemplars(pool, chosen, protocols, full_reference=spec.full_reference, rng=rng) if p.IN_CONTEXT in promptings else []
+    designs = {protocol: _design(protocol, chosen, spec, rng) for protocol in protocols}
     n_calls = sum(len(groups) for groups in designs.values()) * len(promptings)
     if n_calls > MAX_CALLS:
         raise BenchmarkError(f"this would make {n_calls} calls; at most {MAX_CALLS} (choose a smaller subset or fewer rounds)")
@@ -165,20 +212,20 @@ def benchmark_run_create(*, project: Project, user, spec: RunSpec) -> BenchmarkR
             endpoint_model=spec.endpoint_model.strip(), endpoint_key_env=spec.endpoint_key_env.strip(),
             requests_per_minute=spec.requests_per_minute, critic_version=version, protocols=protocols,
             promptings=promptings, subset_size=spec.subset_size, seed=spec.seed, list_size=spec.list_size,
-            rounds=spec.rounds, pool=chosen, exemplars=exemplars, n_calls=n_calls,
+            rounds=spec.rounds, pool=chosen, exemplars=exemplars, n_calls=n_calls, full_reference=spec.full_reference,
         )
-        exemplar_scores = [row["score"] for row in exemplars]
         calls = []
         for protocol in protocols:
             for prompting in promptings:
                 for index, group in enumerate(designs[protocol]):
                     text = p.prompt_build(
-                        protocol, prompting, n_images=len(group),
-                        exemplar_scores=exemplar_scores if prompting == p.IN_CONTEXT else (),
+                        protocol, prompting, n_images=len(group), reference=spec.full_reference,
+                        exemplar_scores=[row["score"] for row in exemplars if row["protocol"] == protocol] if prompting == p.IN_CONTEXT else (),
                     )
                     calls.append(BenchmarkCall(
                         run=run, key=f"{protocol}:{prompting}:{index:05d}", protocol=protocol, prompting=prompting,
                         image_ids=[chosen[i]["image_id"] for i in group], prompt=text,
+                        reference_id=chosen[group[0]]["reference_id"] if spec.full_reference else None,
                     ))
         BenchmarkCall.objects.bulk_create(calls, batch_size=1000)
         _enqueue(run)

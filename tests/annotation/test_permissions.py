@@ -130,8 +130,8 @@ SIGNED_IN_POST = {"api_token_rotate", "api_logout"}
 # Side-by-side studies (the studies app): researchers run them; assigned annotators vote by opaque trial token.
 RESEARCHER_ONLY |= {
     "studies:study_list", "studies:study_create", "studies:study_detail", "studies:system_add", "studies:system_retry",
-    "studies:trials_generate", "studies:study_results", "studies:study_results_csv", "studies:study_results_json",
-    "api:study_list", "api:study_detail", "api:study_results",
+    "studies:trials_generate", "studies:study_results", "studies:study_results_csv", "studies:study_results_json", "studies:study_judge",
+    "api:study_list", "api:study_detail", "api:study_results", "api:study_judge",
     "api:study_system_import", "api:study_system_critic", "api:study_system_endpoint", "api:study_system_retry", "api:study_annotators",
 }
 ANNOTATOR_ALLOWED |= {"studies:my_studies"}

@@ -187,7 +187,9 @@ def test_conversations_json_is_the_critics_own_training_set_in_llava_form(projec
     records = json.loads(text)
     built = training_set_build(project=project, last_judgement_id=judgement_last_id(project=project), data=CriticDataSettings())
     expected = [to_llava(c, record_id=f"{c.task}-{i}", image_paths=built.image_names) for i, c in enumerate(built.conversations)]
+    sources = [record.pop("source") for record in records]  # traced in tests/exports/test_trainer_formats.py
     assert records == expected and result.row_counts == {"conversations": len(expected)}
+    assert len(sources) == len(records)
     assert {record["task"] for record in records} >= {"relativity", "scoring"}
     for record in records:
         paths = record["image"] if isinstance(record["image"], list) else [record["image"]]

@@ -12,6 +12,7 @@ from system_benchmarks.services.runs import BenchmarkError, RunSpec, benchmark_r
 from system_benchmarks.systems import EndpointSystem
 from tests.llm_server import Ok, Status
 from tests.system_benchmarks.conftest import labelled, script_run
+from tests.work_data import project_images
 
 pytestmark = pytest.mark.django_db
 
@@ -294,3 +295,73 @@ def test_large_images_are_sent_shrunk_and_small_ones_as_stored(project, research
     assert PILImage.open(io.BytesIO(sent[big.pk])).size == (1024, 614)
     with images[0].file.open("rb") as handle:
         assert sent[images[0].pk] == handle.read()
+
+
+def test_full_reference_runs_show_the_reference_and_compare_same_content_only(project, researcher, llm_server):
+    """Pairs and lists share one reference, which is attached after the exemplars and before the test images (paper 004)."""
+    images = labelled(project, 12)
+    references = project_images(project, 2)
+    for k, image in enumerate(images):
+        Image.objects.filter(pk=image.pk).update(reference=references[k // 6])
+    spec = _spec(llm_server, protocols=["double", "multiple"], promptings=["standard", "in_context"], subset_size=10, full_reference=True)
+    run = benchmark_run_create(project=project, user=researcher, spec=spec)
+    reference_of = dict(Image.objects.filter(project=project).values_list("id", "reference_id"))
+    assert run.full_reference and run.calls.exists()
+    for call in run.calls.all():
+        assert call.reference_id and {reference_of[i] for i in call.image_ids} == {call.reference_id}
+    pair = [row for row in run.exemplars if row["protocol"] == "double"]
+    ranked = [row for row in run.exemplars if row["protocol"] == "multiple"]
+    assert len(pair) == 2 and len(ranked) == 4  # one labelled pair; one ranked list of four
+    assert len({reference_of[row["image_id"]] for row in pair}) == 1 and len({reference_of[row["image_id"]] for row in ranked}) == 1
+    script_run(llm_server, run)
+    run = benchmark_run_execute(run_id=run.pk)
+    assert run.status == BenchmarkRun.Status.DONE, run.error
+    calls = list(run.calls.order_by("id"))
+    for call, request in zip(calls, llm_server.requests, strict=True):
+        shown = (len(pair) if call.protocol == "double" else len(ranked)) if call.prompting == "in_context" else 0
+        assert len(request.image_urls()) == shown + 1 + len(call.image_ids)
+        assert "is the Reference" in str(request.messages)
+    in_context = next(r for c, r in zip(calls, llm_server.requests) if c.prompting == "in_context" and c.protocol == "multiple")
+    assert "Their ranking:" in str(in_context.messages)
+
+
+def test_full_reference_needs_images_with_a_reference(project, researcher, llm_server):
+    """A project whose images have no reference cannot run the full-reference scenario: a clear error, nothing saved."""
+    labelled(project, 8)
+    with pytest.raises(BenchmarkError, match="labelled images with a reference"):
+        benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, full_reference=True))
+    assert not BenchmarkRun.objects.exists()
+
+
+def test_chain_of_thought_descriptions_get_a_gpt4_score(client, project, researcher, llm_server, capsys):
+    """The command judges each single-stimulus chain-of-thought answer against the human description; the run page shows it."""
+    from django.core.management import call_command
+
+    from tests.exports.data import judge
+    from tests.factories import AnnotatorFactory, MembershipFactory, WorkItemFactory
+
+    images = labelled(project, 6)
+    annotator = MembershipFactory(project=project, user=AnnotatorFactory()).user
+    for image in images[:4]:
+        judge(WorkItemFactory(project=project, kind="pathway", image=image), annotator,
+              answer={"description": f"Noisy shadows on image {image.pk}.", "conclusion": "Fair."}, level=3)
+    run = benchmark_run_create(project=project, user=researcher, spec=_spec(llm_server, protocols=["single"], promptings=["chain_of_thought"], subset_size=6))
+    script_run(llm_server, run)
+    run = benchmark_run_execute(run_id=run.pk)
+    with_reference = sum(1 for call in run.calls.all() if call.image_ids[0] in {i.pk for i in images[:4]})
+    replies = [Ok("8 6\nMisses the noise."), Ok("no scores here")] + [Ok("10 7\nClose.")] * (with_reference - 2)
+    llm_server.script(*replies)
+    call_command("benchmark_gpt4_score", str(run.pk), "--base-url", llm_server.base_url, "--model", "judge-model", "--credential", "")
+    run.refresh_from_db()
+    summary = run.results["gpt4_score"]
+    assert summary["scored"] == with_reference - 1 and summary["failed"] == 1 and summary["no_reference"] == 6 - with_reference
+    scores = [(8, 6)] + [(10, 7)] * (with_reference - 2)
+    assert summary["gpt4_score"] == pytest.approx(100 * sum(a for _, a in scores) / sum(r for r, _ in scores))
+    assert "GPT4-score" in capsys.readouterr().out and run.results["cells"]  # the protocol cells are kept
+    judged = llm_server.requests[-with_reference]
+    assert "Noisy shadows on image" in str(judged.messages) and judged.body["model"] == "judge-model"
+    from django.urls import reverse
+
+    client.force_login(researcher)
+    page = client.get(reverse("benchmarks:run", kwargs={"project_id": project.pk, "benchmark_run_id": run.pk})).content.decode()
+    assert f"{summary['gpt4_score']:.1f}%" in page and "without a human description" in page
