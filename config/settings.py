@@ -157,6 +157,9 @@ LOUPE_CRITIC_BASE_DIR = env.str("LOUPE_CRITIC_BASE_DIR", default="")
 LOUPE_CRITIC_DIR = env.path("LOUPE_CRITIC_DIR", default=str(VAR_DIR / "critic"))
 # Retrain a project's critic after this many new usable judgements (0: only when a researcher asks).
 LOUPE_CRITIC_RETRAIN_EVERY = env.int("LOUPE_CRITIC_RETRAIN_EVERY", default=0)
+# General-purpose instruction data (paper 001's D3): LLaVA-style JSON files with their images, placed here by an
+# administrator; a retrain may name a file under this folder (nothing is downloaded). Empty: the option is off.
+LOUPE_GENERAL_DATA_DIR = env.str("LOUPE_GENERAL_DATA_DIR", default="")
 
 # The language model that drafts paragraphs and question-answer data (issue 5): OpenAI or any
 # OpenAI-compatible server (vLLM, Ollama, LM Studio). With no key, the offline template drafter

@@ -30,6 +30,7 @@ from modeling.critic.data import (
     CriticDataError,
     CriticDataSettings,
     judgement_ids_save,
+    scorer_config,
     training_set_build,
 )
 from modeling.critic.models import CriticScore, CriticText, CriticVersion
@@ -46,7 +47,7 @@ ADAPTER_DIR = "adapter"
 JUDGEMENTS_FILE = "judgement_ids.npz"
 
 
-def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0):
+def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0, files=None):
     """Key (str(image id)) -> RGB PIL image read from storage, shrunk to IMAGE_MAX_SIDE, cached per run.
 
     `crop` (the tiny demo model, see `input_crop`): a square of that many stored pixels instead of the whole
@@ -57,6 +58,9 @@ def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop
 
     @lru_cache(maxsize=IMAGE_CACHE)
     def load(key: str):
+        if files and key in files:  # general-purpose data (paper 001's D3): files under LOUPE_GENERAL_DATA_DIR
+            with PILImage.open(files[key]) as opened:
+                return opened.convert("RGB")
         with default_storage.open(names[key], "rb") as handle:
             image = PILImage.open(handle)
             image.load()
@@ -219,6 +223,7 @@ def _train(version: CriticVersion, folder):
         version.pk, n_judgements=int(training_set.judgement_ids.size), judgements_file=JUDGEMENTS_FILE, judgements_sha256=digest,
         heldout_image_ids=training_set.heldout_image_ids.tolist(), n_training_images=int(training_set.training_image_ids.size),
         n_conversations=len(training_set.conversations), conversation_counts=training_set.counts,
+        training_composition=training_set.composition,
     )
 
     base = critic_base_dir_for(version)
@@ -236,7 +241,7 @@ def _train(version: CriticVersion, folder):
         critic, training_set.conversations, output_dir=folder / ADAPTER_DIR, config=optimisation,
         image_loader=_image_loader(
             training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")),
-            seed=optimisation.seed,
+            seed=optimisation.seed, files=training_set.image_files,
         ),
         progress=progress, should_cancel=progress.should_cancel,
     )
@@ -258,7 +263,7 @@ def critic_base_dir_for(version: CriticVersion):
 # ---------------------------------------------------------------------------------------- evaluation
 
 
-def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None, crop: int | None = None):
+def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None, crop: int | None = None, config=None):
     """Yield (image ids, LevelScores) chunk by chunk, with a heartbeat on the version after each (centre crops with `crop`)."""
     from modeling.critic.core.scoring import score_images
 
@@ -266,7 +271,7 @@ def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None 
     ids = [int(i) for i in image_ids]
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = ids[start : start + SCORE_CHUNK]
-        result = score_images(critic, [load(str(i)) for i in chunk], batch_size=batch_size)
+        result = score_images(critic, [load(str(i)) for i in chunk], batch_size=batch_size, **({"config": config} if config else {}))
         if version_id is not None:
             _heartbeat(version_id)
         yield chunk, result
@@ -291,7 +296,8 @@ def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> di
     ids = np.asarray(sorted(int(i) for i in heldout_image_ids), dtype=np.int64)
     batch_size = int(version.training_settings.get("scoring_batch_size", 16))
     predicted, variances = {}, []
-    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk, crop=input_crop(version)):
+    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk, crop=input_crop(version),
+                                       config=scorer_config(version.training_settings)):
         predicted.update(zip(chunk, result.scores.tolist()))
         variances += result.variances.tolist()
 
@@ -375,7 +381,8 @@ def critic_pool_score(version_id: int) -> int:
         ids = list(Image.objects.filter(project_id=version.project_id).order_by("id").values_list("id", flat=True))
         batch_size = int(version.training_settings.get("scoring_batch_size", 16))
         done = 0
-        for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, crop=input_crop(version)):
+        for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, crop=input_crop(version),
+                                           config=scorer_config(version.training_settings)):
             rows = [
                 CriticScore(version=version, image_id=image_id, score=float(s), variance=float(v), probabilities=[float(p) for p in probs])
                 for image_id, s, v, probs in zip(chunk, result.scores, result.variances, result.probabilities)
