@@ -20,9 +20,9 @@ import numpy as np
 
 from evaluation.arrays import check_rng
 from modeling.conversation_prompts import (
-    ATTRIBUTES, BRIEF_ANSWERS, BRIEF_PROMPT, NUMERIC_HINT, NUMERIC_QUESTIONS, TAG_A, TAG_B, TAG_REFERENCE, TASK_QUANTITATIVE,
+    ATTRIBUTES, BRIEF_ANSWERS, BRIEF_PROMPT, BRIEF_QUESTIONS, NUMERIC_HINT, NUMERIC_QUESTIONS, TAG_A, TAG_B, TAG_REFERENCE, TASK_IDENTIFIERS, TASK_QUANTITATIVE,
 )
-from modeling.conversations import ComparisonReasoning, Conversation, instruction, mix_conversations
+from modeling.conversations import ComparisonReasoning, Conversation, mix_conversations
 
 #: Paper 001, Sec. IV-B: D1 (scoring, fixed-format) : D2 (interpreting) : D3 (general) = 1.00 : 2.50 : 1.04.
 QSIT_GROUP_RATIOS = {"assessment": 1.0, "perception": 2.5, "general": 1.04}
@@ -221,7 +221,8 @@ def brief_comparison_conversations(items: Iterable[ComparisonReasoning], *, rng:
             if image is not None:
                 content += [_text(f"<{tag}>"), _image(len(images)), _text(f"</{tag}>")]
                 images.append(image)
-        content.append(_text(f"{instruction('comparison_reasoning', rng=rng)} {BRIEF_PROMPT}"))
+        question = BRIEF_QUESTIONS[int(rng.integers(len(BRIEF_QUESTIONS)))]
+        content.append(_text(f"{TASK_IDENTIFIERS['comparison_reasoning']} {question} {BRIEF_PROMPT}"))
         pool = BRIEF_ANSWERS[item.winner]
         messages = (
             {"role": "user", "content": content},

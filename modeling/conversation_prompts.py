@@ -138,6 +138,19 @@ NUMERIC_HINT = "Answer with numbers."
 
 # DepictQA Task 2 (paper 002, Sec. 4): brief answers to about half the comparison questions.
 BRIEF_PROMPT = "Answer the question using a single word or phrase."
+BRIEF_QUESTIONS = (
+    "Which of Image A and Image B has better quality?",
+    "Which image, A or B, is of higher quality?",
+    "Compared with the reference, which image is better, A or B?",
+    "Is Image A or Image B of better quality?",
+)
+# DepictQA Task 1 (paper 002): describing a distorted image against its reference.
+REFERENCE_DESCRIPTION_QUESTIONS = (
+    "Compared with the reference image, describe the quality of Image A.",
+    "Describe the distortions of Image A relative to the reference image.",
+    "How does Image A differ in quality from the reference image?",
+    "Evaluate the quality of Image A against the reference and explain.",
+)
 BRIEF_ANSWERS = {  # winner -> pool of short answer sentences
     "a": ("Image A.", "Image A is better.", "Image A has better quality.", "The quality of Image A is higher.", "A is better than B."),
     "b": ("Image B.", "Image B is better.", "Image B has better quality.", "The quality of Image B is higher.", "B is better than A."),

@@ -54,6 +54,7 @@ from modeling.conversation_prompts import (  # noqa: F401 -- re-exported as part
     AUTHENTICITY_ANSWERS,
     AUTHENTICITY_FORMS,
     AUTHENTICITY_HINTS,
+    REFERENCE_DESCRIPTION_QUESTIONS,
 )
 
 __all__ = [
@@ -580,7 +581,10 @@ def description_conversations(
     out = []
     for d in descriptions:
         if d.reference is not None:
-            content = _tagged(TAG_REFERENCE, 0) + _tagged(TAG_A, 1) + [_text(instruction("description", config, rng))]
+            question = REFERENCE_DESCRIPTION_QUESTIONS[int(rng.integers(len(REFERENCE_DESCRIPTION_QUESTIONS)))] if config.paraphrase \
+                else REFERENCE_DESCRIPTION_QUESTIONS[0]
+            identifier = f"{TASK_IDENTIFIERS['description']} " if config.task_identifiers else ""
+            content = _tagged(TAG_REFERENCE, 0) + _tagged(TAG_A, 1) + [_text(identifier + question)]
             out.append(Conversation("description", (d.reference, d.image), _qa(content, d.text.strip())))
             continue
         content = [_image(0), _text(instruction("description", config, rng))]
