@@ -15,7 +15,7 @@ class RetrainForm(forms.Form):
     """Which recipe trains the next version; "compose" takes every option below as it is set."""
 
     recipe = forms.ChoiceField(choices=list(RECIPES.items()), initial="default", required=False)
-    answer_text = forms.ChoiceField(choices=[("template", "fixed"), ("llm", "LLM-written")], required=False, initial="template")
+    answer_text = forms.CharField(required=False, max_length=20)  # checked by the view against ANSWER_TEXTS
     ratio_assessment = _ratio("Assessment (D1: scoring, relativity)", QSIT_GROUP_RATIOS["assessment"])
     ratio_perception = _ratio("Perception (D2: descriptions, VQA)", QSIT_GROUP_RATIOS["perception"])
     ratio_general = _ratio("General (D3)", QSIT_GROUP_RATIOS["general"])
