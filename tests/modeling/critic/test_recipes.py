@@ -218,3 +218,21 @@ def test_retrain_form_refuses_bad_options_with_a_message(client, project, resear
     response = client.post(url, {"recipe": "nonsense"}, follow=True)
     assert "not valid" in response.content.decode()
     assert not CriticVersion.objects.filter(project=project).exists()
+
+
+def test_api_retrains_with_a_recipe_and_refuses_bad_options(client, project, researcher, settings, tmp_path, no_enqueue):
+    """POST retrain {"recipe": "visualcritic"} stores the recipe and its stages; unknown options and a path outside the folder are 400."""
+    settings.LOUPE_CRITIC_DIR = tmp_path
+    settings.LOUPE_GENERAL_DATA_DIR = str(_general_folder(tmp_path))
+    client.force_login(researcher)
+    url = reverse("critic_api:critic_retrain", kwargs={"project_id": project.pk})
+    bad = client.post(url, {"recipe": "compose", "options": {"colour": "blue"}}, content_type="application/json")
+    assert bad.status_code == 400 and "colour" in json.dumps(bad.json())
+    outside = client.post(url, {"recipe": "qsit", "options": {"general_data": "../outside.json"}}, content_type="application/json")
+    assert outside.status_code == 400 and "not inside the general-data folder" in json.dumps(outside.json())
+    assert not CriticVersion.objects.filter(project=project).exists()
+    response = client.post(url, {"recipe": "visualcritic"}, content_type="application/json")
+    assert response.status_code == 202
+    version = CriticVersion.objects.get(pk=response.json()["id"])
+    assert version.training_settings["recipe"] == "visualcritic" and len(version.training_settings["stages"]) == 3
+    assert version.trigger == CriticVersion.Trigger.API
