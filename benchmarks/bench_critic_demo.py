@@ -169,6 +169,16 @@ def run_seed(args, seed: int) -> dict:
         overrides["optimisation"]["scored_token_weight"] = args.scored_weight
     if args.warmup is not None:
         overrides["optimisation"]["vision_warmup_steps"] = args.warmup
+    if args.recipe:  # a paper's recipe (modeling/critic/recipes.py) on top of the tiny defaults; the flags above still apply
+        from modeling.critic.recipes import recipe_overrides
+
+        defaults = training_settings_default(tiny=True)
+        recipe = recipe_overrides(args.recipe, defaults=defaults)
+        overrides = {**recipe, **overrides, "data": {**recipe.get("data", {}), **overrides["data"]}}
+    if args.data:  # raw data-settings overrides, e.g. '{"level_bounds": "scale", "scoring_system_prompt": false}'
+        import json
+
+        overrides["data"].update(json.loads(args.data))
     settings = _merged(training_settings_default(tiny=True), overrides)
     version = CriticVersion.objects.create(
         project=project, number=1, trigger=CriticVersion.Trigger.MANUAL, base_model_dir=str(base_dir), is_tiny=True,
@@ -187,7 +197,7 @@ def run_seed(args, seed: int) -> dict:
     train_srcc = _training_srcc(version) if args.train_srcc else None
     after = metrics["demo_hidden_severity"]["srcc"]
     print(
-        f"seed={seed} images={Image.objects.filter(project=project).count()} ratings={n_ratings} pairs={n_pairs} "
+        f"recipe={settings.get('recipe', 'default')} seed={seed} images={Image.objects.filter(project=project).count()} ratings={n_ratings} pairs={n_pairs} "
         f"training_images={version.n_training_images} heldout={n_heldout} conversations={version.n_conversations} {version.conversation_counts}\n"
         f"  seed+labels {seed_seconds:.1f}s, train+evaluate {run_seconds:.1f}s ({metrics['train_seconds']:.1f}s training, "
         f"{args.steps / max(metrics['train_seconds'], 1e-9):.2f} steps/s), loss {metrics['first_loss']:.3f} -> {metrics['final_loss']:.3f}\n"
@@ -222,6 +232,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="optimisation.learning_rate")
     parser.add_argument("--scored-weight", type=float, default=None, help="optimisation.scored_token_weight")
     parser.add_argument("--warmup", type=int, default=None, help="optimisation.vision_warmup_steps")
+    parser.add_argument("--recipe", default=None, help="a training recipe: qsit, visualcritic, depictqa (modeling/critic/recipes.py)")
+    parser.add_argument("--data", default=None, help="JSON of data-settings overrides (CriticDataSettings fields)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 

@@ -163,6 +163,9 @@ LOUPE_CRITIC_RETRAIN_EVERY = env.int("LOUPE_CRITIC_RETRAIN_EVERY", default=0)
 LOUPE_CRITIC_SCORE_CHUNK = env.int("LOUPE_CRITIC_SCORE_CHUNK", default=256)
 LOUPE_CRITIC_SCORE_RETRY_S = env.float("LOUPE_CRITIC_SCORE_RETRY_S", default=30.0)
 LOUPE_CRITIC_SCORE_RETRIES = env.int("LOUPE_CRITIC_SCORE_RETRIES", default=2)
+# General-purpose instruction data (paper 001's D3): LLaVA-style JSON files with their images, placed here by an
+# administrator; a retrain may name a file under this folder (nothing is downloaded). Empty: the option is off.
+LOUPE_GENERAL_DATA_DIR = env.str("LOUPE_GENERAL_DATA_DIR", default="")
 
 # The language model that drafts paragraphs and question-answer data (issue 5): OpenAI or any
 # OpenAI-compatible server (vLLM, Ollama, LM Studio). With no key, the offline template drafter

@@ -25,7 +25,11 @@ TAG_REFERENCE = "Img-Reference"
 TAG_A = "Img-A"
 TAG_B = "Img-B"
 
-TASKS = ("relativity", "scoring", "description", "comparison_reasoning", "authenticity")
+#: Every task a conversation can train; the last three come from other data than the five paper-000 tasks:
+#: "perception" (accepted VQA items and conversations from pathway feedback, paper 001 §III-B4/5),
+#: "general" (a local LLaVA-style instruction file, paper 001's D3), "numeric" (MOS and attribute scores as
+#: numbers, paper 000's quantitative output).
+TASKS = ("relativity", "scoring", "description", "comparison_reasoning", "authenticity", "perception", "general", "numeric")
 
 QUESTION_POOLS: dict[str, tuple[str, ...]] = {
     "relativity": (
@@ -104,4 +108,50 @@ TASK_IDENTIFIERS = {
     "description": TASK_DESCRIPTION,
     "comparison_reasoning": TASK_DESCRIPTION,
     "authenticity": TASK_AUTHENTICITY,
+}
+
+
+# Authenticity (paper 000, Sec. 3.2): each question of the pool asks in its own form, and the answer must fit it.
+# "ai": a yes/no question about being AI-generated; "photo": a yes/no question about being a photograph;
+# "either": an either/or question; "statement": "tell me whether ...", answered with a statement.
+AUTHENTICITY_FORMS = ("ai", "ai", "either", "statement", "either", "ai", "statement", "photo", "ai", "either")
+AUTHENTICITY_ANSWERS = {  # form -> (answer for a photograph, answer for an AI-generated image)
+    "ai": ("No, this image is a real photograph.", "Yes, this image is AI-generated."),
+    "photo": ("Yes, this image is a real photograph taken with a camera.", "No, this image is AI-generated, not a photograph."),
+    "either": ("It is a real photograph.", "It is an AI-generated image."),
+    "statement": ("This image is a real photograph, not AI-generated.", "This image is AI-generated."),
+}
+AUTHENTICITY_HINTS = {
+    "ai": "Answer with yes or no.", "photo": "Answer with yes or no.",
+    "either": "Answer with one of the two options.", "statement": "Answer in one sentence.",
+}
+
+# VisualCritic's quantitative output (paper 000, Sec. 3.2 and Fig. 3): the MOS and five attribute scores as numbers.
+ATTRIBUTES = ("brightness", "colorfulness", "contrast", "noisiness", "sharpness")
+NUMERIC_QUESTIONS = (
+    "What is the mean opinion score of this image on a scale of 0 to 100?",
+    "Rate the quality of this image with a number from 0 to 100.",
+    "Give this image's quality score (0-100) and, if you can, its brightness, colorfulness, contrast, noisiness and sharpness.",
+    "How would people score this image's quality from 0 to 100?",
+)
+NUMERIC_HINT = "Answer with numbers."
+
+# DepictQA Task 2 (paper 002, Sec. 4): brief answers to about half the comparison questions.
+BRIEF_PROMPT = "Answer the question using a single word or phrase."
+BRIEF_QUESTIONS = (
+    "Which of Image A and Image B has better quality?",
+    "Which image, A or B, is of higher quality?",
+    "Compared with the reference, which image is better, A or B?",
+    "Is Image A or Image B of better quality?",
+)
+# DepictQA Task 1 (paper 002): describing a distorted image against its reference.
+REFERENCE_DESCRIPTION_QUESTIONS = (
+    "Compared with the reference image, describe the quality of Image A.",
+    "Describe the distortions of Image A relative to the reference image.",
+    "How does Image A differ in quality from the reference image?",
+    "Evaluate the quality of Image A against the reference and explain.",
+)
+BRIEF_ANSWERS = {  # winner -> pool of short answer sentences
+    "a": ("Image A.", "Image A is better.", "Image A has better quality.", "The quality of Image A is higher.", "A is better than B."),
+    "b": ("Image B.", "Image B is better.", "Image B has better quality.", "The quality of Image B is higher.", "B is better than A."),
 }

@@ -29,6 +29,7 @@ paraphrases with a caller's ``np.random.Generator``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,10 @@ from modeling.conversation_prompts import (  # noqa: F401 -- re-exported as part
     QUESTION_POOLS,
     SHORT_ANSWER_HINTS,
     TASK_IDENTIFIERS,
+    AUTHENTICITY_ANSWERS,
+    AUTHENTICITY_FORMS,
+    AUTHENTICITY_HINTS,
+    REFERENCE_DESCRIPTION_QUESTIONS,
 )
 
 __all__ = [
@@ -123,10 +128,15 @@ class ScoredImage:
 
 @dataclass(frozen=True)
 class ImageDescription:
-    """Human text about one image: pathway feedback or a revised questionnaire paragraph."""
+    """Human text about one image: pathway feedback or a revised questionnaire paragraph.
+
+    ``reference``: the pristine reference of a full-reference image; the conversation then shows it with
+    paper 002's ``<Img-Reference>`` tag before the image (tagged ``<Img-A>``).
+    """
 
     image: str
     text: str
+    reference: str | None = None
 
     def __post_init__(self):
         if not self.text.strip():
@@ -135,12 +145,16 @@ class ImageDescription:
 
 @dataclass(frozen=True)
 class ComparisonReasoning:
-    """A reasoned comparison of images A and B, optionally against a reference image."""
+    """A reasoned comparison of images A and B, optionally against a reference image.
+
+    ``winner``: "a" or "b" when the annotator chose one (brief answers need it), else None.
+    """
 
     image_a: str
     image_b: str
     text: str
     reference: str | None = None
+    winner: str | None = None
 
     def __post_init__(self):
         if not self.text.strip():
@@ -354,16 +368,60 @@ def relativity_from_sentences(
     """Relativity conversations whose answer is the fixed one followed by an LLM-written sentence.
 
     The pair scorer reads P(first better) right after :data:`ANSWER_PREFIX_PAIR`, so the answer keeps
-    :func:`pair_answer` first and adds the sentence after it; the shown order is the pair's own (the
-    sentence says "first" or "latter"), so nothing is shuffled here.
+    :func:`pair_answer` first; the LLM sentence adds only what is not the verdict again
+    (:func:`sentence_without_verdict`): "The second image has better quality. The latter image has
+    superior quality." said the same thing twice. A sentence whose verdict contradicts the MOS order is
+    dropped. The shown order is the pair's own (the sentence says "first" or "latter"), so nothing is
+    shuffled here.
     """
     rng = check_rng(rng)
     out = []
     for pair in pairs:
         content = [_image(0), _image(1), _text(instruction("relativity", config, rng))]
-        answer = f"{pair_answer(pair.first_is_better)} {pair.sentence.strip()}"
+        rest = sentence_without_verdict(pair.sentence, first_is_better=pair.first_is_better)
+        answer = pair_answer(pair.first_is_better) + (f" {rest}" if rest else "")
         out.append(Conversation("relativity", (pair.first, pair.second), _qa(content, answer)))
     return out
+
+
+_FIRST_WORDS = ("first", "former")
+_SECOND_WORDS = ("second", "latter")
+_BETTER_WORDS = ("better", "superior", "higher", "sharper", "clearer", "preferable")
+_WORSE_WORDS = ("worse", "inferior", "lower", "poorer")
+
+
+def _sentence_verdict(sentence: str) -> bool | None:
+    """True if the sentence says the first image is better, False if the second, None if it gives no verdict."""
+    words = [w.strip(".,;:!?()\"'").lower() for w in sentence.split()]
+    better = any(w in _BETTER_WORDS for w in words)
+    worse = any(w in _WORSE_WORDS for w in words)
+    first = [i for i, w in enumerate(words) if w in _FIRST_WORDS]
+    second = [i for i, w in enumerate(words) if w in _SECOND_WORDS]
+    if better == worse or bool(first) == bool(second) and not (first and second):
+        return None
+    if first and second:  # "the first image is better than the second": the earlier-named image is the subject
+        subject_first = first[0] < second[0]
+    else:
+        subject_first = bool(first)
+    return subject_first if better else not subject_first
+
+
+def sentence_without_verdict(text: str, *, first_is_better: bool) -> str:
+    """The sentences of an LLM relativity answer that add something to the fixed verdict.
+
+    Sentences that only state which image is better are dropped (the fixed answer says it already);
+    if one of them contradicts ``first_is_better``, nothing of the text is kept (it would teach both).
+    """
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if not sentence:
+            continue
+        verdict = _sentence_verdict(sentence)
+        if verdict is None:
+            kept.append(sentence)
+        elif verdict != first_is_better:
+            return ""
+    return " ".join(kept)
 
 
 def relativity_from_scores(
@@ -514,10 +572,21 @@ def description_conversations(
     rng: np.random.Generator,
     config: ConversationConfig = ConversationConfig(),
 ) -> list[Conversation]:
-    """Describe-the-quality conversations whose answer is the human text (paper 001, III-B2)."""
+    """Describe-the-quality conversations whose answer is the human text (paper 001, III-B2).
+
+    A full-reference image (``reference`` set) is shown after its reference, each in its paper 002 tag:
+    ``<Img-Reference>[ref]</Img-Reference><Img-A>[image]</Img-A>`` (paper 002, Sec. 4, Task 1).
+    """
     rng = check_rng(rng)
     out = []
     for d in descriptions:
+        if d.reference is not None:
+            question = REFERENCE_DESCRIPTION_QUESTIONS[int(rng.integers(len(REFERENCE_DESCRIPTION_QUESTIONS)))] if config.paraphrase \
+                else REFERENCE_DESCRIPTION_QUESTIONS[0]
+            identifier = f"{TASK_IDENTIFIERS['description']} " if config.task_identifiers else ""
+            content = _tagged(TAG_REFERENCE, 0) + _tagged(TAG_A, 1) + [_text(identifier + question)]
+            out.append(Conversation("description", (d.reference, d.image), _qa(content, d.text.strip())))
+            continue
         content = [_image(0), _text(instruction("description", config, rng))]
         out.append(Conversation("description", (d.image,), _qa(content, d.text.strip())))
     return out
@@ -552,9 +621,12 @@ def comparison_reasoning_conversations(
     return out
 
 
-def authenticity_answer(is_photograph: bool) -> str:
-    """Paper 000's authenticity answer."""
-    return "No, this image is a real photograph." if is_photograph else "Yes, this image is AI-generated."
+def authenticity_answer(is_photograph: bool, form: str = "ai") -> str:
+    """The authenticity answer in the form its question asks (``AUTHENTICITY_FORMS``); "ai" is paper 000's own."""
+    if form not in AUTHENTICITY_ANSWERS:
+        raise ValueError(f"form must be one of {sorted(AUTHENTICITY_ANSWERS)}")
+    photograph, generated = AUTHENTICITY_ANSWERS[form]
+    return photograph if is_photograph else generated
 
 
 def authenticity_conversations(
@@ -563,12 +635,28 @@ def authenticity_conversations(
     rng: np.random.Generator,
     config: ConversationConfig = ConversationConfig(),
 ) -> list[Conversation]:
-    """Authenticity conversations: photograph or AI-generated (paper 000, Sec. 3.2)."""
+    """Authenticity conversations: photograph or AI-generated (paper 000, Sec. 3.2).
+
+    Each question of the pool has its answer form (``AUTHENTICITY_FORMS``): "Is this picture a photograph
+    taken with a camera?" is answered "Yes" for a photograph, either/or questions name the option. An
+    LLM-written sentence (a statement) is only given to the either/or and statement questions.
+    """
     rng = check_rng(rng)
+    pool = tuple(QUESTION_POOLS["authenticity"])
+    forms = AUTHENTICITY_FORMS + tuple("statement" for t, extra in config.extra_questions if t == "authenticity" for _ in extra)
+    pool += tuple(q for t, extra in config.extra_questions if t == "authenticity" for q in extra)
     out = []
     for label in labels:
-        content = [_image(0), _text(instruction("authenticity", config, rng))]
-        answer = label.sentence.strip() if label.sentence and label.sentence.strip() else authenticity_answer(label.is_photograph)
+        sentence = label.sentence.strip() if label.sentence and label.sentence.strip() else ""
+        choices = [i for i, form in enumerate(forms) if form in ("either", "statement")] if sentence else list(range(len(pool)))
+        index = int(choices[int(rng.integers(len(choices)))]) if config.paraphrase else choices[0]
+        form = forms[index]
+        parts = [TASK_IDENTIFIERS["authenticity"]] if config.task_identifiers else []
+        parts.append(pool[index])
+        if config.short_answer:
+            parts.append(AUTHENTICITY_HINTS[form])
+        content = [_image(0), _text(" ".join(parts))]
+        answer = sentence or authenticity_answer(label.is_photograph, form)
         out.append(Conversation("authenticity", (label.image,), _qa(content, answer)))
     return out
 
@@ -608,13 +696,14 @@ class CurriculumStage:
 
 
 # Paper 000, Sec. 3.3: stage 1 relativity, stage 2 multi-task (scoring, authenticity,
-# relativity kept), stage 3 descriptions with a share of the earlier data.
+# relativity kept), stage 3 descriptions with a share of the earlier data. Numeric scores join the
+# scoring stage, VQA items (perception) and general data the descriptions; a task without data drops out.
 DEFAULT_CURRICULUM = (
     CurriculumStage("relativity", {"relativity": 1.0}),
-    CurriculumStage("scoring", {"scoring": 0.6, "relativity": 0.2, "authenticity": 0.2}),
+    CurriculumStage("scoring", {"scoring": 0.6, "relativity": 0.2, "authenticity": 0.2, "numeric": 0.2}),
     CurriculumStage(
         "descriptions",
-        {"description": 0.5, "comparison_reasoning": 0.2, "scoring": 0.2, "relativity": 0.1},
+        {"description": 0.5, "comparison_reasoning": 0.2, "scoring": 0.2, "relativity": 0.1, "perception": 0.2, "general": 0.1},
     ),
 )
 

@@ -86,6 +86,7 @@ def test_django_settings_we_rely_on():
     assert django_settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"][0] == "accounts.authentication.ExpiringTokenAuthentication"
     assert django_settings.LOUPE_API_TOKEN_TTL_HOURS > 0
     assert "config.csp.ContentSecurityPolicyMiddleware" in django_settings.MIDDLEWARE
+    assert isinstance(django_settings.LOUPE_GENERAL_DATA_DIR, str)  # general-purpose training data folder ("" = off)
 
 
 def test_production_passes_the_deploy_check(tmp_path):

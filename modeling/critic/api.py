@@ -11,7 +11,9 @@ from annotation.api import ProjectApiMixin
 from annotation.permissions import IsProjectResearcher
 from config.api import Pagination, paginated_response
 from modeling.critic import selectors, services
+from modeling.critic.data import ANSWER_TEXTS
 from modeling.critic.models import CriticVersion
+from modeling.critic.recipes import RECIPES
 
 
 class CriticVersionOutputSerializer(serializers.Serializer):
@@ -73,13 +75,36 @@ class CriticVersionsApi(ProjectApiMixin, APIView):
 
 
 class CriticRetrainApi(ProjectApiMixin, APIView):
-    """POST /api/projects/<id>/critic/retrain/: queue a new version (or return the one pending); 202."""
+    """POST /api/projects/<id>/critic/retrain/: queue a new version (or return the one pending); 202.
+
+    Optional body: {"recipe": "qsit"|"visualcritic"|"depictqa"|"compose"|"default", "options": {...},
+    "answer_text": "template"|"llm"} (modeling/critic/recipes.py); 400 with the reason for options the
+    data settings refuse.
+    """
 
     permission_classes = [IsProjectResearcher]
 
-    @extend_schema(request=None, responses={202: CriticVersionOutputSerializer})
+    class InputSerializer(serializers.Serializer):
+        recipe = serializers.ChoiceField(choices=list(RECIPES), required=False)
+        options = serializers.DictField(required=False, help_text="Q-SiT: groups, general_data; compose: CriticDataSettings fields and stagewise.")
+        answer_text = serializers.ChoiceField(choices=list(ANSWER_TEXTS), required=False, default="template")
+
+    @extend_schema(request=InputSerializer, responses={202: CriticVersionOutputSerializer})
     def post(self, request, project_id):
-        version = services.critic_version_request(project=self.get_project(), user=request.user, trigger=CriticVersion.Trigger.API)
+        project = self.get_project()
+        given = self.InputSerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        if "recipe" in data:
+            try:
+                version = services.critic_version_request_recipe(
+                    project=project, user=request.user, recipe=data["recipe"], options=data.get("options"), answer_text=data["answer_text"],
+                    trigger=CriticVersion.Trigger.API,
+                )
+            except services.CriticStateError as error:
+                raise _state_error(error) from error
+        else:
+            version = services.critic_version_request(project=project, user=request.user, trigger=CriticVersion.Trigger.API)
         location = request.build_absolute_uri(reverse("critic_api:critic_versions", kwargs={"project_id": project_id}))
         return Response(CriticVersionOutputSerializer(version).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 

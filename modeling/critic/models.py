@@ -72,6 +72,10 @@ class CriticVersion(RunRow):
     n_training_images = models.PositiveIntegerField(default=0)
     n_conversations = models.PositiveIntegerField(default=0)
     conversation_counts = models.JSONField(default=dict, blank=True, help_text="Training conversations per task.")
+    training_composition = models.JSONField(
+        default=dict, blank=True,
+        help_text="What went into the training set: conversations per task and source, the mix configured vs built, distinct images, notes.",
+    )
     metrics = models.JSONField(default=dict, blank=True, help_text="Held-out metrics (see critic_services.heldout_evaluate).")
 
     artifact_dir = models.CharField(max_length=500, blank=True, help_text="Relative to LOUPE_CRITIC_DIR.")

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Image
+from modeling.critic.data import scorer_config
 from modeling.critic.models import CriticScore, CriticVersion
 from modeling.critic.runs import image_loader, image_names, input_crop, load_trained
 from modeling.selection.tasks import selection_prior_refresh
@@ -121,7 +122,8 @@ def chunk_score(version_id: int, run: str, index: int, image_ids: list[int], *, 
         critic = loaded_critic(version)
         load = image_loader(image_names(ids), crop=input_crop(version))
         batch_size = int(version.training_settings.get("scoring_batch_size", 16))
-        result = score_images(critic, [load(str(i)) for i in ids], batch_size=batch_size)
+        result = score_images(critic, [load(str(i)) for i in ids], batch_size=batch_size,
+                              config=scorer_config(version.training_settings))
         rows = [
             CriticScore(version_id=version.pk, image_id=image_id, score=float(s), variance=float(v), probabilities=[float(p) for p in probs])
             for image_id, s, v, probs in zip(ids, result.scores, result.variances, result.probabilities)

@@ -30,6 +30,7 @@ from modeling.critic.data import (
     CriticDataError,
     CriticDataSettings,
     judgement_ids_save,
+    scorer_config,
     training_set_build,
 )
 from modeling.critic.models import CriticText, CriticVersion
@@ -45,7 +46,7 @@ ADAPTER_DIR = "adapter"
 JUDGEMENTS_FILE = "judgement_ids.npz"
 
 
-def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0):
+def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0, files=None):
     """Key (str(image id)) -> RGB PIL image read from storage, shrunk to IMAGE_MAX_SIDE, cached per run.
 
     `crop` (the tiny demo model, see `input_crop`): a square of that many stored pixels instead of the whole
@@ -56,6 +57,9 @@ def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop
 
     @lru_cache(maxsize=IMAGE_CACHE)
     def load(key: str):
+        if files and key in files:  # general-purpose data (paper 001's D3): files under LOUPE_GENERAL_DATA_DIR
+            with PILImage.open(files[key]) as opened:
+                return opened.convert("RGB")
         with default_storage.open(names[key], "rb") as handle:
             image = PILImage.open(handle)
             image.load()
@@ -218,6 +222,7 @@ def _train(version: CriticVersion, folder):
         version.pk, n_judgements=int(training_set.judgement_ids.size), judgements_file=JUDGEMENTS_FILE, judgements_sha256=digest,
         heldout_image_ids=training_set.heldout_image_ids.tolist(), n_training_images=int(training_set.training_image_ids.size),
         n_conversations=len(training_set.conversations), conversation_counts=training_set.counts,
+        training_composition=training_set.composition,
     )
 
     base = critic_base_dir_for(version)
@@ -235,7 +240,7 @@ def _train(version: CriticVersion, folder):
         critic, training_set.conversations, output_dir=folder / ADAPTER_DIR, config=optimisation,
         image_loader=_image_loader(
             training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")),
-            seed=optimisation.seed,
+            seed=optimisation.seed, files=training_set.image_files,
         ),
         progress=progress, should_cancel=progress.should_cancel,
     )
@@ -257,7 +262,7 @@ def critic_base_dir_for(version: CriticVersion):
 # ---------------------------------------------------------------------------------------- evaluation
 
 
-def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None, crop: int | None = None):
+def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None = None, crop: int | None = None, config=None):
     """Yield (image ids, LevelScores) chunk by chunk, with a heartbeat on the version after each (centre crops with `crop`)."""
     from modeling.critic.core.scoring import score_images
 
@@ -265,7 +270,7 @@ def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None 
     ids = [int(i) for i in image_ids]
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = ids[start : start + SCORE_CHUNK]
-        result = score_images(critic, [load(str(i)) for i in chunk], batch_size=batch_size)
+        result = score_images(critic, [load(str(i)) for i in chunk], batch_size=batch_size, **({"config": config} if config else {}))
         if version_id is not None:
             _heartbeat(version_id)
         yield chunk, result
@@ -290,7 +295,8 @@ def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> di
     ids = np.asarray(sorted(int(i) for i in heldout_image_ids), dtype=np.int64)
     batch_size = int(version.training_settings.get("scoring_batch_size", 16))
     predicted, variances = {}, []
-    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk, crop=input_crop(version)):
+    for chunk, result in _score_chunks(critic, ids, batch_size=batch_size, version_id=version.pk, crop=input_crop(version),
+                                       config=scorer_config(version.training_settings)):
         predicted.update(zip(chunk, result.scores.tolist()))
         variances += result.variances.tolist()
 

@@ -111,6 +111,30 @@ def critic_version_request(
     return version
 
 
+def critic_version_request_recipe(
+    *, project: Project, user=None, recipe: str, options: dict | None = None, answer_text: str = "template",
+    trigger: str = CriticVersion.Trigger.MANUAL,
+) -> CriticVersion:
+    """Queue a version trained with one of the papers' recipes (modeling/critic/recipes.py) or a composed one.
+
+    CriticStateError for an unknown recipe or options the data settings refuse, so the Retrain form shows why.
+    """
+    from modeling.critic.data_sources import GeneralDataUnusable, general_data_path
+    from modeling.critic.recipes import RecipeError, recipe_overrides
+
+    defaults = training_settings_default(tiny=base_is_tiny(critic_base_dir()))
+    try:
+        overrides = recipe_overrides(recipe, defaults=defaults, options=options)
+        if answer_text != "template":
+            overrides.setdefault("data", {})["answer_text"] = answer_text
+        data = CriticDataSettings(**_merged(defaults, overrides)["data"])
+        if data.general_data:
+            general_data_path(data.general_data)  # inside the administrator's folder, a .json file that exists
+    except (RecipeError, GeneralDataUnusable, TypeError, ValueError) as error:
+        raise CriticStateError(str(error)) from error
+    return critic_version_request(project=project, user=user, trigger=trigger, overrides=overrides)
+
+
 def critic_version_retry(*, version: CriticVersion, user=None) -> CriticVersion:
     """A fresh version with the same settings as a failed or cancelled one; it starts from nothing."""
     if version.status not in (CriticVersion.Status.FAILED, CriticVersion.Status.CANCELLED):

@@ -12,6 +12,8 @@ from modeling.assist import construction
 from modeling.assist.tasks import constructed_texts_request
 from modeling.critic import selectors, services
 from modeling.critic.data import ANSWER_TEXTS
+from modeling.critic.forms import RetrainForm
+from modeling.critic.recipes import RECIPES
 from modeling.critic.models import CriticVersion
 from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
 from modeling.assist.services import llm_model_name
@@ -41,6 +43,7 @@ class CriticView(ProjectResearcherMixin, View):
             context["constructed"] = construction.constructed_texts_summary(project=self.project)
             context["llm_model"] = llm_model_name()
             context["offline_drafter"] = context["llm_model"] == TEMPLATE_DRAFTER_MODEL
+            context["retrain_form"] = RetrainForm()
         return render(request, self.partial_template if request.htmx else self.template_name, context)
 
 
@@ -62,15 +65,18 @@ class _CriticActionView(ProjectResearcherMixin, View):
 
 
 class CriticRetrainView(_CriticActionView):
-    """Retrain; the form's "answer_text" checkbox trains with the LLM-written answers (modeling.assist.construction)."""
+    """Retrain with a paper's recipe or a composed one (forms.RetrainForm); "answer_text" trains with the LLM-written answers."""
 
     def act(self, request):
-        answer_text = request.POST.get("answer_text", "template")
+        form = RetrainForm(request.POST or {"recipe": "default"})
+        if not form.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors) for name, errors in form.errors.items())
+            raise services.CriticStateError(f"The retrain options are not valid: {problems}")
+        answer_text = form.cleaned_data.get("answer_text") or "template"
         if answer_text not in ANSWER_TEXTS:
             raise services.CriticStateError(f"Unknown answer text {answer_text!r}: choose one of {', '.join(ANSWER_TEXTS)}.")
-        overrides = {"data": {"answer_text": answer_text}} if answer_text != "template" else None
-        version = services.critic_version_request(
-            project=self.project, user=request.user, trigger=CriticVersion.Trigger.MANUAL, overrides=overrides,
+        version = services.critic_version_request_recipe(
+            project=self.project, user=request.user, recipe=form.cleaned_data["recipe"], options=form.options(), answer_text=answer_text,
         )
         return f"Critic v{version.number} is {version.get_status_display().lower()}; this page follows it."
 
@@ -112,6 +118,7 @@ class CriticVersionView(_VersionMixin, ProjectResearcherMixin, View):
             "project": self.project, "tab": "critic", "version": version,
             "top_scores": selectors.critic_scores_top(version=version),
             "settings_json": json.dumps(version.training_settings, indent=2, sort_keys=True),
+            "recipe_label": RECIPES.get((version.training_settings or {}).get("recipe") or "default", "—"),
             "busy": version.is_pending or version.score_status in (CriticVersion.ScoreStatus.QUEUED, CriticVersion.ScoreStatus.RUNNING),
         }
         return render(request, "modeling/critic/version.html", context)

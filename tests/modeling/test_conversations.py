@@ -93,14 +93,20 @@ def test_golden_authenticity():
 
 def test_golden_llm_written_answers():
     """LLM-written answers (paper 000, Fig. 3): an authenticity sentence replaces the fixed answer; a MOS-pair
-    sentence follows the fixed relativity answer the pair scorer reads (golden file)."""
+    sentence adds to the fixed relativity answer the pair scorer reads only what is not the verdict again (golden file)."""
     rng = np.random.default_rng(6)
     labels = [conv.AuthenticityLabel("gen.png", False, sentence="It looks very much like an AI-created image.")]
-    pairs = [conv.SentencePair("koniq/1.jpg", "koniq/2.jpg", False, "The latter image has clearly superior quality.")]
+    pairs = [
+        conv.SentencePair("koniq/1.jpg", "koniq/2.jpg", False, "The latter image has clearly superior quality."),
+        conv.SentencePair("koniq/3.jpg", "koniq/4.jpg", True, "The first image is sharper than the second. Its colours are richer."),
+        conv.SentencePair("koniq/5.jpg", "koniq/6.jpg", True, "The latter image is better. Its colours are richer."),
+    ]
     out = conv.authenticity_conversations(labels, rng=rng) + conv.relativity_from_sentences(pairs, rng=rng)
     _check_golden("llm_answers", out)
     assert out[0].answer == "It looks very much like an AI-created image."
-    assert out[1].answer.startswith(conv.pair_answer(False) + " ")
+    assert out[1].answer == conv.pair_answer(False)  # the verdict once, not "... The latter image has ... superior quality."
+    assert out[2].answer == conv.pair_answer(True) + " Its colours are richer."
+    assert out[3].answer == conv.pair_answer(True)  # a sentence contradicting the MOS order is dropped whole
     with pytest.raises(ValueError):
         conv.SentencePair("a", "b", True, "  ")
 

@@ -117,10 +117,9 @@ def test_offline_drafter_writes_labelled_answers_that_enter_training(offline, pr
     authenticity = {c.images[0]: c.answer for c in training_set.conversations if c.task == "authenticity"}
     assert authenticity[str(train[8].pk)] == "It looks very much like an AI-created image."
     assert authenticity[str(train[9].pk)] == "It appears to be a real photograph rather than an AI-generated image."
-    sentences = [c.answer for c in training_set.conversations if c.task == "relativity" and "superior" in c.answer]
-    assert sentences and all(s.startswith("The first image has better quality.") or s.startswith("The second image") for s in sentences)
-    for text in sentences:  # the fixed answer the scorer reads agrees with the LLM's sentence
-        assert ("first" in text.split(".")[1]) == text.startswith("The first")
+    relativity = [c.answer for c in training_set.conversations if c.task == "relativity"]
+    # The drafter's pair sentence only restates the verdict ("The latter image has superior quality."): said once, not twice.
+    assert relativity and all(a.count("quality.") == 1 and "superior" not in a for a in relativity)
 
 
 def test_the_page_queues_the_writer_and_shows_rejected_outputs(client, project, researcher, offline, monkeypatch, django_capture_on_commit_callbacks, split):

@@ -15,7 +15,7 @@ from annotation.vocabulary import TaskKind
 from evaluation.models import ItemScore, ScalingRun
 from modeling.critic import pool_scoring, runs as critic_runs, services as critic_services, storage
 from modeling.selection import services as selection
-from modeling.critic.data import CriticDataSettings, heldout_split, judgement_ids_load, training_set_build
+from modeling.critic.data import CriticDataSettings, heldout_split, judgement_ids_load, scorer_config, training_set_build
 from modeling.critic.models import CriticScore, CriticVersion
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
 from tests.work_data import project_images
@@ -185,7 +185,8 @@ def test_untrained_base_is_scored_on_the_same_heldout_images(critic_settings, pr
     apply_training_settings(critic, CriticTrainingSettings(**dict(adapter, projections=tuple(adapter["projections"]))))
     ids = sorted(image.pk for image in heldout)
     load = critic_runs.image_loader(critic_runs.image_names(ids))
-    untrained = score_images(critic, [load(str(i)) for i in ids], batch_size=8)
+    # asked as the run asks: with the scoring prefix when the version's data settings have it (paper 001)
+    untrained = score_images(critic, [load(str(i)) for i in ids], batch_size=8, config=scorer_config(version.training_settings))
     assert base["mean_variance"] == pytest.approx(float(np.mean(untrained.variances)), rel=1e-4)
     assert version.metrics["mean_variance"] != pytest.approx(base["mean_variance"], rel=1e-6)  # it trained
 
