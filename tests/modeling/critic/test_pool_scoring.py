@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from modeling.critic import pool_scoring
+from modeling.critic.data import scorer_config
 from modeling.critic.models import CriticScore, CriticVersion
 from tests.modeling.critic.scorable import scorable_version
 from tests.work_data import project_images
@@ -37,7 +38,7 @@ def test_chunks_score_every_image_once_with_the_same_scores_as_one_pass(critic_d
 
     ids = [image.pk for image in images]
     load = image_loader(image_names(ids))
-    whole = score_images(load_trained(version), [load(str(i)) for i in ids], batch_size=16)
+    whole = score_images(load_trained(version), [load(str(i)) for i in ids], batch_size=16, config=scorer_config(version.training_settings))
     rows = dict(CriticScore.objects.filter(version=version).values_list("image_id", "score"))
     np.testing.assert_allclose([rows[i] for i in ids], whole.scores, atol=1e-6)
 
