@@ -69,10 +69,14 @@ class SimulationError(ValueError):
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """How many simulated observers, how much each does in total, how many are careless, and the seed."""
+    """How many simulated observers, how much each does in total, how many are careless, and the seed.
+
+    The defaults are the demo's (`make demo`): enough ratings and pathway levels on the demo's 216 images for one
+    Retrain of the tiny critic to learn (docs/benchmarks.md, "The demo loop").
+    """
 
     observers: int = 10
-    items_per_observer: int = 24
+    items_per_observer: int = 100
     careless: int = 2
     seed: int = 0
 
