@@ -14,7 +14,7 @@ Retrain button do, in-process:
    enqueued message lands in this run's own filesystem broker and is never consumed), whose training task body
    ``critic_runs.critic_version_train`` runs here.
 
-``--train-seeds`` also sets the run's data/optimisation/adapter seeds to SEED (otherwise 0, as in the app).
+``--smoke`` trains 4 warm-up + 4 steps (checks the script end to end; its SRCC means nothing). ``--train-seeds`` also sets the run's data/optimisation/adapter seeds to SEED (otherwise 0, as in the app).
 Printed per seed: labels collected, training images with a scoring label, the version's held-out SRCC against
 the hidden severity (``metrics["demo_hidden_severity"]``, and the untrained base's) with its n, and the times
 of set-up (seed + simulation) and of the training run.
@@ -53,7 +53,7 @@ def _reset() -> None:
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
-def run_seed(seed: int, *, train_seeds: bool, train: bool = True) -> dict:
+def run_seed(seed: int, *, train_seeds: bool, train: bool = True, smoke: bool = False) -> dict:
     import io
     from collections import Counter
 
@@ -76,8 +76,10 @@ def run_seed(seed: int, *, train_seeds: bool, train: bool = True) -> dict:
     call_command("critic_init", "--project", "demo", stdout=quiet)
 
     project = Project.objects.get(slug="demo")
-    overrides = {"optimisation": {"seed": seed}, "data": {"seed": seed}, "adapter": {"seed": seed}} if train_seeds else None
-    version = critic_version_request(project=project, overrides=overrides)
+    overrides = {"optimisation": {"seed": seed}, "data": {"seed": seed}, "adapter": {"seed": seed}} if train_seeds else {}
+    if smoke:  # a check of this script end to end, never a figure
+        overrides.setdefault("optimisation", {}).update({"max_steps": 4, "vision_warmup_steps": 4})
+    version = critic_version_request(project=project, overrides=overrides or None)
     data = CriticDataSettings(**version.training_settings["data"])
     training_set = training_set_build(project=project, last_judgement_id=version.last_judgement_id, data=data)
     kinds = dict(Counter(Judgement.objects.filter(project=project, training_attempt__isnull=True).values_list("kind", flat=True)))
@@ -113,6 +115,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the demo's gpu worker uses all cores)")
     parser.add_argument("--train-seeds", action="store_true", help="also seed the training run with SEED (default: 0, as the app)")
     parser.add_argument("--no-train", action="store_true", help="stop after the data (counts and set-up time only)")
+    parser.add_argument("--smoke", action="store_true", help="train 4 + 4 steps only: checks the script, gives no figure")
     args = parser.parse_args()
 
     import torch
@@ -124,7 +127,7 @@ def main() -> None:
         for seed in args.seeds:
             if results:
                 _reset()
-            results.append(run_seed(seed, train_seeds=args.train_seeds, train=not args.no_train))
+            results.append(run_seed(seed, train_seeds=args.train_seeds, train=not args.no_train, smoke=args.smoke))
         if args.no_train:
             return
     import numpy as np
