@@ -101,12 +101,17 @@ def run_seed(seed: int, *, train_seeds: bool, train: bool = True, smoke: bool = 
     severity = metrics["demo_hidden_severity"]
     base = metrics.get("base", {}).get("demo_hidden_severity", {})
     print(
-        f"  Retrain run {train_seconds:.0f} s (training {metrics['train_seconds']:.0f} s); held-out SRCC vs hidden severity: base {base.get('srcc')} -> retrained {severity['srcc']:+.3f} (n={severity['n']}); "
-        f"vs scaling scores {metrics['scaling']['srcc']} (n={metrics['scaling']['n']})",
+        f"  Retrain run {train_seconds:.0f} s (training {metrics['train_seconds']:.0f} s); held-out SRCC vs hidden severity: "
+        f"base {_fmt(base.get('srcc'))} -> retrained {_fmt(severity['srcc'])} (n={severity['n']}); "
+        f"vs scaling scores {_fmt(metrics['scaling']['srcc'])} (n={metrics['scaling']['n']})",
         flush=True,
     )
     return {"seed": seed, "srcc": float(severity["srcc"]), "n": severity["n"], "train_s": train_seconds,
             "setup_s": simulated - started}
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:+.3f}"
 
 
 def main() -> None:
