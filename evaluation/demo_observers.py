@@ -52,9 +52,10 @@ SECONDS_PER_ITEM = {TaskKind.RATING: 5, TaskKind.PAIR: 6, TaskKind.PATHWAY: 45, 
 ROUND_SECONDS = 30
 MAX_TRAINING_ATTEMPTS = 5
 #: The kinds honest observers work on, in turn: two of each kind first (so that quality control finds items
-#: two people answered), then more ratings and pairs (they make the scores).
+#: two people answered), then two more raters (a second pair of raters covers other images than the first, since
+#: two people fill an item's overlap: the critic's scoring labels then reach nearly every image), then pairs.
 HONEST_KIND_CYCLE = (TaskKind.RATING, TaskKind.PAIR, TaskKind.DESCRIPTION, TaskKind.PATHWAY, TaskKind.RATING, TaskKind.PAIR,
-                     TaskKind.DESCRIPTION, TaskKind.PATHWAY, TaskKind.RATING, TaskKind.PAIR)
+                     TaskKind.DESCRIPTION, TaskKind.PATHWAY, TaskKind.RATING, TaskKind.RATING, TaskKind.PAIR, TaskKind.PAIR)
 #: Items of other kinds an observer skips in a row before taking what the queue serves (see _ask); before the
 #: first answer the queue serves kinds at random, so finding the observer's own kind may take longer.
 MAX_KIND_SKIPS = 12
@@ -69,18 +70,28 @@ class SimulationError(ValueError):
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """How many simulated observers, how much each does in total, how many are careless, and the seed."""
+    """How many simulated observers, how much each does in total, how many are careless, and the seed.
 
-    observers: int = 10
-    items_per_observer: int = 24
+    The defaults are the demo's (`make demo`): 10 honest observers (4 raters, 2 on pairs, 2 on descriptions, 2 on
+    pathway feedback) with 100 items each and 2 careless ones with 24: ratings on nearly every one of the demo's
+    216 images, enough for one Retrain of the tiny critic to learn (docs/benchmarks.md, "The demo loop").
+    """
+
+    observers: int = 12
+    items_per_observer: int = 100
     careless: int = 2
     seed: int = 0
+    #: Careless observers stop here (or at items_per_observer if smaller): enough for quality control to flag
+    #: them, without drowning the honest labels the demo's critic trains on.
+    careless_items: int = 24
 
     def __post_init__(self):
         if not 1 <= self.observers <= 100:
             raise ValueError("observers must be from 1 to 100")
         if not 0 <= self.items_per_observer <= 10_000:
             raise ValueError("items per observer must be from 0 to 10000")
+        if not 0 <= self.careless_items <= 10_000:
+            raise ValueError("careless items must be from 0 to 10000")
         if not 0 <= self.careless < self.observers:
             raise ValueError("careless must be from 0 to observers - 1 (at least one observer must be honest)")
         if self.seed < 0:
@@ -201,7 +212,8 @@ def observers_simulate(
         observer_report = ObserverReport(username=user.username, behaviour=behaviour, created=created, noise_sd=observer.noise_sd)
         report.observers.append(observer_report)
         session = _Session(
-            user=user, observer=observer, report=observer_report, target=config.items_per_observer,
+            user=user, observer=observer, report=observer_report,
+            target=config.items_per_observer if behaviour == "honest" else min(config.items_per_observer, config.careless_items),
             kind=_preferred_kind(kinds=kinds, index=index, behaviour=behaviour),
             queue_rng=random.Random(f"{config.seed}/{user.username}"), done=_work_done(project, user),
         )

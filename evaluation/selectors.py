@@ -87,3 +87,19 @@ def item_score_rows(*, run: ScalingRun) -> QuerySet:
 def judgements_since(*, project: Project, after_id: int) -> int:
     """How many scaled pair and rating judgements the project has with an id above `after_id`."""
     return judgements_scaled(project=project).filter(id__gt=after_id).count()
+
+
+#: What the scores on the Scores page and in exports are. The critic never enters them: a critic prior (if any)
+#: only chooses which pairs people are asked about.
+HUMAN_SCORES_LABEL = "Human-only scores: Thurstone Case V, fitted from people's comparisons and ratings alone."
+
+
+def scores_provenance(*, project: Project) -> list[str]:
+    """Sentences that say which scores these are and, where selection uses a critic's prior, that it does."""
+    from evaluation.signals import scores_selection_note
+
+    notes = [HUMAN_SCORES_LABEL]
+    for _, note in scores_selection_note.send(sender=Project, project=project):
+        if note:
+            notes.append(note)
+    return notes

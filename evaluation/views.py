@@ -44,7 +44,8 @@ class ScoresView(ProjectResearcherMixin, View):
                 response["HX-Refresh"] = "true"
             return response
         current = selectors.scaling_run_current(project=self.project)
-        context = {**_status_context(self.project), "current": current, "plot": None, "page": None}
+        context = {**_status_context(self.project), "current": current, "plot": None, "page": None,
+                   "provenance": selectors.scores_provenance(project=self.project)}
         if current is not None:
             rows = list(selectors.item_score_rows(run=current))
             context["plot"] = mark_safe(scores_errorbar_svg(  # labels escaped inside

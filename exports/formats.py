@@ -248,7 +248,7 @@ def write_scores(ctx: ExportContext, out: TextIO) -> int:
     no finished run the file holds the header only (and the manifest says so).
     """
     from evaluation.models import ItemScore
-    from evaluation.selectors import scaling_run_current
+    from evaluation.selectors import scaling_run_current, scores_provenance
 
     writer = csv.writer(out)
     writer.writerow(SCORES_HEADER)
@@ -256,7 +256,9 @@ def write_scores(ctx: ExportContext, out: TextIO) -> int:
     if run is None:
         ctx.note("scores", "No finished scaling run yet: recompute the scores first.")
         return 0
-    ctx.note("scores", f"Scaling run #{run.pk}, fitted on all usable judgements (export filters do not apply).")
+    # Which scores these are (human-only), and whether a critic's prior chose the pairs people were asked about.
+    provenance = " ".join(scores_provenance(project=ctx.project))
+    ctx.note("scores", f"Scaling run #{run.pk}, fitted on all usable judgements (export filters do not apply). {provenance}")
     rows = ItemScore.objects.filter(run=run).order_by("-score", "image_id").values_list(
         "image_id", "image__file", "image__original_name", "score", "variance", "ci_low", "ci_high", "score_0_100",
         "n_comparisons", "n_ratings",

@@ -13,15 +13,16 @@ class ModelingConfig(AppConfig):
 
     def ready(self):
         from annotation.signals import draft_requested, judgements_submitted
-        from evaluation.signals import quality_report_sections, scaling_run_done
+        from evaluation.signals import quality_report_sections, scaling_run_done, scores_selection_note
         from modeling.assist.receivers import draft_requested_enqueue
         from modeling.critic.receivers import judgements_submitted_critic, quality_report_critic
-        from modeling.selection.receivers import judgements_submitted_refill, scaling_run_done_refill
+        from modeling.selection.receivers import judgements_submitted_refill, scaling_run_done_refill, scores_selection_note as scores_note
 
         judgements_submitted.connect(judgements_submitted_refill, dispatch_uid="modeling.judgements_submitted_refill")
         scaling_run_done.connect(scaling_run_done_refill, dispatch_uid="modeling.scaling_run_done_refill")
         draft_requested.connect(draft_requested_enqueue, dispatch_uid="modeling.draft_requested_enqueue")
         judgements_submitted.connect(judgements_submitted_critic, dispatch_uid="modeling.judgements_submitted_critic")
         quality_report_sections.connect(quality_report_critic, dispatch_uid="modeling.quality_report_critic")
+        scores_selection_note.connect(scores_note, dispatch_uid="modeling.scores_selection_note")
         for name in TASK_MODULES:
             import_module(name)

@@ -22,8 +22,10 @@ seed_output="$(.venv/bin/python manage.py seed_demo | tee /dev/stderr)"
 .venv/bin/python manage.py seed_demo_study demo
 # Simulated annotators (sim-observer-N, sim-careless-N: labelled, no password) answer part of the queue from
 # the hidden ground truth, so scores, quality control and exports have data; annotator1/2 still find open work.
-# The numbers are totals per observer: a second `make demo` adds nothing.
-.venv/bin/python manage.py simulate_annotators demo --observers 10 --careless 2 --items-per-observer 24
+# The numbers (the command's defaults, evaluation.demo_observers.SimulationConfig) are totals per observer, enough
+# ratings for one Retrain of the tiny critic to learn (docs/benchmarks.md, "The demo loop"): a second `make demo`
+# adds nothing.
+.venv/bin/python manage.py simulate_annotators demo
 # The demo's critic: a tiny model built offline under var/critic (once), so that Retrain works on CPU.
 .venv/bin/python manage.py critic_init --project demo
 

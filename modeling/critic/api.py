@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from annotation.api import ProjectApiMixin
 from annotation.permissions import IsProjectResearcher
-from config.api import Pagination, paginated_response
+from config.api import Pagination, error_responses, paginated_response
 from modeling.critic import selectors, services
 from modeling.critic.data import ANSWER_TEXTS
 from modeling.critic.models import CriticVersion
@@ -110,14 +110,23 @@ class CriticRetrainApi(ProjectApiMixin, APIView):
 
 
 class CriticPromoteApi(_VersionApiMixin, APIView):
-    """POST /api/projects/<id>/critic/versions/<version_id>/promote/: make it the active critic (atomic); 400 if it cannot be."""
+    """POST /api/projects/<id>/critic/versions/<version_id>/promote/: make it the active critic (atomic); 400 if it
+    cannot be; 409 `confirmation_required` (the metrics in `errors`) if it is worse than the active version on a
+    held-out metric with enough images, unless `{"confirm": true}`."""
 
     permission_classes = [IsProjectResearcher]
 
-    @extend_schema(request=None, responses={200: CriticVersionOutputSerializer})
+    class InputSerializer(serializers.Serializer):
+        confirm = serializers.BooleanField(default=False, help_text="Promote even if it is worse than the active version on held-out data.")
+
+    @extend_schema(request=InputSerializer, responses={200: CriticVersionOutputSerializer, **error_responses(400, 409)})
     def post(self, request, project_id, version_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
         try:
-            version = services.critic_version_promote(version=self.get_version())
+            version = services.critic_version_promote(version=self.get_version(), confirm=data.validated_data["confirm"])
+        except services.PromoteNeedsConfirmation:
+            raise  # a refusal with its own code and status (config/api.py)
         except services.CriticStateError as error:
             raise _state_error(error) from error
         return Response(CriticVersionOutputSerializer(version).data)

@@ -34,6 +34,7 @@ from modeling.critic.data import (
     training_set_build,
 )
 from modeling.critic.models import CriticText, CriticVersion
+from modeling.critic.selectors import MIN_METRIC_N
 from modeling.critic.storage import critic_tiny_base_ensure, tiny_base_default, version_path
 
 logger = logging.getLogger(__name__)
@@ -286,7 +287,8 @@ def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> di
       whose winner the critic scores higher;
     - `demo_hidden_severity`: SRCC against minus the hidden severity of generated demo images. DEMO ONLY:
       a known truth that real data never has, shown to check the loop learns.
-    Each block has `n`; a metric that cannot be computed (too few items, constant scores) is null.
+    Each block has `n`, and `too_few` when n < MIN_METRIC_N (the pages then show "too few to judge", not the
+    number); a metric that cannot be computed (too few items, constant scores) is null.
     """
     from evaluation.metrics import plcc, srcc
     from evaluation.models import ItemScore
@@ -303,7 +305,7 @@ def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> di
     def correlations(pairs):
         pred = np.asarray([predicted[i] for i, _ in pairs], dtype=float)
         target = np.asarray([t for _, t in pairs], dtype=float)
-        return {"n": len(pairs), "srcc": _safe(srcc, pred, target), "plcc": _safe(plcc, pred, target)}
+        return {"n": len(pairs), "srcc": _safe(srcc, pred, target), "plcc": _safe(plcc, pred, target), "too_few": len(pairs) < MIN_METRIC_N}
 
     metrics = {"evaluated": True, "n_heldout_images": int(ids.size), "mean_variance": float(np.mean(variances)) if variances else None}
     run = scaling_run_current(project=version.project)
@@ -324,7 +326,7 @@ def heldout_evaluate(critic, *, version: CriticVersion, heldout_image_ids) -> di
     ]
     agree = [1.0 if predicted[a] > predicted[b] else 0.5 if predicted[a] == predicted[b] else 0.0
              for a, b, choice in ((a, b, c) if c == "a" else (b, a, c) for a, b, c in pairs)]
-    metrics["pairwise"] = {"n": len(agree), "accuracy": float(np.mean(agree)) if agree else None}
+    metrics["pairwise"] = {"n": len(agree), "accuracy": float(np.mean(agree)) if agree else None, "too_few": len(agree) < MIN_METRIC_N}
     severity = [
         (image_id, -float(truth["severity"])) for image_id, truth in Image.objects.filter(id__in=ids.tolist()).values_list("id", "hidden_ground_truth")
         if isinstance(truth, dict) and isinstance(truth.get("severity"), (int, float))

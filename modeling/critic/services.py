@@ -19,6 +19,7 @@ from annotation.models import Image, Project
 from config.runs import run_cancel_stale
 from modeling.critic.data import CriticDataSettings, judgement_last_id, judgements_usable
 from modeling.critic.models import CriticText, CriticVersion
+from modeling.critic.selectors import critic_version_regressions
 from modeling.critic.storage import base_is_tiny, critic_base_dir
 from modeling.critic.tasks import critic_generate, critic_retrain, critic_score_pool
 from modeling.selection.tasks import selection_prior_refresh
@@ -29,6 +30,24 @@ logger = logging.getLogger(__name__)
 
 class CriticStateError(ValueError):
     """The version cannot do that in its current state (the message says why, for people)."""
+
+
+class PromoteNeedsConfirmation(CriticStateError):
+    """The version is worse than the active one on a held-out metric: promoting it needs `confirm`.
+
+    A refusal with a stable `code` and HTTP `status` (config/api.py answers it as such); `errors` lists the metrics.
+    """
+
+    code = "confirmation_required"
+    status = 409
+
+    def __init__(self, *, version: CriticVersion, active: CriticVersion, worse: list[str]):
+        self.version, self.active, self.errors = version, active, worse
+        self.message = (
+            f"v{version.number} is worse than the active v{active.number} on held-out data: {'; '.join(worse)}. "
+            f"Promote it anyway only if you mean to (confirm)."
+        )
+        super().__init__(self.message)
 
 
 # ---------------------------------------------------------------------------------------- settings
@@ -183,10 +202,12 @@ def critic_version_cancel(*, version: CriticVersion) -> CriticVersion:
 # ----------------------------------------------------------------------------- promotion and rollback
 
 
-def critic_version_promote(*, version: CriticVersion) -> CriticVersion:
+def critic_version_promote(*, version: CriticVersion, confirm: bool = False) -> CriticVersion:
     """Make `version` the project's active critic, atomically; the one active before is retired.
 
-    Only a finished and evaluated version (ready, or retired after being active) can be promoted. All
+    Only a finished and evaluated version (ready, or retired after being active) can be promoted. One that is
+    worse than the active version on a held-out metric with enough images (selectors.critic_version_regressions)
+    is promoted only with `confirm`; otherwise PromoteNeedsConfirmation says where it is worse. All
     the project's versions are locked first, so two promotions at once end with exactly one active
     (the database's one-active constraint backs this up). Once committed, the pool is scored with it if
     it has not been yet, which then refreshes the pair selector's prior; otherwise the refresh is asked
@@ -201,6 +222,10 @@ def critic_version_promote(*, version: CriticVersion) -> CriticVersion:
             raise CriticStateError(
                 f"v{version.number} is {version.get_status_display().lower()}: only a finished and evaluated version can become active."
             )
+        active = next((v for v in locked.values() if v.status == CriticVersion.Status.ACTIVE), None)
+        worse = critic_version_regressions(version=version, than=active) if active is not None and not confirm else []
+        if worse:
+            raise PromoteNeedsConfirmation(version=version, active=active, worse=worse)
         for other in locked.values():
             if other.status == CriticVersion.Status.ACTIVE:
                 other.status = CriticVersion.Status.RETIRED

@@ -57,6 +57,8 @@ class _CriticActionView(ProjectResearcherMixin, View):
         try:
             text = self.act(request)
             messages.success(request, text)
+        except services.PromoteNeedsConfirmation:
+            raise  # CriticPromoteView shows a confirm step instead of a message
         except services.CriticStateError as error:
             messages.error(request, str(error))
         if request.htmx:
@@ -131,8 +133,24 @@ class CriticCancelView(_VersionMixin, _CriticActionView):
 
 
 class CriticPromoteView(_VersionMixin, _CriticActionView):
+    """Promote; a version worse than the active one on held-out data comes back as a confirm step on the page
+    ("Promote anyway" posts `confirm=1`)."""
+
+    def post(self, request, project_id, **kwargs):
+        try:
+            return super().post(request, project_id, **kwargs)
+        except services.PromoteNeedsConfirmation as pending:
+            context = {**_context(self.project), "confirm_promote": pending}
+            if request.htmx:  # 200: htmx swaps only successful answers in
+                return render(request, CriticView.partial_template, context)
+            context["constructed"] = construction.constructed_texts_summary(project=self.project)
+            context["llm_model"] = llm_model_name()
+            context["offline_drafter"] = context["llm_model"] == TEMPLATE_DRAFTER_MODEL
+            return render(request, CriticView.template_name, context, status=409)
+
     def act(self, request):
-        version = services.critic_version_promote(version=self.version_get())
+        confirm = request.POST.get("confirm") == "1"
+        version = services.critic_version_promote(version=self.version_get(), confirm=confirm)
         return f"v{version.number} is active; the next pairs use its scores as prior once the pool is scored."
 
 

@@ -1,6 +1,7 @@
 """Receivers of pair selection: thin, each calls one service (connected in modeling/apps.py)."""
 from annotation.models import PairSource
 from annotation.vocabulary import TaskKind
+from modeling.selection.selectors import selection_critic_number
 from modeling.selection.tasks import pair_queue_refill_request
 
 
@@ -16,3 +17,11 @@ def scaling_run_done_refill(sender, *, project, run, **kwargs) -> None:
     if project.pair_source != PairSource.PROPOSED:
         return
     pair_queue_refill_request(project=project, only_if_low=False)
+
+
+def scores_selection_note(sender, *, project, **kwargs) -> str:
+    """The Scores page's and exports' note when the newest pairs were chosen with a critic's prior."""
+    number = selection_critic_number(project=project)
+    if number is None:
+        return ""
+    return f"Pairs are chosen with Critic v{number}'s prior; scores shown are from human judgements only."

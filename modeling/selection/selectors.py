@@ -41,3 +41,13 @@ def proposed_pair_counts(*, project: Project) -> dict[str, int]:
     for row in rows:
         counts[row["state"]] = row["n"]
     return counts
+
+
+def selection_critic_number(*, project: Project) -> int | None:
+    """The number of the critic version whose prior chose the project's newest proposed pairs, or None (no prior)."""
+    from modeling.critic.models import CriticVersion
+
+    newest = WorkItem.objects.filter(project=project, kind=TaskKind.PAIR).exclude(strategy="").order_by("-id").first()
+    if newest is None or newest.critic_version_id is None:
+        return None
+    return CriticVersion.objects.filter(pk=newest.critic_version_id, project=project).values_list("number", flat=True).first()

@@ -111,6 +111,15 @@ def test_rerun_is_idempotent_and_a_larger_total_tops_up(demo_project):
     assert "sim-careless-1   straight-lining" in out.getvalue()
 
 
+def test_careless_observers_stop_at_their_own_total(demo_project):
+    """--careless-items caps each careless observer's total (enough for quality control), honest ones go on to theirs."""
+    args = ["demo", "--observers", "2", "--careless", "1", "--items-per-observer", "4", "--careless-items", "2", "--seed", "1", "--no-scale"]
+    call_command("simulate_annotators", *args, stdout=io.StringIO())
+    work = _sim_judgements(demo_project).filter(training_attempt__isnull=True, is_repeat=False)
+    assert work.filter(annotator__username="sim-careless-1").count() == 2
+    assert work.filter(annotator__username="sim-observer-1").count() == 4
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -120,6 +129,7 @@ def test_rerun_is_idempotent_and_a_larger_total_tops_up(demo_project):
         (["demo", "--careless", "-1"], "careless must be from 0"),
         (["demo", "--items-per-observer", "-5"], "items per observer must be from 0 to 10000"),
         (["demo", "--seed", "-1"], "seed must be >= 0"),
+        (["demo", "--careless-items", "-1"], "careless items must be from 0 to 10000"),
     ],
 )
 @pytest.mark.django_db

@@ -42,10 +42,11 @@ def panel(project):
         Judgement.objects.bulk_update(made, ["swap"])
     gold = judgements_add(project, [(image, 3) for image in images[:6]], [erratic], kind=TaskKind.RATING, purpose=WorkItem.Purpose.GOLD)
     Judgement.objects.filter(pk__in=[j.pk for j in gold]).update(gold_correct=False)
-    for number, srcc in ((1, 0.42), (2, 0.61)):
+    for number, srcc, n in ((1, 0.42, 4), (2, 0.61, 12)):  # v1's metrics rest on too few images to judge
         CriticVersion.objects.create(
             project=project, number=number, base_model_dir="unused", status="ready",
-            metrics={"evaluated": True, "n_heldout_images": 3, "scaling": {"srcc": srcc, "plcc": srcc + 0.05}, "pairwise": {"accuracy": 0.7}},
+            metrics={"evaluated": True, "n_heldout_images": n, "scaling": {"n": n, "srcc": srcc, "plcc": srcc + 0.05},
+                     "pairwise": {"n": n, "accuracy": 0.7}},
         )
     project_scale(project)
     return {"images": images, "regulars": regulars, "erratic": erratic}
@@ -80,6 +81,8 @@ def test_dashboard_shows_every_plot_and_flags_the_erratic_annotator(client, rese
     assert (erratic["bt500"]["p"], erratic["bt500"]["q"]) == (6, 6)
     assert all(not screening[user.username]["flags"] for user in panel["regulars"])
     assert "csrfmiddlewaretoken" in html and html.count(">Exclude</button>") == 9
+    too_few = html.split('data-testid="critic-too-few">', 1)[1].split("</p>", 1)[0]
+    assert too_few.startswith("v1: SRCC vs scaled scores") and "too few to judge" in too_few and html.count('data-testid="critic-too-few"') == 1
 
 
 def test_api_returns_the_dashboards_numbers(client, researcher, project, panel):
@@ -92,6 +95,8 @@ def test_api_returns_the_dashboards_numbers(client, researcher, project, panel):
     assert agreement[("pair", "choice", "nominal")]["n_units"] > 0
     assert [row["version"] for row in data["critic"]] == [1, 2]
     assert data["critic"][1]["metrics"]["SRCC vs scaled scores"] == 0.61
+    assert data["critic"][0]["metrics"]["SRCC vs scaled scores"] is None  # 4 held-out images: too few to judge
+    assert "SRCC vs scaled scores" in data["critic"][0]["too_few"] and data["critic"][1]["too_few"] == []
     assert len(data["scores"]["scores"]) == N_IMAGES
     assert sum(values[-1] for values in data["progress"]["series"].values()) == Judgement.objects.filter(project=project).count()
     assert {row["username"] for row in data["annotators"] if row["flags"]} == {panel["erratic"].username}

@@ -160,6 +160,27 @@ def test_scores_csv_is_the_current_scaling_run_with_intervals(project, annotator
     for row in rows:
         assert float(row["ci95_low"]) <= float(row["score"]) <= float(row["ci95_high"])
         assert int(row["scaling_run_id"]) == run.pk
+    assert "Human-only scores: Thurstone Case V" in result.notes["scores"] and "Critic" not in result.notes["scores"]
+
+
+@pytest.mark.django_db
+def test_scores_export_says_a_critic_prior_chose_the_pairs(project, annotators, tmp_path):
+    """When the newest proposed pairs were chosen with a critic's prior, the scores' manifest note names that critic
+    and that the scores themselves are from human judgements only."""
+    from modeling.critic.models import CriticVersion
+
+    a, b, c = images(project, 3)
+    for x, y in ((a, b), (b, c)):
+        item = pair_item(project, x, y)
+        for annotator in annotators:
+            judge(item, annotator, choice="a")
+    project_scale(project)
+    version = CriticVersion.objects.create(project=project, number=4, status=CriticVersion.Status.ACTIVE, base_model_dir="/x")
+    proposed = pair_item(project, a, c)
+    proposed.strategy, proposed.critic_version_id = "eig_prior", version.pk  # as the refill records it
+    proposed.save(update_fields=["strategy", "critic_version_id"])
+    _, result = _export(project, "scores", tmp_path)
+    assert "Pairs are chosen with Critic v4's prior; scores shown are from human judgements only." in result.notes["scores"]
 
 
 def _conversation_project(project, annotators):

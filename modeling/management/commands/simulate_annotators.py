@@ -14,7 +14,7 @@ class Command(BaseCommand):
         "Create labelled simulated annotators (sim-observer-N, sim-careless-N; first name 'Simulated', no usable "
         "password) in the project with slug PROJECT and let each pass the training round and answer every task kind "
         "through the real queue, from the images' hidden ground truth (severity, distortion) plus Thurstone noise; "
-        "careless ones answer at random or always alike. --items-per-observer is a TOTAL per observer: running again "
+        "careless ones answer at random or always alike. --items-per-observer (--careless-items for careless ones) is a TOTAL per observer: running again "
         "with the same numbers adds nothing, a larger number tops each observer up. Scores are fitted at the end."
     )
 
@@ -26,15 +26,21 @@ class Command(BaseCommand):
             help=f"work and gold judgements each observer should have in the project in total (default {_DEFAULTS.items_per_observer})",
         )
         parser.add_argument("--careless", type=int, default=_DEFAULTS.careless, help=f"how many of them are careless (default {_DEFAULTS.careless})")
+        parser.add_argument(
+            "--careless-items", type=int, default=_DEFAULTS.careless_items,
+            help=f"total work and gold judgements of each careless observer, at most --items-per-observer (default {_DEFAULTS.careless_items})",
+        )
         parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help=f"random seed (default {_DEFAULTS.seed})")
         parser.add_argument("--no-scale", action="store_true", help="do not fit the scores at the end")
 
-    def handle(self, *args, project, observers, items_per_observer, careless, seed, no_scale, **options):
+    def handle(self, *args, project, observers, items_per_observer, careless, careless_items, seed, no_scale, **options):
         target = Project.objects.filter(slug=project).first()
         if target is None:
             raise CommandError(f"no project with slug '{project}'")
         try:
-            config = SimulationConfig(observers=observers, items_per_observer=items_per_observer, careless=careless, seed=seed)
+            config = SimulationConfig(
+                observers=observers, items_per_observer=items_per_observer, careless=careless, careless_items=careless_items, seed=seed,
+            )
             report = observers_simulate(
                 project=target, config=config, scale=not no_scale,
                 pairs_refill=lambda project, rng: pair_queue_refill(project, rng=rng),

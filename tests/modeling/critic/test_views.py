@@ -7,12 +7,12 @@ from tests.factories import AnnotatorFactory
 from tests.work_data import project_images
 
 
-def _finished(project, number, *, status=CriticVersion.Status.READY, **fields):
+def _finished(project, number, *, status=CriticVersion.Status.READY, srcc=0.61, n=12, **fields):
     return CriticVersion.objects.create(
         project=project, number=number, status=status, base_model_dir="/x", artifact_sha256="0" * 64,
-        metrics={"evaluated": True, "n_heldout_images": 5, "scaling": {"n": 5, "srcc": 0.61, "plcc": 0.7},
+        metrics={"evaluated": True, "n_heldout_images": n, "scaling": {"n": n, "srcc": srcc, "plcc": 0.7},
                  "mos": {"n": 0, "srcc": None, "plcc": None}, "pairwise": {"n": 3, "accuracy": 0.67},
-                 "demo_hidden_severity": {"n": 5, "srcc": 0.55, "plcc": None, "note": "demo only"}},
+                 "demo_hidden_severity": {"n": n, "srcc": 0.55, "plcc": None, "note": "demo only"}},
         **fields,
     )
 
@@ -113,3 +113,59 @@ def test_api_refuses_annotators(client, project, annotator_member):
     """Annotators get 403 from the critic API."""
     client.force_login(annotator_member)
     assert client.get(reverse("critic_api:critic_versions", kwargs={"project_id": project.pk})).status_code == 403
+
+
+def test_metrics_on_too_few_images_read_too_few_to_judge(client, project, researcher):
+    """A held-out metric on fewer than 10 images (or pairs) is shown as "too few to judge", not as a number;
+    the API still carries the number with its n."""
+    version = _finished(project, 1, srcc=0.91, n=7)
+    client.force_login(researcher)
+    kwargs = {"project_id": project.pk}
+    index = client.get(reverse("critic:index", kwargs=kwargs)).content.decode()
+    assert "0.910" not in index and "SRCC too few to judge (n=7)" in index and "pairs too few to judge (n=3)" in index
+    page = client.get(reverse("critic:version", kwargs={**kwargs, "version_id": version.pk})).content.decode()
+    table = page.split('data-testid="critic-metrics"', 1)[1].split("</table>", 1)[0]
+    assert "0.910" not in table and table.count("too few to judge") >= 3
+    api = client.get(reverse("critic_api:critic_versions", kwargs=kwargs)).json()["results"][0]["metrics"]
+    assert api["scaling"] == {"n": 7, "srcc": 0.91, "plcc": 0.7}
+
+
+def test_promote_of_a_worse_version_asks_for_confirmation_on_the_page(client, project, researcher, no_enqueue):
+    """Promoting a version worse than the active one (on enough held-out images) shows a confirm step naming the
+    metric and changes nothing; "Promote anyway" (confirm=1) promotes it. A worse one on too few images needs no confirm."""
+    project_images(project, 2)
+    active, worse = _finished(project, 1, srcc=0.61), _finished(project, 2, srcc=0.30)
+    client.force_login(researcher)
+    kwargs = {"project_id": project.pk}
+    client.post(reverse("critic:promote", kwargs={**kwargs, "version_id": active.pk}))
+    url = reverse("critic:promote", kwargs={**kwargs, "version_id": worse.pk})
+    response = client.post(url, headers={"HX-Request": "true"})
+    text = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="confirm-promote"' in text
+    assert "SRCC vs scaled scores 0.300 against v1&#x27;s 0.610 (n=12)" in text and 'name="confirm" value="1"' in text
+    assert CriticVersion.objects.get(status="active") == active
+    assert client.post(url).status_code == 409  # the same step as a whole page without htmx
+    client.post(url, {"confirm": "1"})
+    assert CriticVersion.objects.get(status="active") == worse
+    few = _finished(project, 3, srcc=0.1, n=8)
+    client.post(reverse("critic:promote", kwargs={**kwargs, "version_id": few.pk}))
+    assert CriticVersion.objects.get(status="active") == few
+
+
+def test_api_promote_of_a_worse_version_needs_confirm(client, project, researcher, no_enqueue):
+    """The API answers 409 `confirmation_required` with the worse metrics, changes nothing, and promotes with confirm."""
+    project_images(project, 2)
+    active, worse = _finished(project, 1, srcc=0.61), _finished(project, 2, srcc=0.30)
+    client.force_login(researcher)
+    kwargs = {"project_id": project.pk}
+    assert client.post(reverse("critic_api:critic_promote", kwargs={**kwargs, "version_id": active.pk})).status_code == 200
+    url = reverse("critic_api:critic_promote", kwargs={**kwargs, "version_id": worse.pk})
+    refused = client.post(url, {}, content_type="application/json")
+    body = refused.json()
+    assert refused.status_code == 409 and body["code"] == "confirmation_required" and "worse than the active v1" in body["detail"]
+    assert body["errors"]["non_field_errors"] == ["SRCC vs scaled scores 0.300 against v1's 0.610 (n=12)"]
+    assert CriticVersion.objects.get(status="active") == active
+    bad = client.post(url, {"confirm": "perhaps"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid" and "confirm" in bad.json()["errors"]
+    promoted = client.post(url, {"confirm": True}, content_type="application/json")
+    assert promoted.status_code == 200 and promoted.json()["status"] == "active"

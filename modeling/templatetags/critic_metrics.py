@@ -1,0 +1,19 @@
+"""`{{ block|heldout:"srcc" }}`: one held-out metric of a critic version, or "too few to judge" on too few images."""
+from django import template
+from django.template.defaultfilters import floatformat
+
+from modeling.critic.selectors import metric_block_judgeable
+
+register = template.Library()
+
+TOO_FEW = "too few to judge"
+
+
+@register.filter
+def heldout(block, key: str) -> str:
+    """The metric `key` of a metrics block (`{"n": ..., "srcc": ...}`) with 3 decimals; "—" when there is none."""
+    if not isinstance(block, dict) or block.get(key) is None:
+        return "—"
+    if not metric_block_judgeable(block):
+        return TOO_FEW
+    return floatformat(block[key], 3)
