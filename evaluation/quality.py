@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 from django.db.models import Count
 
+from annotation.services.exclusion import judgements_screened
 from annotation.models import ExclusionEvent, Judgement, Membership, Project, WorkItem
 from annotation.vocabulary import DISTORTIONS, TaskKind
 from evaluation import selectors
@@ -86,7 +87,7 @@ def annotator_screening(*, project: Project) -> list[dict]:
         Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR).select_related("user").order_by("user__username")
     )
     judgements = _judgements(project)
-    counts = dict(judgements.filter(is_repeat=False).values("annotator_id").annotate(n=Count("id")).values_list("annotator_id", "n"))
+    counts = dict(judgements_screened(judgements).values("annotator_id").annotate(n=Count("id")).values_list("annotator_id", "n"))
     gold = gold_accuracy_by_annotator(
         judgements.filter(purpose=WorkItem.Purpose.GOLD, gold_correct__isnull=False).values_list("annotator_id", "gold_correct")
     )

@@ -174,3 +174,22 @@ def test_dashboard_of_an_empty_project_renders(client, researcher, project):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count('data-n="0"') == 5 and "No annotators yet" in html and "Nobody has been excluded" in html
+
+
+def test_exclude_and_restore_messages_count_what_the_table_counts_and_say_what_restore_does(client, researcher, project):
+    """The message counts the screening table's judgements (work and gold, no repeats, no training answers), and
+    restore says the critic trains on them again, not that it leaves them out (issue 17, bugs 1 and 2)."""
+    images = images_make(project, 5)
+    (user,) = annotators_make(project, 1)
+    pairs = [(a, b, "a") for a, b in zip(images[:-1], images[1:])]
+    judgements_add(project, pairs, [user])  # 4 counted
+    judgements_add(project, pairs[:2], [user], is_repeat=True)  # repeats: not in the table's count
+    judgements_add(project, [(image, 3) for image in images[:3]], [user], kind=TaskKind.RATING, purpose=WorkItem.Purpose.TRAINING)
+    client.force_login(researcher)
+    page = client.get(_dashboard(project)).content.decode()
+    assert '<td class="num">4</td>' in page
+    excluded = client.post(_action(project, user), {"action": "exclude", "reason": "random"}, follow=True).content.decode()
+    assert "(4 judgements)" in excluded and "leaves these judgements out" in excluded
+    restored = client.post(_action(project, user), {"action": "restore", "reason": "fine"}, follow=True).content.decode()
+    assert "(4 judgements)" in restored and "trains on these judgements again" in restored
+    assert "leaves" not in restored.split("is restored to")[1].split("</")[0]
