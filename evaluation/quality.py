@@ -14,8 +14,8 @@ from collections import defaultdict
 import numpy as np
 from django.db.models import Count
 
-from annotation.services.exclusion import judgements_screened
 from annotation.models import ExclusionEvent, Judgement, Membership, Project, WorkItem
+from annotation.services.exclusion import judgements_screened
 from annotation.vocabulary import DISTORTIONS, TaskKind
 from evaluation import selectors
 from evaluation.agreement import krippendorff_alpha, reliability_matrix, repeat_agreement_by_annotator, transitivity_by_annotator
