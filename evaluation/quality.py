@@ -92,6 +92,7 @@ def annotator_screening(*, project: Project) -> list[dict]:
         judgements.filter(purpose=WorkItem.Purpose.GOLD, gold_correct__isnull=False).values_list("annotator_id", "gold_correct")
     )
     bt500 = _bt500(judgements)
+    rated = set(judgements.filter(kind=TaskKind.RATING, level__isnull=False).values_list("annotator_id", flat=True).distinct())
     pairs = _pair_outliers(judgements)
     lining = straight_lining_by_annotator(_answers_in_order(judgements))
     repeats = repeat_agreement_by_annotator(_repeat_rows(judgements))
@@ -113,6 +114,7 @@ def annotator_screening(*, project: Project) -> list[dict]:
             "judgements": counts.get(uid, 0),
             "gold": {"correct": correct, "answered": answered, "accuracy": share},
             "bt500": bt500[uid].to_dict() if uid in bt500 else None,
+            "rated": uid in rated,
             "pair_outlier": pairs[uid].to_dict() if uid in pairs else None,
             "straight_lining": sorted(
                 ({"kind": kind, **result.to_dict()} for (annotator_id, kind), result in lining.items() if annotator_id == uid),
@@ -141,6 +143,8 @@ def _flags(row: dict) -> list[str]:
 
 
 def _bt500(judgements) -> dict:
+    """BT.500 counts per annotator; an annotator none of whose items entered the test (fewer than three differing
+    ratings of each) is left out, so the page says "not tested" rather than "0/0 of 0"."""
     triples = list(
         judgements.filter(kind=TaskKind.RATING, is_repeat=False, level__isnull=False).values_list("annotator_id", "item_id", "level")
     )
@@ -149,7 +153,7 @@ def _bt500(judgements) -> dict:
     matrix, coders, _, values = reliability_matrix(triples)
     levels = np.asarray(values, dtype=np.float64)
     ratings = np.where(np.isnan(matrix), np.nan, levels[np.nan_to_num(matrix).astype(np.int64)])
-    return dict(zip(coders, bt500_screen_ratings(ratings)))
+    return {coder: result for coder, result in zip(coders, bt500_screen_ratings(ratings)) if result.n}
 
 
 def _pair_outliers(judgements) -> dict:

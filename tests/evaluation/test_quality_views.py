@@ -193,3 +193,19 @@ def test_exclude_and_restore_messages_count_what_the_table_counts_and_say_what_r
     restored = client.post(_action(project, user), {"action": "restore", "reason": "fine"}, follow=True).content.decode()
     assert "(4 judgements)" in restored and "trains on these judgements again" in restored
     assert "leaves" not in restored.split("is restored to")[1].split("</")[0]
+
+
+def test_bt500_column_says_not_tested_when_no_image_has_three_ratings(client, researcher, project):
+    """With two ratings per image (the demo's case) no image enters BT.500: the column says "not tested", never
+    "0/0 of 0"; an annotator who rated nothing gets a dash (issue 17, bug 4)."""
+    images = images_make(project, 6)
+    first, second, pairs_only = annotators_make(project, 3)
+    judgements_add(project, [(image, 1 + j % 5) for j, image in enumerate(images)], [first], kind=TaskKind.RATING)
+    judgements_add(project, [(image, 5 - j % 5) for j, image in enumerate(images)], [second], kind=TaskKind.RATING)
+    judgements_add(project, [(images[0], images[1], "a")], [pairs_only])
+    client.force_login(researcher)
+    page = client.get(_dashboard(project)).content.decode()
+    assert "0/0 of 0" not in page
+    assert page.count('data-testid="bt500-untested"') == 2
+    data = client.get(reverse("api:project_quality", kwargs={"project_id": project.pk})).json()
+    assert [(row["bt500"], row["rated"]) for row in data["annotators"]] == [(None, True), (None, True), (None, False)]
