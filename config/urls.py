@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from accounts.api import LogoutView, TokenObtainView, TokenRotateView
 from accounts.views import home
 from config.csp import DOCS_POLICY, csp_policy
+from config.favicon import favicon
 from annotation.api_urls import api_urlpatterns
 from annotation.urls import member_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
@@ -21,6 +22,7 @@ from modeling.views import WorkersView
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
