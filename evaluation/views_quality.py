@@ -1,6 +1,7 @@
 """The researcher's quality dashboard of a project (plots, agreement, screening, audit log) and the exclude/restore action."""
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 from django.views import View
 
@@ -65,7 +66,11 @@ class QualityView(ProjectResearcherMixin, View):
 
     def get(self, request, project_id):
         report = project_quality_report(project=self.project)
-        context = {"project": self.project, "tab": "quality", "report": report, "plots": quality_plots(report)}
+        context = {
+            "project": self.project, "tab": "quality", "report": report, "plots": quality_plots(report),
+            # The report is JSON (ISO times); the log shows them in the app's date format, in the site's time zone.
+            "exclusions": [{**event, "at": parse_datetime(event["at"])} for event in report["exclusions"]],
+        }
         return render(request, "evaluation/quality.html", context)
 
 

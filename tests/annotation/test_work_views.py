@@ -130,6 +130,22 @@ def test_annotator_home_shows_progress_and_a_start_button(client, rating_project
     assert ">Start<" in html
 
 
+def test_project_card_and_work_page_count_the_same_items_left(client, rating_project, annotator_member):
+    """The card on the annotator's home and the work page showing an item give the same number left (one
+    function: Progress.left, the item on screen included); answering it takes one off (issue 17, bug 7)."""
+    client.force_login(annotator_member)
+
+    def card_left() -> int:
+        return client.get(reverse("annotation:annotator_home")).context["cards"][0]["progress"].left
+
+    before = card_left()
+    item = client.get(_url("annotation:annotate_item", rating_project), **HTMX)
+    assert item.context["progress"].left == before == 3 and f"{before} left" in item.content.decode()
+    assert card_left() == before  # the card while the item is on screen
+    answered = _submit(client, rating_project, item.context["lease"], {"level": "3"})
+    assert answered.context["progress"].left == card_left() == before - 1
+
+
 def test_annotator_home_says_when_training_comes_first(client, project, annotator_member):
     """With a training round required and not passed, home offers training instead of work."""
     images = work_project(project, kinds=["rating"], images=2, training_required=True)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.models import ExclusionEvent, Judgement, Membership, WorkItem
 from annotation.vocabulary import TaskKind
@@ -117,6 +118,9 @@ def test_excluding_on_the_page_raises_agreement_and_restoring_brings_it_back(cli
     client.post(_action(project, panel["erratic"]), {"action": "restore", "reason": "second look"})
     assert pair_alpha() == pytest.approx(before)
     log = client.get(api).json()["exclusions"]
+    page = client.get(_dashboard(project)).content.decode()
+    shown = ExclusionEvent.objects.latest("id").created_at.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
+    assert f"<td>{shown}</td>" in page and "T" not in shown  # the app's date format, not ISO (issue 17, bug 7)
     assert [(e["action"], e["reason"], e["by"]) for e in log] == [
         ("restore", "second look", researcher.username), ("exclude", "BT.500 rejected", researcher.username),
     ]
