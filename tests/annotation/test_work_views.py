@@ -484,3 +484,19 @@ def test_resubmitting_a_client_id_with_another_answer_says_so(client, rating_pro
     assert response.status_code == 409
     assert "already answered with a different answer; the first answer is kept" in response.content.decode()
     assert Judgement.objects.get(annotator=annotator_member).level == 3
+
+
+def test_researcher_is_told_when_required_training_has_no_items(client, project, researcher):
+    """Training required with kinds enabled and no training item: every project page warns the researcher that
+    annotators skip the round; a training item, or training turned off, removes the warning (issue 17, bug 8)."""
+    images = work_project(project, kinds=["rating"], images=2, training_required=True)
+    client.force_login(researcher)
+    pages = ["annotation:project_detail", "annotation:project_annotation_settings", "annotation:project_gold"]
+    for name in pages:
+        assert 'data-testid="training-missing"' in client.get(_url(name, project)).content.decode(), name
+    work.gold_item_add(project, kind="rating", image=images[0], image_b=None, gold_answer={"level": 4},
+                       purpose=WorkItem.Purpose.TRAINING, feedback="sharp")
+    assert 'data-testid="training-missing"' not in client.get(_url(pages[0], project)).content.decode()
+    WorkItem.objects.filter(project=project, purpose=WorkItem.Purpose.TRAINING).delete()
+    work.project_settings_update(project, training_required=False)
+    assert 'data-testid="training-missing"' not in client.get(_url(pages[0], project)).content.decode()
