@@ -113,3 +113,14 @@ def test_api_refuses_annotators(client, project, annotator_member):
     """Annotators get 403 from the critic API."""
     client.force_login(annotator_member)
     assert client.get(reverse("critic_api:critic_versions", kwargs={"project_id": project.pk})).status_code == 403
+
+
+def test_retrain_by_htmx_shows_its_message_in_place_and_leaves_no_stale_flash(client, project, researcher, settings, tmp_path, no_enqueue):
+    """Retrain pressed on the page (htmx) shows "Critic v1 is queued" in the live part; the next full page (the
+    Annotation settings) does not show it again (issue 17, bug 10)."""
+    settings.LOUPE_CRITIC_DIR = tmp_path
+    client.force_login(researcher)
+    partial = client.post(reverse("critic:retrain", kwargs={"project_id": project.pk}), headers={"HX-Request": "true"})
+    assert "Critic v1 is queued; this page follows it." in partial.content.decode()
+    later = client.get(reverse("annotation:project_annotation_settings", kwargs={"project_id": project.pk}))
+    assert "this page follows it" not in later.content.decode()
