@@ -291,7 +291,12 @@ LOGGING = {
     "filters": {"client_error_without_traceback": {"()": "config.logfilters.ClientErrorWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"filters": ["client_error_without_traceback"]}},
+    "loggers": {
+        # Django's default config gives `django` a console handler of its own (DEBUG only) and lets it propagate
+        # to the root's too: every record then printed twice. One handler, the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["client_error_without_traceback"]},
+    },
 }
 
 if PRODUCTION:
