@@ -2,11 +2,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import LogoutView, TokenObtainView, TokenRotateView
 from accounts.views import home
-from config.csp import DOCS_POLICY, csp_policy
+from config.api_docs import api_docs
+from config.favicon import favicon
 from annotation.api_urls import api_urlpatterns
 from annotation.urls import member_urlpatterns
 from evaluation.urls import api_urlpatterns as evaluation_api_urlpatterns
@@ -21,6 +22,7 @@ from modeling.views import WorkersView
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
@@ -31,7 +33,7 @@ urlpatterns = [
     path("api/auth/token/rotate/", TokenRotateView.as_view(), name="api_token_rotate"),
     path("api/auth/logout/", LogoutView.as_view(), name="api_logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", csp_policy(DOCS_POLICY)(SpectacularRedocView.as_view(url_name="api_schema")), name="api_docs"),
+    path("api/docs/", api_docs, name="api_docs"),
     path("api/", include((api_urlpatterns + evaluation_api_urlpatterns + modeling_api_urlpatterns + exports_api_urlpatterns + studies_api_urlpatterns, "api"))),
     path("", include("annotation.urls")),
     # The pair-queue page belongs to selection (modeling) but keeps its name in the `evaluation` namespace.

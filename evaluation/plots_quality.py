@@ -16,11 +16,15 @@ from evaluation.svg import COLOURS, axes, linear_y, nice_ticks, placeholder, svg
 __all__ = ["bars_svg", "histogram_svg", "lines_svg"]
 
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 64
+#: x labels are drawn rotated by 30 degrees; this long at most (an ellipsis ends longer ones, the bar's tooltip has
+#: them whole), each character about this wide at the 11 px tick font: the plot makes room for them below and left.
+X_LABEL_CHARS, CHAR_WIDTH = 40, 6.2
+_SIN, _COS = math.sin(math.radians(30)), math.cos(math.radians(30))
 
 
-def _open(kind: str, title: str, n: int, width: int, height: int) -> list[str]:
+def _open(kind: str, title: str, n: int, width: int, height: int, view_left: float = 0.0) -> list[str]:
     """The document's opening, with the title also written at the top left."""
-    return svg_open(title, width, height, plot=kind, n=n) + [f'<text class="axis-label" x="{LEFT}" y="16">{escape(title)}</text>']
+    return svg_open(title, width, height, view_left=view_left, plot=kind, n=n) + [f'<text class="axis-label" x="{LEFT}" y="16">{escape(title)}</text>']
 
 
 def _empty(kind: str, title: str, width: int, message: str) -> str:
@@ -30,8 +34,8 @@ def _empty(kind: str, title: str, width: int, message: str) -> str:
     return "".join(parts)
 
 
-def _y_axis(parts: list[str], ymin: float, ymax: float, width: int, height: int, label: str, fmt: str = "g"):
-    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+def _y_axis(parts: list[str], ymin: float, ymax: float, width: int, height: int, label: str, fmt: str = "g", bottom: int = BOTTOM):
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - bottom
     y_of = linear_y(ymin, ymax, TOP, plot_h)
     parts += y_grid(nice_ticks(ymin, ymax, 5), y_of, LEFT, plot_w, fmt)
     parts += axes(LEFT, TOP, plot_w, plot_h)
@@ -39,12 +43,26 @@ def _y_axis(parts: list[str], ymin: float, ymax: float, width: int, height: int,
     return y_of, plot_w, plot_h
 
 
-def _x_labels(parts: list[str], xs, labels, height: int) -> None:
+def _x_label_text(label: str) -> str:
+    return label if len(label) <= X_LABEL_CHARS else label[: X_LABEL_CHARS - 1] + "…"
+
+
+def _x_label_room(xs, labels) -> tuple[int, float]:
+    """(the margin below the plot, the width left of x = 0) that the rotated x labels need to show whole."""
+    step = max(1, math.ceil(len(labels) / 16))
+    shown = [(xs[i], len(_x_label_text(labels[i])) * CHAR_WIDTH) for i in range(0, len(labels), step)]
+    bottom = max(BOTTOM, math.ceil(14 + max(length for _, length in shown) * _SIN + 14))
+    left = max(0.0, *(length * _COS + 4 - x for x, length in shown))
+    return bottom, math.ceil(left)
+
+
+def _x_labels(parts: list[str], xs, labels, height: int, bottom: int = BOTTOM) -> None:
     step = max(1, math.ceil(len(labels) / 16))  # at most ~16 labels, so they never overlap
     for i in range(0, len(labels), step):
-        y = height - BOTTOM + 14
+        y = height - bottom + 14
         parts.append(
-            f'<text class="tick" x="{xs[i]:.1f}" y="{y}" text-anchor="end" transform="rotate(-30 {xs[i]:.1f} {y})">{escape(str(labels[i]))}</text>'
+            f'<text class="tick" x="{xs[i]:.1f}" y="{y}" text-anchor="end" transform="rotate(-30 {xs[i]:.1f} {y})">'
+            f'{escape(_x_label_text(str(labels[i])))}</text>'
         )
 
 
@@ -66,13 +84,15 @@ def bars_svg(labels, values, *, title: str, y_label: str, y_range=None, referenc
     known = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not known:
         return _empty("bars", title, width, "Nothing to show yet")
-    parts = _open("bars", title, len(labels), width, height)
+    slot = (width - LEFT - RIGHT) / len(labels)
+    xs = [LEFT + (i + 0.5) * slot for i in range(len(labels))]
+    bottom, view_left = _x_label_room(xs, labels)
+    height += bottom - BOTTOM  # the plot keeps its height; long labels get room of their own below it
+    parts = _open("bars", title, len(labels), width, height, view_left)
     low, high = y_range if y_range is not None else (min(0.0, *known), max(0.0, *known))
     if not high > low:
         high = low + 1.0
-    y_of, plot_w, _ = _y_axis(parts, low, high, width, height, y_label)
-    slot = plot_w / len(labels)
-    xs = [LEFT + (i + 0.5) * slot for i in range(len(labels))]
+    y_of, plot_w, _ = _y_axis(parts, low, high, width, height, y_label, bottom=bottom)
     for x, label, value in zip(xs, labels, values):
         if value is None or not math.isfinite(value):
             parts.append(f'<text class="note" x="{x:.1f}" y="{y_of(low) - 4:.1f}" text-anchor="middle">n/a</text>')
@@ -86,7 +106,7 @@ def bars_svg(labels, values, *, title: str, y_label: str, y_range=None, referenc
     if reference is not None:
         y = y_of(float(reference))
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#D55E00" stroke-dasharray="4 3"/>')
-    _x_labels(parts, xs, labels, height)
+    _x_labels(parts, xs, labels, height, bottom)
     parts.append("</svg>")
     return "".join(parts)
 

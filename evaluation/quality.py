@@ -15,6 +15,7 @@ import numpy as np
 from django.db.models import Count
 
 from annotation.models import ExclusionEvent, Judgement, Membership, Project, WorkItem
+from annotation.services.exclusion import judgements_screened
 from annotation.vocabulary import DISTORTIONS, TaskKind
 from evaluation import selectors
 from evaluation.agreement import krippendorff_alpha, reliability_matrix, repeat_agreement_by_annotator, transitivity_by_annotator
@@ -86,11 +87,12 @@ def annotator_screening(*, project: Project) -> list[dict]:
         Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR).select_related("user").order_by("user__username")
     )
     judgements = _judgements(project)
-    counts = dict(judgements.filter(is_repeat=False).values("annotator_id").annotate(n=Count("id")).values_list("annotator_id", "n"))
+    counts = dict(judgements_screened(judgements).values("annotator_id").annotate(n=Count("id")).values_list("annotator_id", "n"))
     gold = gold_accuracy_by_annotator(
         judgements.filter(purpose=WorkItem.Purpose.GOLD, gold_correct__isnull=False).values_list("annotator_id", "gold_correct")
     )
     bt500 = _bt500(judgements)
+    rated = set(judgements.filter(kind=TaskKind.RATING, level__isnull=False).values_list("annotator_id", flat=True).distinct())
     pairs = _pair_outliers(judgements)
     lining = straight_lining_by_annotator(_answers_in_order(judgements))
     repeats = repeat_agreement_by_annotator(_repeat_rows(judgements))
@@ -112,6 +114,7 @@ def annotator_screening(*, project: Project) -> list[dict]:
             "judgements": counts.get(uid, 0),
             "gold": {"correct": correct, "answered": answered, "accuracy": share},
             "bt500": bt500[uid].to_dict() if uid in bt500 else None,
+            "rated": uid in rated,
             "pair_outlier": pairs[uid].to_dict() if uid in pairs else None,
             "straight_lining": sorted(
                 ({"kind": kind, **result.to_dict()} for (annotator_id, kind), result in lining.items() if annotator_id == uid),
@@ -140,6 +143,8 @@ def _flags(row: dict) -> list[str]:
 
 
 def _bt500(judgements) -> dict:
+    """BT.500 counts per annotator; an annotator none of whose items entered the test (fewer than three differing
+    ratings of each) is left out, so the page says "not tested" rather than "0/0 of 0"."""
     triples = list(
         judgements.filter(kind=TaskKind.RATING, is_repeat=False, level__isnull=False).values_list("annotator_id", "item_id", "level")
     )
@@ -148,7 +153,7 @@ def _bt500(judgements) -> dict:
     matrix, coders, _, values = reliability_matrix(triples)
     levels = np.asarray(values, dtype=np.float64)
     ratings = np.where(np.isnan(matrix), np.nan, levels[np.nan_to_num(matrix).astype(np.int64)])
-    return dict(zip(coders, bt500_screen_ratings(ratings)))
+    return {coder: result for coder, result in zip(coders, bt500_screen_ratings(ratings)) if result.n}
 
 
 def _pair_outliers(judgements) -> dict:

@@ -51,14 +51,15 @@ def clip(text, size: int = 16) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def svg_open(title: str, width: int, height: int, **data) -> list[str]:
+def svg_open(title: str, width: int, height: int, *, view_left: float = 0.0, **data) -> list[str]:
     """The opening ``<svg>`` tag (with ``data-<name>`` attributes from ``data``, in order) and its ``<title>``.
 
+    ``view_left`` (>= 0) widens the view that many units to the left of x = 0, for labels that reach past it.
     Close the document with ``"</svg>"`` (or :func:`placeholder`).
     """
     attributes = "".join(f' data-{name}="{escape(str(value))}"' for name, value in data.items())
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="scoreplot" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="scoreplot" viewBox="{-view_left if view_left else 0:g} 0 {width + view_left:g} {height}" role="img" '
         f'aria-label="{escape(title)}"{attributes}>',
         f"<title>{escape(title)}</title>",
     ]

@@ -1,6 +1,7 @@
 """The researcher's quality dashboard of a project (plots, agreement, screening, audit log) and the exclude/restore action."""
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 from django.views import View
 
@@ -45,12 +46,31 @@ def quality_plots(report: dict) -> dict:
     return {name: mark_safe(svg) for name, svg in plots.items()}  # noqa: S308 - every label is escaped in plots_quality
 
 
+def exclusion_message(*, username: str, event) -> str:
+    """What the researcher reads after an exclude or restore; counts judgements as the screening table does."""
+    count = event.judgements_screened
+    counted = f"{count} judgement{'s' if count != 1 else ''}"
+    if event.action == "exclude":
+        return (
+            f"{username} is excluded from scores, exports and training ({counted}). Scores are recomputed in the "
+            "background; the critic leaves these judgements out of its next training run."
+        )
+    return (
+        f"{username} is restored to scores, exports and training ({counted}). Scores are recomputed in the "
+        "background; the critic trains on these judgements again from its next training run."
+    )
+
+
 class QualityView(ProjectResearcherMixin, View):
     """GET /projects/<id>/quality/: progress, gold accuracy, agreement, screening with exclude/restore, scores, the critic, the audit log."""
 
     def get(self, request, project_id):
         report = project_quality_report(project=self.project)
-        context = {"project": self.project, "tab": "quality", "report": report, "plots": quality_plots(report)}
+        context = {
+            "project": self.project, "tab": "quality", "report": report, "plots": quality_plots(report),
+            # The report is JSON (ISO times); the log shows them in the app's date format, in the site's time zone.
+            "exclusions": [{**event, "at": parse_datetime(event["at"])} for event in report["exclusions"]],
+        }
         return render(request, "evaluation/quality.html", context)
 
 
@@ -71,11 +91,5 @@ class AnnotatorExclusionView(ProjectResearcherMixin, View):
         except ExclusionError as error:
             messages.error(request, str(error))
             return redirect("evaluation:project_quality", project_id=self.project.pk)
-        verb = "excluded from" if event.action == "exclude" else "restored to"
-        messages.success(
-            request,
-            f"{membership.user.username} is {verb} scores, exports and training ({event.judgements_changed} judgement"
-            f"{'s' if event.judgements_changed != 1 else ''}). Scores are recomputed in the background; "
-            "the critic leaves them out from its next training run.",
-        )
+        messages.success(request, exclusion_message(username=membership.user.username, event=event))
         return redirect("evaluation:project_quality", project_id=self.project.pk)

@@ -115,23 +115,29 @@ def _chunks(iterable, size: int):
 
 MOS_HEADER = [
     "image_id", "image", "original_name", "n", "mos", "std", "ci95_low", "ci95_high",
-    "mos_100", "std_100", "ci95_low_100", "ci95_high_100",
+    "mos_100", "std_100", "ci95_low_100", "ci95_high_100", "ci95_clipped", "small_n",
 ]
+#: Fewer ratings than the 15 observers ITU-T P.910 and ITU-R BT.500 ask for: the row's `small_n` is 1, so
+#: its mean and interval are read with care (with two ratings Student's t is 12.7 and the interval is mostly the scale).
+MOS_SMALL_N = 15
 
 
-def mos_summary(levels: list[float]) -> tuple[int, float, float | None, float | None, float | None]:
-    """(n, mean, sample std, 95% interval low, high) of one image's ratings.
+def mos_summary(levels: list[float]) -> tuple[int, float, float | None, float | None, float | None, bool]:
+    """(n, mean, sample std, 95% interval low, high, whether the interval was clipped) of one image's ratings.
 
-    The interval is mean ± t(0.975, n-1) · s / sqrt(n) (Student's t, since n is small); std and interval are
-    None for a single rating.
+    The interval is mean ± t(0.975, n-1) · s / sqrt(n) (Student's t, since n is small), intersected with the
+    rating scale [RATING_MIN, RATING_MAX]: the mean of ratings on the scale cannot lie outside it, so the part of
+    the interval beyond it holds no possible value (with n = 2 the t interval is mean ± 12.7 · s / √2). The last
+    value says the interval was cut at the scale's ends. std and interval are None for a single rating.
     """
     n = len(levels)
     mean = sum(levels) / n
     if n < 2:
-        return n, mean, None, None, None
+        return n, mean, None, None, None, False
     std = math.sqrt(sum((x - mean) ** 2 for x in levels) / (n - 1))
     half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
-    return n, mean, std, mean - half, mean + half
+    low, high = max(mean - half, float(RATING_MIN)), min(mean + half, float(RATING_MAX))
+    return n, mean, std, low, high, (low, high) != (mean - half, mean + half)
 
 
 def _to_100(value: float | None) -> float | None:
@@ -139,7 +145,8 @@ def _to_100(value: float | None) -> float | None:
 
 
 def write_mos(ctx: ExportContext, out: TextIO) -> int:
-    """Mean opinion score per rated image: raw 1-5 scale and 0-100 ((x - 1) / 4 · 100), repeats left out."""
+    """Mean opinion score per rated image: raw 1-5 scale and 0-100 ((x - 1) / 4 · 100), repeats left out; the
+    95% interval stays on the scale (`ci95_clipped` says it was cut) and `small_n` flags fewer than 15 ratings."""
     writer = csv.writer(out)
     writer.writerow(MOS_HEADER)
     rows = ctx.judgements.filter(kind=TaskKind.RATING, is_repeat=False, level__isnull=False).order_by("item__image_id", "id").values_list(
@@ -148,11 +155,11 @@ def write_mos(ctx: ExportContext, out: TextIO) -> int:
     count, current, levels = 0, None, []
 
     def flush():
-        n, mean, std, low, high = mos_summary(levels)
+        n, mean, std, low, high, clipped = mos_summary(levels)
         writer.writerow([
             current[0], current[1], csv_safe(current[2]), n, _number(mean), _number(std), _number(low), _number(high),
             _number(_to_100(mean)), _number(None if std is None else std * 100.0 / (RATING_MAX - RATING_MIN)),
-            _number(_to_100(low)), _number(_to_100(high)),
+            _number(_to_100(low)), _number(_to_100(high)), int(clipped), int(n < MOS_SMALL_N),
         ])
 
     for image_id, file, name, level in rows.iterator(chunk_size=ctx.chunk_size):

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from annotation.views.access import ProjectResearcherMixin
+from config.parsing import parse_int
 from exports import selectors
 from exports.filters import ExportInputError
 from exports.formats import FORMATS
@@ -11,6 +12,15 @@ from exports.forms import ExportForm
 from exports.services import export_file_absolute, export_job_create
 
 EXPORTS_SHOWN = 50
+#: While exports are pending the table body polls after FIRST s, then twice as long each time, at most CEILING s.
+POLL_FIRST_SECONDS, POLL_CEILING_SECONDS = 1, 30
+
+
+def poll_delay_next(previous: int | None) -> int:
+    """The wait before the next poll: the first after a page load, then doubled up to the ceiling."""
+    if previous is None:
+        return POLL_FIRST_SECONDS
+    return min(max(previous, POLL_FIRST_SECONDS) * 2, POLL_CEILING_SECONDS)
 
 
 class ExportListView(ProjectResearcherMixin, View):
@@ -18,14 +28,20 @@ class ExportListView(ProjectResearcherMixin, View):
 
     template_name = "exports/export_list.html"
 
-    def _render(self, request, form, status=200):
+    def _render(self, request, form, status=200, previous_delay=None):
+        jobs = list(selectors.export_jobs(project=self.project)[:EXPORTS_SHOWN])
         context = {
-            "project": self.project, "form": form, "formats": FORMATS,
-            "jobs": selectors.export_jobs(project=self.project)[:EXPORTS_SHOWN],
+            "project": self.project, "form": form, "formats": FORMATS, "jobs": jobs,
+            "poll_delay": poll_delay_next(previous_delay) if any(job.is_active for job in jobs) else None,
         }
         return render(request, self.template_name, context, status=status)
 
     def get(self, request, project_id):
+        if request.htmx and "poll" in request.GET:
+            # The table body's own poll: the rows again, and the next, longer wait.
+            previous = parse_int(request.GET["poll"], minimum=1, maximum=POLL_CEILING_SECONDS) or POLL_FIRST_SECONDS
+            self.template_name = "exports/_export_rows.html"
+            return self._render(request, None, previous_delay=previous)
         return self._render(request, ExportForm())
 
     def post(self, request, project_id):

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from annotation.models import ExclusionEvent, Judgement, Membership, Project
+from annotation.models import ExclusionEvent, Judgement, Membership, Project, WorkItem
 from annotation.signals import annotator_exclusion_changed
 
 REASON_MAX_CHARS = 2000
+#: What the quality dashboard's "Judgements" column counts (work and gold answers, not repeats nor training
+#: answers); exclusion flags every row of the annotator, but its message counts these so the two agree.
+SCREENED_PURPOSES = (WorkItem.Purpose.WORK, WorkItem.Purpose.GOLD)
+
+
+def judgements_screened(queryset):
+    """The judgements of `queryset` the quality dashboard counts per annotator: work and gold, first answers only."""
+    return queryset.filter(purpose__in=SCREENED_PURPOSES, is_repeat=False)
 
 
 class ExclusionError(ValueError):
@@ -57,13 +65,16 @@ def annotator_exclude(*, project: Project, annotator, by, reason: str) -> Exclus
             raise ExclusionError(f"{annotator} is excluded already.")
         judgements = Judgement.objects.filter(project=project, annotator_id=annotator.pk)
         kept = list(judgements.filter(excluded=True).order_by("id").values_list("id", flat=True))
-        changed = judgements.filter(excluded=False).update(excluded=True)
+        changing = judgements.filter(excluded=False)
+        screened = judgements_screened(changing).count()
+        changed = changing.update(excluded=True)
         membership.excluded = True
         membership.save(update_fields=["excluded"])
         event = ExclusionEvent.objects.create(
             project=project, annotator=annotator, action=ExclusionEvent.Action.EXCLUDE, reason=reason,
             created_by=by, judgements_changed=changed, kept_excluded_ids=kept,
         )
+        event.judgements_screened = screened  # not stored: the message's count, as the dashboard counts
         _announce(project, event)
     return event
 
@@ -85,16 +96,15 @@ def annotator_restore(*, project: Project, annotator, by, reason: str) -> Exclus
             .first()
         )
         kept = exclusion.kept_excluded_ids if exclusion is not None else []
-        changed = (
-            Judgement.objects.filter(project=project, annotator_id=annotator.pk, excluded=True)
-            .exclude(id__in=kept)
-            .update(excluded=False)
-        )
+        changing = Judgement.objects.filter(project=project, annotator_id=annotator.pk, excluded=True).exclude(id__in=kept)
+        screened = judgements_screened(changing).count()
+        changed = changing.update(excluded=False)
         membership.excluded = False
         membership.save(update_fields=["excluded"])
         event = ExclusionEvent.objects.create(
             project=project, annotator=annotator, action=ExclusionEvent.Action.RESTORE, reason=reason,
             created_by=by, judgements_changed=changed,
         )
+        event.judgements_screened = screened  # not stored: the message's count, as the dashboard counts
         _announce(project, event)
     return event

@@ -85,6 +85,13 @@ class Progress:
     run_count: int  # consecutive items without a break
     warn_fatigue: bool  # run_count >= project.fatigue_warn_after
     pause_after: int
+    on_screen: int = 0  # items leased to the annotator now, not yet answered (the one the work page shows)
+
+    @property
+    def left(self) -> int:
+        """Items left to do, the one on screen included: what the project card and the work page both show, so the
+        two agree (the API's `remaining` counts only what is still to come after the item served)."""
+        return self.remaining + self.on_screen
 
 
 @dataclass(frozen=True)

@@ -130,9 +130,13 @@ def _progress(*, project: Project, annotator, membership: Membership, now: datet
     run = run_count(membership, project, now)
     done = Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True).count()
     remaining = _remaining(project=project, annotator=annotator)
+    on_screen = Lease.objects.filter(
+        annotator=annotator, item__project=project, training_attempt__isnull=True, status=Lease.Status.ACTIVE
+    ).count()
     return Progress(
         done=done,
         remaining=remaining,
+        on_screen=on_screen,
         run_count=run,
         warn_fatigue=run >= project.fatigue_warn_after,
         pause_after=project.fatigue_pause_after,

@@ -36,6 +36,12 @@ def training_items(project: Project):
     ).order_by("-priority", "id")
 
 
+def training_missing(project: Project) -> bool:
+    """The project requires training, has kinds enabled, and no training item to give: annotators skip the round
+    (training_blocks is False for them), which the researcher is told on every project page."""
+    return bool(project.training_required and enabled_kinds(project)) and not training_items(project).exists()
+
+
 def training_blocks(project: Project, membership: Membership) -> bool:
     """Training is required when the project asks for it and has a training round to pass."""
     return (

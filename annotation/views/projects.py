@@ -92,7 +92,9 @@ class ProjectMembersView(ProjectResearcherMixin, View):
             except ValidationError as exc:
                 _form_errors_from(form, exc)
             else:
-                messages.success(request, f"{user.username} is now a {Membership.Role(role).label.lower()} member.")
+                label = Membership.Role(role).label.lower()
+                article = "an" if label[:1] in "aeiou" else "a"
+                messages.success(request, f"{user.username} is now {article} {label} of this project.")
                 return redirect("annotation:project_members", project_id=self.project.pk)
         return self._render(request, form)
 

@@ -151,6 +151,8 @@ RESEARCHER_ONLY |= {
 RESEARCHER_ONLY |= {"invitation_create", "password_reset_link", "user_deactivate"}
 ANNOTATOR_ALLOWED |= {"password_change", "password_change_done"}
 PUBLIC |= {"invitation_accept", "password_reset_confirm", "password_reset_complete"}
+# The site icon browsers ask for (config/favicon.py): a static file, public like the others.
+PUBLIC |= {"favicon"}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
 ADMIN_PREFIX = "admin/"
 

@@ -207,7 +207,9 @@ def test_add_member_by_username(client, researcher, project):
     response = client.post(url, {"username": "Alice", "role": "annotator"})
     assert response.status_code == 302
     assert Membership.objects.get(project=project, user=newcomer).role == Membership.Role.ANNOTATOR
-    assert "alice" in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert "alice" in page
+    assert "alice is now an annotator of this project." in page and "a annotator" not in page  # issue 17, bug 7
 
 
 def test_add_member_reports_unknown_username_and_annotator_account_as_researcher(client, researcher, project):

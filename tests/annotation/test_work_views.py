@@ -130,6 +130,22 @@ def test_annotator_home_shows_progress_and_a_start_button(client, rating_project
     assert ">Start<" in html
 
 
+def test_project_card_and_work_page_count_the_same_items_left(client, rating_project, annotator_member):
+    """The card on the annotator's home and the work page showing an item give the same number left (one
+    function: Progress.left, the item on screen included); answering it takes one off (issue 17, bug 7)."""
+    client.force_login(annotator_member)
+
+    def card_left() -> int:
+        return client.get(reverse("annotation:annotator_home")).context["cards"][0]["progress"].left
+
+    before = card_left()
+    item = client.get(_url("annotation:annotate_item", rating_project), **HTMX)
+    assert item.context["progress"].left == before == 3 and f"{before} left" in item.content.decode()
+    assert card_left() == before  # the card while the item is on screen
+    answered = _submit(client, rating_project, item.context["lease"], {"level": "3"})
+    assert answered.context["progress"].left == card_left() == before - 1
+
+
 def test_annotator_home_says_when_training_comes_first(client, project, annotator_member):
     """With a training round required and not passed, home offers training instead of work."""
     images = work_project(project, kinds=["rating"], images=2, training_required=True)
@@ -468,3 +484,19 @@ def test_resubmitting_a_client_id_with_another_answer_says_so(client, rating_pro
     assert response.status_code == 409
     assert "already answered with a different answer; the first answer is kept" in response.content.decode()
     assert Judgement.objects.get(annotator=annotator_member).level == 3
+
+
+def test_researcher_is_told_when_required_training_has_no_items(client, project, researcher):
+    """Training required with kinds enabled and no training item: every project page warns the researcher that
+    annotators skip the round; a training item, or training turned off, removes the warning (issue 17, bug 8)."""
+    images = work_project(project, kinds=["rating"], images=2, training_required=True)
+    client.force_login(researcher)
+    pages = ["annotation:project_detail", "annotation:project_annotation_settings", "annotation:project_gold"]
+    for name in pages:
+        assert 'data-testid="training-missing"' in client.get(_url(name, project)).content.decode(), name
+    work.gold_item_add(project, kind="rating", image=images[0], image_b=None, gold_answer={"level": 4},
+                       purpose=WorkItem.Purpose.TRAINING, feedback="sharp")
+    assert 'data-testid="training-missing"' not in client.get(_url(pages[0], project)).content.decode()
+    WorkItem.objects.filter(project=project, purpose=WorkItem.Purpose.TRAINING).delete()
+    work.project_settings_update(project, training_required=False)
+    assert 'data-testid="training-missing"' not in client.get(_url(pages[0], project)).content.decode()

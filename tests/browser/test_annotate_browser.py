@@ -419,13 +419,17 @@ def test_double_enter_creates_one_judgement(page, live_server, login, project, a
 
 
 def test_skip_gives_the_item_back(page, live_server, login, project, annotator_member):
-    """"Skip this item" releases the lease and shows another item, without a reload."""
+    """"Skip this item" releases the lease and shows another item, without a reload and without a console error
+    (it once inherited the form's `hx-disabled-elt` selector, which finds no submit button inside Skip: issue 17, bug 6)."""
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     work_project(project, kinds=["rating"], images=3)
     lease = open_work(page, live_server, login, annotator_member, project)
     page.locator("#work [data-testid=skip]").click()
     wait_for_next(page, lease)
     assert Lease.objects.get(pk=lease).status == Lease.Status.RELEASED
     assert not Judgement.objects.exists()
+    assert errors == []
 
 
 # ------------------------------------------------------------------------------------------------ fatigue

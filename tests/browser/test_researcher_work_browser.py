@@ -99,3 +99,30 @@ def test_judgements_page_shows_gold_accuracy_and_answers(page, live_server, logi
     with page.expect_navigation():
         page.get_by_role("button", name="Filter").click()
     assert page.get_by_test_id("judgement-list").locator("tbody tr").count() == 1
+
+
+def test_settings_dropdowns_show_their_options_whole(page, live_server, login, project, researcher):
+    """Every dropdown of the Annotation settings is wide enough for its longest option at 1366 px (they were cut
+    at 16rem: issue 17, bug 9). Measured with the select's own font; the arrow and padding take the rest."""
+    project_images(project, 2)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    login(page, live_server, researcher)
+    page.goto(f"{live_server.url}/projects/{project.pk}/annotation/")
+    cut = page.evaluate(
+        """() => {
+            const context = document.createElement('canvas').getContext('2d');
+            const cut = [];
+            for (const select of document.querySelectorAll('[data-testid=settings-form] select')) {
+                const style = getComputedStyle(select);
+                context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+                const room = select.clientWidth - parseFloat(style.paddingLeft) - 24;  // the arrow
+                for (const option of select.options) {
+                    const width = context.measureText(option.text).width;
+                    if (width > room) cut.push(`${select.name}: "${option.text}" ${width.toFixed(0)} > ${room.toFixed(0)}`);
+                }
+            }
+            return cut;
+        }"""
+    )
+    assert page.locator("[data-testid=settings-form] select").count() >= 2
+    assert cut == []

@@ -1,7 +1,10 @@
 """The dashboard's SVG plots (evaluation/plots_quality.py): what they draw, escaping, empty data, bad input."""
+import math
+import re
+
 import pytest
 
-from evaluation.plots_quality import bars_svg, histogram_svg, lines_svg
+from evaluation.plots_quality import CHAR_WIDTH, bars_svg, histogram_svg, lines_svg
 
 
 def test_bars_draw_one_bar_per_known_value_and_escape_labels():
@@ -39,3 +42,18 @@ def test_bad_input_is_a_clear_error():
         lines_svg(["a", "b"], {"s": [1]}, title="t", y_label="y")
     with pytest.raises(ValueError, match="bins"):
         histogram_svg([1.0], title="t", x_label="x", bins=0)
+
+
+def test_bar_labels_get_room_below_and_left_so_none_is_clipped():
+    """Long rotated x labels (the alpha chart's "description reasoning.distortions.blur (nominal)") fit in the view:
+    the bottom margin and the view's left edge grow with them; very long ones end in an ellipsis (issue 17, bug 9)."""
+    labels = ["description distortions.motion_blur (nominal)", "pair reasoning.texture_condition (nominal)", "x" * 80]
+    svg = bars_svg(labels, [0.5, 0.7, 0.9], title="alpha", y_label="alpha")
+    min_x, _, view_w, view_h = (float(v) for v in re.search(r'viewBox="([^"]+)"', svg).group(1).split())
+    texts = re.findall(r'<text class="tick" x="([\d.]+)" y="(\d+)" text-anchor="end" transform="rotate\(-30[^"]*\)">([^<]+)</text>', svg)
+    assert len(texts) == 3 and texts[2][2] == "x" * 39 + "…"
+    for x, y, text in texts:
+        length = len(text) * CHAR_WIDTH
+        assert float(x) - length * math.cos(math.radians(30)) >= min_x  # the label's far end is inside on the left
+        assert float(y) + length * math.sin(math.radians(30)) <= view_h  # and above the bottom edge
+    assert min_x < 0 and view_w > 960

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.models import ExclusionEvent, Judgement, Membership, WorkItem
 from annotation.vocabulary import TaskKind
@@ -122,6 +123,9 @@ def test_excluding_on_the_page_raises_agreement_and_restoring_brings_it_back(cli
     client.post(_action(project, panel["erratic"]), {"action": "restore", "reason": "second look"})
     assert pair_alpha() == pytest.approx(before)
     log = client.get(api).json()["exclusions"]
+    page = client.get(_dashboard(project)).content.decode()
+    shown = ExclusionEvent.objects.latest("id").created_at.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
+    assert f"<td>{shown}</td>" in page and "T" not in shown  # the app's date format, not ISO (issue 17, bug 7)
     assert [(e["action"], e["reason"], e["by"]) for e in log] == [
         ("restore", "second look", researcher.username), ("exclude", "BT.500 rejected", researcher.username),
     ]
@@ -179,3 +183,38 @@ def test_dashboard_of_an_empty_project_renders(client, researcher, project):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count('data-n="0"') == 5 and "No annotators yet" in html and "Nobody has been excluded" in html
+
+
+def test_exclude_and_restore_messages_count_what_the_table_counts_and_say_what_restore_does(client, researcher, project):
+    """The message counts the screening table's judgements (work and gold, no repeats, no training answers), and
+    restore says the critic trains on them again, not that it leaves them out (issue 17, bugs 1 and 2)."""
+    images = images_make(project, 5)
+    (user,) = annotators_make(project, 1)
+    pairs = [(a, b, "a") for a, b in zip(images[:-1], images[1:])]
+    judgements_add(project, pairs, [user])  # 4 counted
+    judgements_add(project, pairs[:2], [user], is_repeat=True)  # repeats: not in the table's count
+    judgements_add(project, [(image, 3) for image in images[:3]], [user], kind=TaskKind.RATING, purpose=WorkItem.Purpose.TRAINING)
+    client.force_login(researcher)
+    page = client.get(_dashboard(project)).content.decode()
+    assert '<td class="num">4</td>' in page
+    excluded = client.post(_action(project, user), {"action": "exclude", "reason": "random"}, follow=True).content.decode()
+    assert "(4 judgements)" in excluded and "leaves these judgements out" in excluded
+    restored = client.post(_action(project, user), {"action": "restore", "reason": "fine"}, follow=True).content.decode()
+    assert "(4 judgements)" in restored and "trains on these judgements again" in restored
+    assert "leaves" not in restored.split("is restored to")[1].split("</")[0]
+
+
+def test_bt500_column_says_not_tested_when_no_image_has_three_ratings(client, researcher, project):
+    """With two ratings per image (the demo's case) no image enters BT.500: the column says "not tested", never
+    "0/0 of 0"; an annotator who rated nothing gets a dash (issue 17, bug 4)."""
+    images = images_make(project, 6)
+    first, second, pairs_only = annotators_make(project, 3)
+    judgements_add(project, [(image, 1 + j % 5) for j, image in enumerate(images)], [first], kind=TaskKind.RATING)
+    judgements_add(project, [(image, 5 - j % 5) for j, image in enumerate(images)], [second], kind=TaskKind.RATING)
+    judgements_add(project, [(images[0], images[1], "a")], [pairs_only])
+    client.force_login(researcher)
+    page = client.get(_dashboard(project)).content.decode()
+    assert "0/0 of 0" not in page
+    assert page.count('data-testid="bt500-untested"') == 2
+    data = client.get(reverse("api:project_quality", kwargs={"project_id": project.pk})).json()
+    assert [(row["bt500"], row["rated"]) for row in data["annotators"]] == [(None, True), (None, True), (None, False)]

@@ -195,3 +195,16 @@ def test_errorbar_svg_orders_by_score():
     svg = scores_errorbar_svg([2.0, -1.0, 0.5], [1.5, -1.5, 0.0], [2.5, -0.5, 1.0], labels=["high", "low", "mid"])
     titles = re.findall(r'<g class="point"><title>(\w+):', svg)
     assert titles == ["low", "mid", "high"]
+
+
+@pytest.mark.django_db
+def test_scores_and_pair_queue_are_tabs_of_the_project(client, researcher, project):
+    """Scores and the pair queue are in the project's tab bar on every project page, and each marks its own tab
+    current (issue 17, researcher flow)."""
+    client.force_login(researcher)
+    scores = reverse("evaluation:project_scores", kwargs={"project_id": project.pk})
+    queue = reverse("evaluation:pair_queue", kwargs={"project_id": project.pk})
+    detail = client.get(reverse("annotation:project_detail", kwargs={"project_id": project.pk})).content.decode()
+    assert f'href="{scores}">Scores</a>' in detail and f'href="{queue}">Pair queue</a>' in detail
+    assert f'href="{scores}" aria-current="page">Scores</a>' in client.get(scores).content.decode()
+    assert f'href="{queue}" aria-current="page">Pair queue</a>' in client.get(queue).content.decode()

@@ -6,10 +6,12 @@ import json
 import math
 
 import pytest
+from scipy import stats
 
 from annotation.vocabulary import TaskKind
 from evaluation.services import project_scale
 from exports.filters import ExportFilters
+from exports.formats import mos_summary
 from exports.writing import export_write
 from modeling.critic.data import CriticDataSettings, judgement_last_id, training_set_build
 from modeling.llava_format import to_llava
@@ -43,7 +45,8 @@ def _csv(text):
 
 @pytest.mark.django_db
 def test_mos_csv_matches_hand_computed_mean_std_and_interval(project, annotators, tmp_path):
-    """Ratings 2, 4, 4 give mean 10/3, s = 1.1547, CI 10/3 ± 4.3027·s/√3; 0-100 is (x-1)/4·100; a single rating has no std."""
+    """Ratings 2, 4, 4 give mean 10/3, s = 1.1547, CI 10/3 ± 4.3027·s/√3 cut to the 1-5 scale (flagged, and n < 15
+    flagged small); 0-100 is (x-1)/4·100; a single rating has no std."""
     first, second = images(project, 2)
     item = rating_item(project, first)
     for annotator, level in zip(annotators, (2, 4, 4)):
@@ -59,11 +62,11 @@ def test_mos_csv_matches_hand_computed_mean_std_and_interval(project, annotators
     half = 4.302652729911275 * std / math.sqrt(3)  # t(0.975, 2)
     assert float(row["mos"]) == pytest.approx(mean, abs=1e-6)
     assert float(row["std"]) == pytest.approx(1.154701, abs=1e-6)
-    assert float(row["ci95_low"]) == pytest.approx(mean - half, abs=1e-6)
-    assert float(row["ci95_high"]) == pytest.approx(mean + half, abs=1e-6)
+    assert mean - half < 1 and mean + half > 5  # Student's t with n = 3 reaches past both ends of the scale
+    assert (float(row["ci95_low"]), float(row["ci95_high"]), row["ci95_clipped"], row["small_n"]) == (1.0, 5.0, "1", "1")
     assert float(row["mos_100"]) == pytest.approx((mean - 1) / 4 * 100, abs=1e-6)
     assert float(row["std_100"]) == pytest.approx(std * 25, abs=1e-6)
-    assert float(row["ci95_low_100"]) == pytest.approx((mean - half - 1) * 25, abs=1e-6)
+    assert (float(row["ci95_low_100"]), float(row["ci95_high_100"])) == (0.0, 100.0)
     single = rows[1]
     assert (single["n"], single["mos"], single["mos_100"], single["std"], single["ci95_low"]) == ("1", "5.000000", "100.000000", "", "")
 
@@ -228,3 +231,23 @@ def test_conversations_follow_the_export_filters(project, annotators, tmp_path):
     one = json.loads(_export(project, "conversations", tmp_path, annotator_ids=(annotators[1].pk,))[0])
     relativity = lambda records: [r for r in records if r["task"] == "relativity"]  # noqa: E731
     assert 0 < len(relativity(one)) < len(relativity(everyone))
+
+
+@pytest.mark.django_db
+def test_mos_intervals_stay_on_the_rating_scale_and_small_n_is_flagged(project, annotators, tmp_path):
+    """Two ratings 1 and 5 (t interval [-22.4, 28.4]) and 2 and 3 ([-3.85, 8.85]) give intervals inside 1-5, flagged as
+    cut and as fewer than 15 ratings; an interval well inside the scale is left as Student's t gives it (issue 17, bug 3)."""
+    wide, narrow = images(project, 2)
+    for image, levels in ((wide, (1, 5)), (narrow, (2, 3))):
+        item = rating_item(project, image)
+        for annotator, level in zip(annotators, levels):
+            judge(item, annotator, level=level)
+    rows = list(csv.DictReader(io.StringIO(_export(project, "mos", tmp_path)[0])))
+    assert len(rows) == 2
+    for row in rows:
+        assert 1.0 <= float(row["ci95_low"]) <= float(row["mos"]) <= float(row["ci95_high"]) <= 5.0
+        assert 0.0 <= float(row["ci95_low_100"]) <= float(row["ci95_high_100"]) <= 100.0
+        assert (row["ci95_clipped"], row["small_n"]) == ("1", "1")
+    n, mean, std, low, high, clipped = mos_summary([3.0] * 10 + [4.0] * 10)
+    half = float(stats.t.ppf(0.975, 19)) * std / math.sqrt(20)
+    assert (low, high, clipped) == (pytest.approx(mean - half), pytest.approx(mean + half), False)

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -140,3 +141,27 @@ def test_command_streams_an_export_to_a_file(project, judged, tmp_path, capsys):
     with pytest.raises(CommandError, match="No project"):
         call_command("export_dataset", "no-such-project", "--format", "pairs", "--out", str(tmp_path / "x"))
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.django_db
+def test_exports_page_polls_once_for_all_pending_jobs_with_a_doubling_wait(client, project, researcher):
+    """Three pending jobs: the page makes one poll (the table body), not one per job each second; each answer
+    waits twice as long, 1, 2, 4 ... up to 30 s; when no job is pending the polling stops (issue 17)."""
+    jobs = [ExportJob.objects.create(project=project, requested_by=researcher, formats=["pairs"]) for _ in range(3)]
+    client.force_login(researcher)
+    url = reverse("exports:export_list", kwargs={"project_id": project.pk})
+    page = client.get(url).content.decode()
+    assert page.count("hx-get") == 1 and 'hx-trigger="load delay:1s"' in page and "every 1s" not in page
+    delays, delay = [], 1
+    for _ in range(7):
+        body = client.get(url, {"poll": delay}, headers={"HX-Request": "true"})
+        html = body.content.decode()
+        assert html.lstrip().startswith('<tbody id="export-rows"'), html[:80]
+        assert all(f'id="export-{job.pk}"' in html for job in jobs) and "<html" not in html
+        delay = int(re.search(r'data-poll-delay="(\d+)"', html).group(1))
+        delays.append(delay)
+    assert delays == [2, 4, 8, 16, 30, 30, 30]
+    ExportJob.objects.filter(project=project).update(status="done")
+    done = client.get(url, {"poll": 30}, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-get" not in done and 'data-poll-delay=""' in done
+    assert client.get(url, {"poll": "x"}, headers={"HX-Request": "true"}).status_code == 200  # a bad value starts over

@@ -51,3 +51,25 @@ def test_critic_page_says_what_a_queued_version_waits_for(client, project, resea
     client.force_login(researcher)
     page = client.get(reverse("critic:index", kwargs={"project_id": project.pk})).content.decode()
     assert f"Waiting for a gpu worker; one is busy with Critic v1 training (project {project.slug}), step 248/1300." in page
+
+
+@pytest.mark.django_db
+def test_workers_page_says_a_busy_gpu_worker_runs(client, project, researcher):
+    """While a gpu worker trains, the Workers page says it is busy with that run (and answers afterwards) instead of
+    suggesting that no GPU worker runs; with nothing running it says how to tell (issue 17, bug 5)."""
+    client.force_login(researcher)
+    idle = client.get(reverse("workers")).content.decode()
+    assert 'data-testid="gpu-idle"' in idle and 'data-testid="gpu-busy"' not in idle
+    _version(project, 1, status=CriticVersion.Status.TRAINING, step=248, total_steps=1300, **_alive())
+    busy = client.get(reverse("workers")).content.decode()
+    assert 'data-testid="gpu-busy"' in busy and "no GPU worker is running" not in busy
+    assert f"Critic v1 training (project {project.slug}), step 248/1300" in busy
+
+
+@pytest.mark.django_db
+def test_critic_page_says_in_words_that_the_active_version_scores_the_pool(client, project, researcher):
+    """An active version scoring its pool reads "scoring the pool now", not "its scores are scoring" (issue 17, bug 7)."""
+    _version(project, 1, status=CriticVersion.Status.ACTIVE, score_status=CriticVersion.ScoreStatus.RUNNING)
+    client.force_login(researcher)
+    page = client.get(reverse("critic:index", kwargs={"project_id": project.pk})).content.decode()
+    assert "scoring the pool now" in page and "are scoring" not in page

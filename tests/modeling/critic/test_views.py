@@ -169,3 +169,14 @@ def test_api_promote_of_a_worse_version_needs_confirm(client, project, researche
     assert bad.status_code == 400 and bad.json()["code"] == "invalid" and "confirm" in bad.json()["errors"]
     promoted = client.post(url, {"confirm": True}, content_type="application/json")
     assert promoted.status_code == 200 and promoted.json()["status"] == "active"
+
+
+def test_retrain_by_htmx_shows_its_message_in_place_and_leaves_no_stale_flash(client, project, researcher, settings, tmp_path, no_enqueue):
+    """Retrain pressed on the page (htmx) shows "Critic v1 is queued" in the live part; the next full page (the
+    Annotation settings) does not show it again (issue 17, bug 10)."""
+    settings.LOUPE_CRITIC_DIR = tmp_path
+    client.force_login(researcher)
+    partial = client.post(reverse("critic:retrain", kwargs={"project_id": project.pk}), headers={"HX-Request": "true"})
+    assert "Critic v1 is queued; this page follows it." in partial.content.decode()
+    later = client.get(reverse("annotation:project_annotation_settings", kwargs={"project_id": project.pk}))
+    assert "this page follows it" not in later.content.decode()
