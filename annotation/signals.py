@@ -15,3 +15,7 @@ draft_requested = Signal()
 #: `sender` is the Project class; keyword arguments: `project` (Project), `event` (ExclusionEvent).
 #: evaluation listens and re-scales the project without (or again with) those judgements.
 annotator_exclusion_changed = Signal()
+
+#: Sent once an annotator undid their last answer (its judgement is deleted), after the transaction commits.
+#: `sender` is the Project class; keyword arguments: `project` (Project), `lease` (Lease, active again).
+judgement_undone = Signal()

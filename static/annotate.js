@@ -7,6 +7,7 @@
  *   pairs: ← or A = left, → or B = right, T = hard to decide
  *   rows (questionnaires, levels): 1-9, 0, - pick the n-th option of the highlighted row and move on; ↑/↓ change row
  *   Enter submits (Ctrl+Enter inside a text box), Z opens or closes the full-resolution view.
+ *   S skips the item, U undoes the last answer while its item is still held for you (it comes back to answer again).
  *   The drafted paragraph (after a description or comparison-reasoning questionnaire): its text box takes the
  *   focus as soon as the draft is there, Ctrl+Enter saves it and brings the next item.
  * Keys typed into a text box are left alone, and so are arrow keys on a focused radio button (native behaviour).
@@ -288,7 +289,19 @@
       }
       return;
     }
+    const undoButton = work() && work().querySelector("[data-undo]");
+    if ((key === "u" || key === "U") && undoButton) {
+      event.preventDefault();
+      if (!event.repeat && !undoButton.disabled) undoButton.click();
+      return;
+    }
     if (!form) return;
+    const skipButton = form.querySelector("[data-testid=skip]");
+    if ((key === "s" || key === "S") && skipButton) {
+      event.preventDefault();
+      if (!event.repeat && !skipButton.disabled) skipButton.click();
+      return;
+    }
     if (key === "z" || key === "Z") {
       event.preventDefault();
       openZoom();
