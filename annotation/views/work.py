@@ -30,6 +30,7 @@ from annotation.models import Lease, Project, TextRevision
 from annotation.permissions import can_annotate_project, require_project_member
 from annotation.services import queue, revisions, training, undo
 from annotation.services.answers import answer_for_screen
+from annotation.signals import work_item_override
 from annotation.views.access import RuleRequiredMixin, SignedInMixin
 from annotation.vocabulary import (
     PATHWAY_ATTRIBUTES,
@@ -163,11 +164,26 @@ def _next_item(request, project: Project, *, notice: str = ""):
     pending = revisions.revision_pending(project=project, annotator=request.user)
     if pending is not None:
         return render(request, REVISION_TEMPLATE, _revision_context(pending, notice=notice))
+    override = _override(request, project, no_work=False)
+    if override is not None:
+        return override
     try:
         assignment = queue.assignment_next(project=project, annotator=request.user)
     except queue.QueueError as error:
+        if isinstance(error, queue.NoWork):
+            override = _override(request, project, no_work=True)
+            if override is not None:
+                return override
         return _state(request, project, error)
     return render(request, ITEM_TEMPLATE, _item_context(lease=assignment.lease, progress=assignment.progress, notice=notice))
+
+
+def _override(request, project: Project, *, no_work: bool) -> HttpResponse | None:
+    """What another app shows instead of the next item (a crowd participant's completion code), if anything."""
+    for _receiver, response in work_item_override.send(sender=Project, request=request, project=project, no_work=no_work):
+        if response is not None:
+            return response
+    return None
 
 
 def _next_training_item(request, project: Project):
