@@ -9,7 +9,7 @@ class CrowdLinkForm(forms.ModelForm):
 
     completion_url = forms.URLField(
         required=False, max_length=500, assume_scheme="https", label="Completion URL",
-        help_text=CrowdLink._meta.get_field("completion_url").help_text + " {code} is replaced by the completion code.",
+        help_text=CrowdLink._meta.get_field("completion_url").help_text + " {code} becomes the completion code.",
     )
 
     class Meta:

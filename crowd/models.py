@@ -29,7 +29,7 @@ class CrowdLink(models.Model):
     )
     completion_url = models.URLField(
         blank=True, max_length=500,
-        help_text="Where participants are sent at the end, e.g. https://app.prolific.com/submissions/complete?cc=CODE (blank: show the code).",
+        help_text="Where participants are sent at the end, e.g. https://app.prolific.com/submissions/complete?cc={code} (blank: show the code).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
