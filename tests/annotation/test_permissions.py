@@ -155,7 +155,7 @@ PUBLIC |= {"invitation_accept", "password_reset_confirm", "password_reset_comple
 # participants; the entry link itself is public (a closed or unknown link is 404); undo is the annotator's own.
 RESEARCHER_ONLY |= {"crowd:project", "crowd:participants_csv", "crowd:decide"}
 PUBLIC |= {"crowd:entry"}
-PROJECT_ANNOTATOR |= {"annotation:annotate_undo"}
+PROJECT_ANNOTATOR |= {"annotation:annotate_undo", "api:judgement_undo"}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
 ADMIN_PREFIX = "admin/"
 

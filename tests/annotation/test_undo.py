@@ -101,3 +101,18 @@ def test_undo_endpoint_is_for_the_projects_annotators(client, rating_project, re
     assert client.post(_url("annotation:annotate_undo", rating_project), **HTMX).status_code == 403
     client.force_login(AnnotatorFactory())
     assert client.post(_url("annotation:annotate_undo", rating_project), **HTMX).status_code == 404
+
+
+def test_undo_api_gives_the_lease_back_or_409(rating_project, annotator_member):
+    """The API: 200 with the lease (the next assignment is that item again), then 409 undo_refused."""
+    from rest_framework.test import APIClient
+
+    first = _answer(rating_project, annotator_member)
+    api = APIClient()
+    api.force_authenticate(annotator_member)
+    url = reverse("api:judgement_undo", kwargs={"project_id": rating_project.pk})
+    response = api.post(url)
+    assert response.status_code == 200 and response.json()["lease_id"] == first.pk
+    assert queue.assignment_next(project=rating_project, annotator=annotator_member).lease.pk == first.pk
+    refused = api.post(url)
+    assert refused.status_code == 409 and refused.json()["code"] == "undo_refused"
