@@ -131,6 +131,7 @@
     if (!revisionStartedAt.has(panel.dataset.revision)) revisionStartedAt.set(panel.dataset.revision, performance.now());
     area.focus();
     area.setSelectionRange(area.value.length, area.value.length);
+    textGuard = true; // keys meant for the questionnaire just sent do not land in the paragraph
   }
 
   // The draft box swaps itself (outerHTML) when the draft arrives or the annotator writes it by hand.
@@ -315,7 +316,7 @@
       return;
     }
     const form = workForm();
-    if (isTyping(target) && form && form.contains(target) && !event.ctrlKey && !event.metaKey) {
+    if (isTyping(target) && target.closest && target.closest("#work") && !event.ctrlKey && !event.metaKey) {
       if (key === "Escape") {
         event.preventDefault();
         target.blur(); // the page's keys (S, U, digits, Enter) work again
@@ -325,7 +326,7 @@
         const index = OPTION_KEYS.indexOf(key);
         if (key === "Enter" || index >= 0) {
           event.preventDefault();
-          const row = visibleRows(form)[currentRow];
+          const row = form && form.contains(target) ? visibleRows(form)[currentRow] : null;
           const options = row ? row.querySelectorAll("input[type=radio]") : [];
           if (index >= 0 && index < options.length) {
             options[index].checked = true;
