@@ -17,6 +17,7 @@ api_urlpatterns = [
     path("projects/<int:project_id>/assignments/next/", api_work.AssignmentNextApi.as_view(), name="assignment_next"),
     path("leases/<int:lease_id>/judgement/", api_work.JudgementSubmitApi.as_view(), name="judgement_submit"),
     path("leases/<int:lease_id>/release/", api_work.LeaseReleaseApi.as_view(), name="lease_release"),
+    path("projects/<int:project_id>/undo/", api_work.JudgementUndoApi.as_view(), name="judgement_undo"),
     path("projects/<int:project_id>/training/", api_work.TrainingStatusApi.as_view(), name="training_status"),
     path("projects/<int:project_id>/training/next/", api_work.TrainingNextApi.as_view(), name="training_next"),
     path("projects/<int:project_id>/training/restart/", api_work.TrainingRestartApi.as_view(), name="training_restart"),

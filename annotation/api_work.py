@@ -18,7 +18,7 @@ from annotation import image_links, selectors_work
 from annotation.api import ProjectApiMixin, _absolute
 from annotation.models import Image, PairSource, SelectionStrategy, WorkItem
 from annotation.permissions import IsProjectResearcher, can_annotate_project, can_manage_project, require_project_member
-from annotation.services import queue, training, work
+from annotation.services import queue, training, undo, work
 from annotation.services.answers import answer_for_screen, questionnaire_schema
 from annotation.vocabulary import TaskKind
 from config.api import Pagination, error_responses, paginated_response
@@ -176,6 +176,23 @@ class LeaseReleaseApi(APIView):
     def post(self, request, lease_id):
         queue.lease_release(lease_id=lease_id, annotator=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JudgementUndoApi(ProjectApiMixin, APIView):
+    """POST /api/projects/<id>/undo/: take back the caller's last answer while its item is still held for them; the
+    lease is active again (ask for the next item to get it back). 409 undo_refused when there is nothing to undo or
+    the hold has ended (the answer stands)."""
+
+    permission_classes = [IsProjectAnnotator]
+
+    class OutputSerializer(serializers.Serializer):
+        lease_id = serializers.IntegerField()
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=None, responses={200: OutputSerializer, **error_responses(403, 404, 409)})
+    def post(self, request, project_id):
+        lease = undo.judgement_undo(project=self.get_project(), annotator=request.user)
+        return Response(self.OutputSerializer({"lease_id": lease.pk, "expires_at": lease.expires_at}).data)
 
 
 # ---------------------------------------------------------------------------------------- training

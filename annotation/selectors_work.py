@@ -243,3 +243,14 @@ def annotator_paused_until(
         return None
     until = last_submitted_at + timedelta(minutes=project.fatigue_break_minutes)
     return until if until > now else None
+
+
+def undo_available(*, project: Project, annotator, now: datetime) -> bool:
+    """Whether the annotator's last work answer in the project can still be undone (its lease has not run out)."""
+    last = (
+        Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True)
+        .order_by("-submitted_at", "-id")
+        .values_list("lease__expires_at", flat=True)
+        .first()
+    )
+    return last is not None and last > now

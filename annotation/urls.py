@@ -22,6 +22,7 @@ from annotation.views.work import (
     TrainingItemView,
     TrainingPageView,
     TrainingRestartView,
+    UndoView,
     WorkItemView,
     WorkPageView,
 )
@@ -35,6 +36,7 @@ urlpatterns = [
     path("annotate/<int:project_id>/kind/", KindChooseView.as_view(), name="annotate_kind"),
     path("annotate/<int:project_id>/submit/", SubmitView.as_view(), name="annotate_submit"),
     path("annotate/<int:project_id>/release/", ReleaseView.as_view(), name="annotate_release"),
+    path("annotate/<int:project_id>/undo/", UndoView.as_view(), name="annotate_undo"),
     path("annotate/<int:project_id>/revisions/<int:revision_id>/", RevisionPanelView.as_view(), name="revision_panel"),
     path("annotate/<int:project_id>/revisions/<int:revision_id>/save/", RevisionSaveView.as_view(), name="revision_save"),
     path("annotate/<int:project_id>/training/", TrainingPageView.as_view(), name="training"),

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "exports",
     "system_benchmarks",
     "studies",
+    "crowd",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 AXES_VERBOSE = False
 LOUPE_TRUSTED_PROXY_COUNT = env.int("LOUPE_TRUSTED_PROXY_COUNT", default=0)
+# Crowd entry links (crowd/views.py): at most this many entries per client address per window, so that one
+# address cannot mint participant accounts in bulk (counted in the cache, per process).
+LOUPE_CROWD_ENTRY_LIMIT = env.int("LOUPE_CROWD_ENTRY_LIMIT", default=30)
+LOUPE_CROWD_ENTRY_WINDOW_SECONDS = env.int("LOUPE_CROWD_ENTRY_WINDOW_SECONDS", default=600)
 
 TEMPLATES = [
     {

@@ -39,6 +39,7 @@ urlpatterns = [
     # The pair-queue page belongs to selection (modeling) but keeps its name in the `evaluation` namespace.
     path("", include((evaluation_urlpatterns + selection_urlpatterns, "evaluation"))),
     path("", include("studies.urls")),
+    path("", include("crowd.urls")),
     path("", include("modeling.critic.urls")),
     path("api/", include((critic_api_urlpatterns, "critic_api"))),
     path("", include("modeling.assist.urls")),

@@ -7,9 +7,13 @@
  *   pairs: ← or A = left, → or B = right, T = hard to decide
  *   rows (questionnaires, levels): 1-9, 0, - pick the n-th option of the highlighted row and move on; ↑/↓ change row
  *   Enter submits (Ctrl+Enter inside a text box), Z opens or closes the full-resolution view.
+ *   S skips the item, U undoes the last answer while its item is still held for you (it comes back to answer again).
  *   The drafted paragraph (after a description or comparison-reasoning questionnaire): its text box takes the
  *   focus as soon as the draft is there, Ctrl+Enter saves it and brings the next item.
- * Keys typed into a text box are left alone, and so are arrow keys on a focused radio button (native behaviour).
+ * Keys typed into a text box are left alone, and so are arrow keys on a focused radio button (native behaviour),
+ * except right after an item arrives with the focus in its first text box: until the annotator types a letter (or
+ * uses the mouse) digits pick the level and Enter is dropped, so keys meant for the last item never land in the box.
+ * Esc leaves a text box. The pathway helper words are one Tab stop; arrow keys move among them.
  */
 (function () {
   "use strict";
@@ -33,6 +37,9 @@
   let renderedAt = performance.now();
   let lastPointerAt = -Infinity;
   let lastTextarea = null;
+  // Set when an item arrives with the focus in its first text box: until the annotator starts typing (a letter) or
+  // uses the mouse, digits pick the level and Enter is dropped, so keys meant for the last item never land in the box.
+  let textGuard = false;
 
   // For tests and the curious: whether Enter would be taken now (see ENTER_GRACE_MS).
   window.loupeWork = { acceptsEnter: () => performance.now() - renderedAt >= ENTER_GRACE_MS };
@@ -82,6 +89,36 @@
     revisionShown(container);
     const autofocus = container.querySelector("[autofocus], [data-autofocus]");
     if (autofocus) autofocus.focus();
+    focusFirstBox(container);
+    // Training items and pair answers on screen: on the training page (below the examples of each level) the item
+    // goes to the top of the window; a pair's answer buttons come into view when they would be below the fold.
+    // Again as each image loads: the page only grows to its full height then.
+    if (!container.scrollIntoView) return;
+    const pairChoice = container.querySelector("[data-pair-choice]");
+    let scroll = null;
+    if (container.closest("[data-testid=training]")) scroll = () => container.scrollIntoView({ block: "start" });
+    else if (pairChoice) scroll = () => pairChoice.isConnected && pairChoice.scrollIntoView({ block: "nearest" });
+    if (!scroll) return;
+    scroll();
+    container.querySelectorAll("img").forEach((img) => {
+      if (!img.complete) img.addEventListener("load", scroll, { once: true });
+    });
+  }
+
+  /* Pathway: the focus goes to the first text box (the first one marked wrong, when the answer came back refused).
+   * htmx puts the focus back where it was once it settles, so this runs again after that. */
+  function focusFirstBox(container) {
+    const form = container.querySelector("form.workform");
+    const first = form && (form.querySelector(".has-error textarea") || form.querySelector("textarea[data-focus-first]"));
+    if (!first) return;
+    textGuard = true;
+    const focus = () => {
+      if (!first.isConnected || document.activeElement === first) return;
+      first.focus();
+      first.setSelectionRange(first.value.length, first.value.length);
+    };
+    focus();
+    setTimeout(focus, 0);
   }
 
   /* The draft box: time on it counts from when its text box first appears; the cursor goes to the end of the draft. */
@@ -94,6 +131,7 @@
     if (!revisionStartedAt.has(panel.dataset.revision)) revisionStartedAt.set(panel.dataset.revision, performance.now());
     area.focus();
     area.setSelectionRange(area.value.length, area.value.length);
+    textGuard = true; // keys meant for the questionnaire just sent do not land in the paragraph
   }
 
   // The draft box swaps itself (outerHTML) when the draft arrives or the annotator writes it by hand.
@@ -148,6 +186,25 @@
 
   document.addEventListener("pointerdown", () => {
     lastPointerAt = performance.now();
+    textGuard = false;
+  });
+
+  /* The helper words are one Tab stop (roving tabindex): arrow keys, Home and End move among them. */
+  function moveInToolbar(chip, key) {
+    const chips = [...chip.closest("[data-roving]").querySelectorAll("[data-insert]")];
+    const at = chips.indexOf(chip);
+    const steps = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: chips.length - 1 };
+    if (!(key in steps)) return false;
+    const next = chips[(steps[key] + chips.length) % chips.length];
+    chips.forEach((other) => (other.tabIndex = other === next ? 0 : -1));
+    next.focus();
+    return true;
+  }
+
+  document.addEventListener("focusin", (event) => {
+    const chip = event.target.closest && event.target.closest("[data-roving] [data-insert]");
+    if (!chip) return;
+    chip.closest("[data-roving]").querySelectorAll("[data-insert]").forEach((other) => (other.tabIndex = other === chip ? 0 : -1));
   });
 
   document.addEventListener("change", (event) => {
@@ -259,6 +316,27 @@
       return;
     }
     const form = workForm();
+    if (isTyping(target) && target.closest && target.closest("#work") && !event.ctrlKey && !event.metaKey) {
+      if (key === "Escape") {
+        event.preventDefault();
+        target.blur(); // the page's keys (S, U, digits, Enter) work again
+        return;
+      }
+      if (textGuard && target.matches("textarea")) {
+        const index = OPTION_KEYS.indexOf(key);
+        if (key === "Enter" || index >= 0) {
+          event.preventDefault();
+          const row = form && form.contains(target) ? visibleRows(form)[currentRow] : null;
+          const options = row ? row.querySelectorAll("input[type=radio]") : [];
+          if (index >= 0 && index < options.length) {
+            options[index].checked = true;
+            options[index].dispatchEvent(new Event("change", { bubbles: true }));
+          }
+          return;
+        }
+        if (key.length === 1 || key === "Backspace" || key === "Delete") textGuard = false;
+      }
+    }
     if (isTyping(target)) {
       const revisionForm = target.closest && target.closest("#work form.revisionform");
       if (key === "Enter" && (event.ctrlKey || event.metaKey) && revisionForm) {
@@ -288,10 +366,27 @@
       }
       return;
     }
+    const undoButton = work() && work().querySelector("[data-undo]");
+    if ((key === "u" || key === "U") && undoButton) {
+      event.preventDefault();
+      if (!event.repeat && !undoButton.disabled) undoButton.click();
+      return;
+    }
     if (!form) return;
+    const skipButton = form.querySelector("[data-testid=skip]");
+    if ((key === "s" || key === "S") && skipButton) {
+      event.preventDefault();
+      if (!event.repeat && !skipButton.disabled) skipButton.click();
+      return;
+    }
     if (key === "z" || key === "Z") {
       event.preventDefault();
       openZoom();
+      return;
+    }
+    const chip = target.closest && target.closest("[data-roving] [data-insert]");
+    if (chip && moveInToolbar(chip, key)) {
+      event.preventDefault();
       return;
     }
     const onRadio = target.matches && target.matches("input[type=radio]");

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from tests.factories import UserFactory
 
-LOUPE_APPS = ("accounts", "annotation", "modeling", "evaluation", "exports")
+LOUPE_APPS = ("accounts", "annotation", "crowd", "modeling", "evaluation", "exports")
 
 
 def loupe_models():

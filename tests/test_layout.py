@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "annotation", "evaluation", "exports", "modeling", "studies", "system_benchmarks")
+APPS = ("accounts", "annotation", "crowd", "evaluation", "exports", "modeling", "studies", "system_benchmarks")
 SKIP_DIRS = {"migrations", "__pycache__"}
 
 #: Circles that predate this test, each a Celery pair (services queue the task, the task calls the services) or a

@@ -47,6 +47,13 @@ DISTORTION_LOOKS = {
     "pixelate": "coarse pixelation: the picture is made of large squares",
 }
 DEMO_TRAINING_SOURCES = 2  # sources whose images make the training round
+# The levels between the original (5) and the worst version (1), by the severity that shows them (first source only).
+DEMO_TRAINING_MIDDLE_LEVELS = {4: 1, 3: 3, 2: 4}
+DEMO_TRAINING_MIDDLE_FEEDBACK = {
+    4: "A slight {distortion} shows when you look closely, but the picture is still clear: Good (4). Excellent (5) or Fair (3) count as right too.",
+    3: "The {distortion} is plainly visible and lowers the quality, yet the content is easy to make out: Fair (3). Good (4) or Poor (2) count as right too.",
+    2: "The {distortion} is strong and spoils much of the detail: Poor (2). Fair (3) or Bad (1) count as right too.",
+}
 DEMO_PAIRS = {True: 40, False: 300}  # initial comparison pairs, small and full demo
 DEMO_PAIR_SEED = 2024
 LONG_SIDE = 384
@@ -301,9 +308,11 @@ def _demo_work_setup(*, project: Project, small: bool) -> None:
         work_items_sync(project)
     pristine: dict[str, Image] = {}
     severe: dict[str, list[Image]] = {}
+    by_truth: dict[tuple[str, str, int], Image] = {}
     for image in Image.objects.filter(project=project, source_dataset=DEMO_SOURCE_DATASET).order_by("id"):
         truth = image.hidden_ground_truth or {}
         source = image.original_name.rsplit("_", 1)[0]
+        by_truth[(source, truth.get("distortion"), truth.get("severity"))] = image
         if truth.get("distortion") == PRISTINE:
             pristine[source] = image
         elif truth.get("severity") == 5:
@@ -314,6 +323,8 @@ def _demo_work_setup(*, project: Project, small: bool) -> None:
             clean, worst = pristine[source], severe[source]
             if index < DEMO_TRAINING_SOURCES:
                 _demo_training_items(project=project, clean=clean, bad=worst[0])
+            if index == 0:
+                _demo_training_middle_levels(project=project, source=source, distortion=worst[0].hidden_ground_truth["distortion"], by_truth=by_truth)
             _demo_gold_item(project=project, kind=TaskKind.RATING, image=clean, gold_answer={"level": 5})
             for bad in worst[1:]:
                 _demo_gold_item(project=project, kind=TaskKind.RATING, image=bad, gold_answer={"level": 1})
@@ -343,6 +354,20 @@ def _demo_training_items(*, project: Project, clean: Image, bad: Image) -> None:
         project=project, kind=TaskKind.DESCRIPTION, image=bad, gold_answer={"overall": "severe"}, purpose=training,
         feedback=f"The overall distortion is severe: {looks}.",
     )
+
+
+def _demo_training_middle_levels(*, project: Project, source: str, distortion: str, by_truth: dict) -> None:
+    """Training items for Good, Fair and Poor (levels 4, 3, 2): milder versions of one photograph, so that the
+    training page shows an example of every level, not only the original (5) and the worst version (1)."""
+    name = distortion.replace("_", " ")
+    for level, severity in sorted(DEMO_TRAINING_MIDDLE_LEVELS.items(), reverse=True):
+        image = by_truth.get((source, distortion, severity))
+        if image is None:
+            continue
+        _demo_gold_item(
+            project=project, kind=TaskKind.RATING, image=image, gold_answer={"level": level}, purpose=WorkItem.Purpose.TRAINING,
+            feedback=DEMO_TRAINING_MIDDLE_FEEDBACK[level].format(distortion=name),
+        )
 
 
 def _demo_gold_item(*, project: Project, kind: str, image: Image, gold_answer: dict, image_b: Image | None = None,

@@ -28,8 +28,9 @@ from annotation.forms_work import (
 )
 from annotation.models import Lease, Project, TextRevision
 from annotation.permissions import can_annotate_project, require_project_member
-from annotation.services import queue, revisions, training
+from annotation.services import queue, revisions, training, undo
 from annotation.services.answers import answer_for_screen
+from annotation.signals import work_item_override
 from annotation.views.access import RuleRequiredMixin, SignedInMixin
 from annotation.vocabulary import (
     PATHWAY_ATTRIBUTES,
@@ -113,6 +114,8 @@ def _item_context(
         "client_id": client_id,
         "client_id_fresh": fresh,
         "notice": notice,
+        "undo_available": lease.training_attempt is None
+        and selectors_work.undo_available(project=project, annotator=lease.annotator, now=timezone.now()),
     }
     # Opaque per-lease URLs: nothing on the page names the image, so gold and repeats look like any other item.
     context["image_urls"] = image_links.lease_image_urls(lease)
@@ -142,6 +145,7 @@ def _state(request, project: Project, error: queue.QueueError, *, status: int = 
         "until": getattr(error, "until", None),
         "seconds_left": max(0, int((error.until - timezone.now()).total_seconds())) + 1 if isinstance(error, queue.Paused) else None,
         "progress": _progress_or_none(request, project),
+        "undo_available": selectors_work.undo_available(project=project, annotator=request.user, now=timezone.now()),
     }
     return render(request, STATE_TEMPLATE, context, status=status)
 
@@ -160,11 +164,26 @@ def _next_item(request, project: Project, *, notice: str = ""):
     pending = revisions.revision_pending(project=project, annotator=request.user)
     if pending is not None:
         return render(request, REVISION_TEMPLATE, _revision_context(pending, notice=notice))
+    override = _override(request, project, no_work=False)
+    if override is not None:
+        return override
     try:
         assignment = queue.assignment_next(project=project, annotator=request.user)
     except queue.QueueError as error:
+        if isinstance(error, queue.NoWork):
+            override = _override(request, project, no_work=True)
+            if override is not None:
+                return override
         return _state(request, project, error)
     return render(request, ITEM_TEMPLATE, _item_context(lease=assignment.lease, progress=assignment.progress, notice=notice))
+
+
+def _override(request, project: Project, *, no_work: bool) -> HttpResponse | None:
+    """What another app shows instead of the next item (a crowd participant's completion code), if anything."""
+    for _receiver, response in work_item_override.send(sender=Project, request=request, project=project, no_work=no_work):
+        if response is not None:
+            return response
+    return None
 
 
 def _next_training_item(request, project: Project):
@@ -292,6 +311,22 @@ class ReleaseView(ProjectAnnotatorMixin, View):
         except queue.LeaseClosed:
             pass  # already back in the queue: the next item is what the annotator wants either way
         return _next_item(request, self.project)
+
+
+class UndoView(ProjectAnnotatorMixin, View):
+    """Undo (POST, htmx): take back the annotator's last answer while its item is still held for them, and show
+    that item again; when it cannot be undone, the current item with the reason (409)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, project_id):
+        try:
+            undo.judgement_undo(project=self.project, annotator=request.user)
+        except queue.QueueError as error:
+            response = _next_item(request, self.project, notice=error.message)
+            response.status_code = error.status
+            return response
+        return _next_item(request, self.project, notice="Your last answer was taken back: answer this item again.")
 
 
 # --- Training -----------------------------------------------------------------------------------

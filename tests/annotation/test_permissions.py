@@ -153,6 +153,11 @@ ANNOTATOR_ALLOWED |= {"password_change", "password_change_done"}
 PUBLIC |= {"invitation_accept", "password_reset_confirm", "password_reset_complete"}
 # The site icon browsers ask for (config/favicon.py): a static file, public like the others.
 PUBLIC |= {"favicon"}
+# Crowd entry links (the crowd app): the researcher who manages the project sets the link up and decides on
+# participants; the entry link itself is public (a closed or unknown link is 404); undo is the annotator's own.
+RESEARCHER_ONLY |= {"crowd:project", "crowd:participants_csv", "crowd:decide"}
+PUBLIC |= {"crowd:entry"}
+PROJECT_ANNOTATOR |= {"annotation:annotate_undo", "api:judgement_undo"}
 # Django's admin site, which lets in staff only; its routes are classified by their prefix.
 ADMIN_PREFIX = "admin/"
 
@@ -240,7 +245,16 @@ def world(project, researcher, annotator_member):
         "export_id": export_job_run(job_id=export_job_create(project=project, requested_by=researcher, formats=["pairs"]).pk).pk,
         **study_world(project=project, researcher=researcher, annotator=annotator_member),  # study_id, system_id, token
         **benchmark_world(project=project),  # benchmark_run_id, challenge_set_id
+        "participant_id": _crowd_participant(project).pk,
     }
+
+
+def _crowd_participant(project):
+    """A crowd participant of the project (its own annotator account), for the crowd app's researcher routes."""
+    from crowd.services import EntryIds, crowd_link_update, crowd_participant_enter
+
+    link = crowd_link_update(project=project, enabled=True, platform="prolific", items_required=1, completion_code="C1")
+    return crowd_participant_enter(link=link, ids=EntryIds(worker_id="worker1", others={}))[0]
 
 
 def _url(name: str, world: dict) -> str:

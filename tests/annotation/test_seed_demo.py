@@ -242,3 +242,16 @@ def test_command_turns_a_refusal_into_a_command_error(settings):
     """A refused seed (empty password) ends the command with a CommandError, not a traceback."""
     with pytest.raises(CommandError, match="password"):
         call_command("seed_demo", "--small", "--password", "", stdout=io.StringIO())
+
+
+def test_training_round_has_examples_of_every_level(seeded):
+    """The demo's training items cover levels 1 to 5, so the training page shows an example of each."""
+    from annotation.models import WorkItem
+    from annotation.selectors_work import training_level_examples
+
+    examples = training_level_examples(project=seeded.project)
+    assert [example["level"] for example in examples if example["items"]] == [1, 2, 3, 4, 5]
+    middle = WorkItem.objects.filter(project=seeded.project, purpose=WorkItem.Purpose.TRAINING, gold_answer__level__in=[2, 3, 4])
+    for item in middle:
+        assert item.feedback and f"({item.gold_answer['level']})" in item.feedback
+        assert item.image.hidden_ground_truth["severity"] in (1, 3, 4)

@@ -1,0 +1,1 @@
+"""Crowd platforms (Prolific, MTurk): a public entry link per project, participants, completion codes, approval."""
