@@ -157,6 +157,9 @@ LOUPE_CRITIC_BASE_DIR = env.str("LOUPE_CRITIC_BASE_DIR", default="")
 LOUPE_CRITIC_DIR = env.path("LOUPE_CRITIC_DIR", default=str(VAR_DIR / "critic"))
 # Retrain a project's critic after this many new usable judgements (0: only when a researcher asks).
 LOUPE_CRITIC_RETRAIN_EVERY = env.int("LOUPE_CRITIC_RETRAIN_EVERY", default=0)
+# Processes a `gpu` worker trains one version with: 1 (in the worker's own process), a number, or "all" (one per GPU
+# of the host, started through torchrun with DDP). A version's `distributed.processes` overrides it.
+LOUPE_CRITIC_TRAIN_PROCESSES = env.str("LOUPE_CRITIC_TRAIN_PROCESSES", default="1")
 
 # The language model that drafts paragraphs and question-answer data (issue 5): OpenAI or any
 # OpenAI-compatible server (vLLM, Ollama, LM Studio). With no key, the offline template drafter
