@@ -255,7 +255,9 @@ def _train(version: CriticVersion, folder, *, resume: bool = False):
         )
     stages = training_job.training_stages(chosen, training_set.conversations, optimisation)
     global_batch = optimisation.batch_size * processes * optimisation.gradient_accumulation_steps
-    recorded = {**chosen, "distributed": {**(chosen.get("distributed") or {}), "processes": processes, "global_batch_size": global_batch}}
+    # What this run trains with (a Retry copies the settings, so the worker's own choice is not written into `distributed`).
+    recorded = {**chosen, "scale": {"processes": processes, "global_batch_size": global_batch,
+                                    "gradient_accumulation_steps": optimisation.gradient_accumulation_steps}}
     CriticVersion.objects.filter(pk=version.pk).update(training_settings=recorded)
     version.training_settings = recorded
 
