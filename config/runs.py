@@ -58,16 +58,27 @@ class RunRow(models.Model):
         abstract = True
 
     def run_resumes(self) -> bool:
-        """Whether a delivery may take this stale row over (default `RUN_RESUMES`; a kind may decide per row)."""
-        return self.RUN_RESUMES
+        """Whether a delivery may take this stale row over: `RUN_RESUMES`, or the kind's registered rule (`run_resume_register`)."""
+        rule = _RESUME_RULES.get(type(self))
+        return rule[0](self) if rule else self.RUN_RESUMES
 
     def run_requeue(self) -> bool:
-        """Put a stale row back in the queue, with its task sent again, instead of failing it; True when it did.
+        """Put a stale row back in the queue, its task sent again, instead of failing it; True when it did.
 
-        Default: never (the sweep fails it). A kind whose runs can go on where they stopped (a critic version
-        with a checkpoint) overrides it.
+        Only kinds that registered a rule (`run_resume_register`: a critic version with a checkpoint) ever do.
         """
-        return False
+        rule = _RESUME_RULES.get(type(self))
+        return rule[1](self) if rule else False
+
+
+#: kind -> (may a stale row be taken over, re-queue a stale row): registered by the app that owns the kind (its
+#: AppConfig.ready), so the kernel and the models never import the app's run code.
+_RESUME_RULES: dict[type, tuple] = {}
+
+
+def run_resume_register(model: type[RunRow], *, resumes, requeue) -> None:
+    """Let rows of `model` resume per row: `resumes(row)` decides a takeover, `requeue(row)` re-queues a stale one."""
+    _RESUME_RULES[model] = (resumes, requeue)
 
 
 # --------------------------------------------------------------------------------------------- the rule

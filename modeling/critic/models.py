@@ -112,33 +112,11 @@ class CriticVersion(RunRow):
     RUN_RUNNING = Status.TRAINING
     RUN_WORKING = (Status.TRAINING, Status.EVALUATING)
     RUN_DONE = Status.READY
-    # A training run resumes only from a checkpoint (optimisation.checkpoint_every): without one, a redelivery after its
-    # worker died fails it, and Retry makes a fresh version.
+    # A training run resumes only from a checkpoint (optimisation.checkpoint_every; the rule is registered by
+    # modeling.apps, modeling.critic.training_job): without one, a redelivery after its worker died fails it, and
+    # Retry makes a fresh version.
     RUN_RESUMES = False
     RUN_STALE_HINT = "Nothing was activated; Retry trains a fresh version from the start."
-
-    def run_resumes(self) -> bool:
-        """A stale training run is taken over when its folder holds a checkpoint (modeling.critic.training_job)."""
-        from modeling.critic.storage import version_path
-        from modeling.critic.training_job import can_resume
-
-        return self.status == self.Status.TRAINING and can_resume(version_path(self))
-
-    def run_requeue(self) -> bool:
-        """A stale training run with a checkpoint goes back to the queue and its task is sent again (the sweep)."""
-        from django.db import transaction
-        from django.utils import timezone
-
-        if not self.run_resumes():
-            return False
-        requeued = type(self).objects.filter(pk=self.pk, status=self.status, heartbeat_at=self.heartbeat_at).update(
-            status=self.Status.QUEUED, worker="", updated_at=timezone.now(),
-        )
-        if requeued:
-            from modeling.critic.tasks import critic_retrain
-
-            transaction.on_commit(lambda: critic_retrain.delay(self.pk))
-        return bool(requeued)
 
     @property
     def is_pending(self) -> bool:

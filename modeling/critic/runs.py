@@ -263,7 +263,7 @@ def _train(version: CriticVersion, folder, *, resume: bool = False):
 
     base = critic_base_dir_for(version)
     loader = training_job.StorageImages(
-        training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")), seed=optimisation.seed,
+        _image_loader, training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")), seed=optimisation.seed,
     )
     critic = None
     if processes == 1 or (chosen.get("evaluate_base", True) and not resume):
@@ -288,7 +288,7 @@ def _train(version: CriticVersion, folder, *, resume: bool = False):
         return critic, training_set, result, base_metrics
     from types import SimpleNamespace
 
-    from modeling.critic.core.distributed import TrainingJob
+    from modeling.critic.core.launch import TrainingJob
 
     del critic  # the processes load their own copy, one per GPU
     training_job.device_memory_release()

@@ -15,7 +15,7 @@ def main(argv: list[str]) -> None:
     import django
 
     django.setup()
-    from modeling.critic.core.distributed import job_run
+    from modeling.critic.core.launch import job_run
     from modeling.critic.runs import TrainingProgress
 
     version_id, job_path = int(argv[0]), argv[1]

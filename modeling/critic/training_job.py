@@ -41,6 +41,34 @@ def can_resume(folder: Path) -> bool:
     )
 
 
+def version_resumes(version) -> bool:
+    """A stale training version is taken over by the next delivery when its folder holds a checkpoint."""
+    from modeling.critic.models import CriticVersion
+    from modeling.critic.storage import version_path
+
+    return version.status == CriticVersion.Status.TRAINING and can_resume(version_path(version))
+
+
+def version_requeue(version) -> bool:
+    """A stale training version with a checkpoint goes back to the queue and its task is sent again (the sweep)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from config.queues import Queue
+    from modeling.critic.models import CriticVersion
+
+    if not version_resumes(version):
+        return False
+    requeued = CriticVersion.objects.filter(pk=version.pk, status=version.status, heartbeat_at=version.heartbeat_at).update(
+        status=CriticVersion.Status.QUEUED, worker="", updated_at=timezone.now(),
+    )
+    if requeued:
+        from config.celery import app
+
+        transaction.on_commit(lambda: app.send_task("modeling.critic_retrain", args=[version.pk], queue=Queue.GPU.value))
+    return bool(requeued)
+
+
 def training_processes(chosen: dict) -> int:
     """Processes to train with: `distributed.processes` of the version, else LOUPE_CRITIC_TRAIN_PROCESSES ("all": every GPU)."""
     explicit = (chosen.get("distributed") or {}).get("processes")
@@ -105,10 +133,11 @@ def load_training_set(folder: Path):
 
 
 class StorageImages:
-    """A picklable image loader for the processes torchrun starts (modeling.critic.runs.image_loader, built on first use)."""
+    """A picklable image loader for the processes torchrun starts: `factory(names, crop=, random_crop=, seed=)` built on
+    first use in each process (modeling.critic.runs.image_loader, a module-level function, pickles by name)."""
 
-    def __init__(self, names: dict[str, str], *, crop, random_crop: bool, seed: int):
-        self.names, self.crop, self.random_crop, self.seed = names, crop, random_crop, seed
+    def __init__(self, factory, names: dict[str, str], *, crop, random_crop: bool, seed: int):
+        self.factory, self.names, self.crop, self.random_crop, self.seed = factory, names, crop, random_crop, seed
         self._load = None
 
     def __getstate__(self):
@@ -116,9 +145,7 @@ class StorageImages:
 
     def __call__(self, key: str):
         if self._load is None:
-            from modeling.critic.runs import image_loader
-
-            self._load = image_loader(self.names, crop=self.crop, random_crop=self.random_crop, seed=self.seed)
+            self._load = self.factory(self.names, crop=self.crop, random_crop=self.random_crop, seed=self.seed)
         return self._load(key)
 
 
@@ -128,7 +155,7 @@ def train_launched(version_id: int, folder: Path, job, *, processes: int) -> dic
     The processes load the base on their own GPU, train with DDP, and process 0 writes progress and reads cancel on
     the version's row (modeling.critic.train_process). A non-zero exit raises with the end of their log.
     """
-    from modeling.critic.core.distributed import launch_command
+    from modeling.critic.core.launch import launch_command
 
     folder = Path(folder)
     with (folder / JOB_FILE).open("wb") as handle:

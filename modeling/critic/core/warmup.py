@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from modeling.conversations import Conversation
 from modeling.critic.core.model import Critic
-
-if TYPE_CHECKING:
-    from modeling.critic.core.training import TrainingConfig
 
 __all__ = ["VISION_WARMUP_BATCH", "pooled_image_features", "scored_image_levels", "vision_parameters", "vision_warmup"]
 
@@ -64,7 +60,7 @@ def vision_warmup(
     critic: Critic,
     conversations: Sequence[Conversation],
     *,
-    config: TrainingConfig,
+    config,  # TrainingConfig: vision_warmup_steps and learning_rate
     image_loader: Callable,
     rng: np.random.Generator,
     on_step: Callable[[int, float], None] | None = None,

@@ -17,7 +17,7 @@ import torch
 from modeling import conversations as conv
 from modeling.critic.core.batches import MicroBatches, global_batches, micro_batch_loader
 from modeling.critic.core.checkpoint import checkpoint_exists
-from modeling.critic.core.distributed import TrainingJob, job_run, launch_command
+from modeling.critic.core.launch import TrainingJob, job_run, launch_command
 from modeling.critic.core.loading import QuantizationUnavailable, load_critic
 from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
 from modeling.critic.core.synthetic import distorted_images
