@@ -57,6 +57,29 @@ class RunRow(models.Model):
     class Meta:
         abstract = True
 
+    def run_resumes(self) -> bool:
+        """Whether a delivery may take this stale row over: `RUN_RESUMES`, or the kind's registered rule (`run_resume_register`)."""
+        rule = _RESUME_RULES.get(type(self))
+        return rule[0](self) if rule else self.RUN_RESUMES
+
+    def run_requeue(self) -> bool:
+        """Put a stale row back in the queue, its task sent again, instead of failing it; True when it did.
+
+        Only kinds that registered a rule (`run_resume_register`: a critic version with a checkpoint) ever do.
+        """
+        rule = _RESUME_RULES.get(type(self))
+        return rule[1](self) if rule else False
+
+
+#: kind -> (may a stale row be taken over, re-queue a stale row): registered by the app that owns the kind (its
+#: AppConfig.ready), so the kernel and the models never import the app's run code.
+_RESUME_RULES: dict[type, tuple] = {}
+
+
+def run_resume_register(model: type[RunRow], *, resumes, requeue) -> None:
+    """Let rows of `model` resume per row: `resumes(row)` decides a takeover, `requeue(row)` re-queues a stale one."""
+    _RESUME_RULES[model] = (resumes, requeue)
+
 
 # --------------------------------------------------------------------------------------------- the rule
 
@@ -120,7 +143,7 @@ def run_claim(model: type[RunRow], pk: int, *, queryset: models.QuerySet | None 
         if row.status in row.RUN_WORKING:
             if not run_is_stale(row, now=now):
                 return None
-            if not row.RUN_RESUMES:
+            if not row.run_resumes():
                 _end(row, row.RUN_FAILED, run_stale_error(row), now)
                 logger.warning("%s #%s: %s", model.__name__, row.pk, row.error)
                 return None
@@ -188,15 +211,19 @@ def run_fail(model: type[RunRow], pk: int, error: str, *, status: str | None = N
 
 
 def runs_stale_fail(model: type[RunRow], *, queryset: models.QuerySet | None = None, now: datetime | None = None) -> int:
-    """Mark failed every working row (of `queryset`, else of the kind) that lost its worker; returns how many.
+    """Mark failed every working row (of `queryset`, else of the kind) that lost its worker; returns how many changed.
 
     Each row is failed only if its heartbeat is still the one read, so a worker that beats meanwhile keeps its run.
+    A row that can go on where it stopped is re-queued instead (`RunRow.run_requeue`).
     """
     now = now or timezone.now()
     rows = (queryset if queryset is not None else model.objects.all()).filter(status__in=model.RUN_WORKING)
     failed = 0
     for row in rows.only("pk", "status", "worker", "heartbeat_at", "attempt"):
         if not run_is_stale(row, now=now):
+            continue
+        if row.run_requeue():
+            failed += 1
             continue
         failed += model.objects.filter(pk=row.pk, status=row.status, heartbeat_at=row.heartbeat_at).update(
             **_with_updated_at(model, {"status": model.RUN_FAILED, "error": run_stale_error(row), "finished_at": now}, now),

@@ -17,6 +17,9 @@ class ModelingConfig(AppConfig):
         from modeling.assist.receivers import draft_requested_enqueue
         from modeling.critic.receivers import judgements_submitted_critic, quality_report_critic
         from modeling.selection.receivers import judgements_submitted_refill, scaling_run_done_refill, scores_selection_note as scores_note
+        from config.runs import run_resume_register
+        from modeling.critic.models import CriticVersion
+        from modeling.critic.training_job import version_requeue, version_resumes
 
         judgements_submitted.connect(judgements_submitted_refill, dispatch_uid="modeling.judgements_submitted_refill")
         scaling_run_done.connect(scaling_run_done_refill, dispatch_uid="modeling.scaling_run_done_refill")
@@ -24,5 +27,6 @@ class ModelingConfig(AppConfig):
         judgements_submitted.connect(judgements_submitted_critic, dispatch_uid="modeling.judgements_submitted_critic")
         quality_report_sections.connect(quality_report_critic, dispatch_uid="modeling.quality_report_critic")
         scores_selection_note.connect(scores_note, dispatch_uid="modeling.scores_selection_note")
+        run_resume_register(CriticVersion, resumes=version_resumes, requeue=version_requeue)
         for name in TASK_MODULES:
             import_module(name)

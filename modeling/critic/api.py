@@ -37,6 +37,7 @@ class CriticVersionOutputSerializer(serializers.Serializer):
     artifact_sha256 = serializers.CharField()
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
+    stage = serializers.CharField()
     loss = serializers.FloatField(allow_null=True)
     eta_s = serializers.FloatField(allow_null=True)
     score_status = serializers.CharField()

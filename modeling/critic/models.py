@@ -85,6 +85,7 @@ class CriticVersion(RunRow):
     total_steps = models.PositiveIntegerField(default=0)
     loss = models.FloatField(null=True, blank=True)
     eta_s = models.FloatField(null=True, blank=True, help_text="Seconds of training left, as last estimated.")
+    stage = models.CharField(max_length=200, blank=True, help_text="The stage of a stage-wise run, as progress shows it.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
     attempt = models.PositiveSmallIntegerField(default=0, help_text="Deliveries of its training task that started work.")
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the process that claimed it.")
@@ -119,7 +120,9 @@ class CriticVersion(RunRow):
     RUN_RUNNING = Status.TRAINING
     RUN_WORKING = (Status.TRAINING, Status.EVALUATING)
     RUN_DONE = Status.READY
-    # A training run does not resume: a redelivery after its worker died fails it, and Retry makes a fresh version.
+    # A training run resumes only from a checkpoint (optimisation.checkpoint_every; the rule is registered by
+    # modeling.apps, modeling.critic.training_job): without one, a redelivery after its worker died fails it, and
+    # Retry makes a fresh version.
     RUN_RESUMES = False
     RUN_STALE_HINT = "Nothing was activated; Retry trains a fresh version from the start."
 

@@ -103,22 +103,33 @@ def _claim(version_id: int) -> CriticVersion | None:
     return run_claim(CriticVersion, version_id)
 
 
-class _Progress:
-    """The training loop's callbacks: throttled row writes (step, loss, ETA, heartbeat) and cancel checks."""
+class TrainingProgress:
+    """The training loop's callbacks: throttled row writes (step, loss, ETA, stage, heartbeat) and cancel checks."""
 
     def __init__(self, version_id: int):
         self.version_id = version_id
         self.last_write = 0.0
         self.last_check = 0.0
         self.cancelled = False
+        self.stage = None  # (index, count, name, steps, steps before it) of a stage-wise run
+
+    def stage_started(self, index: int, count: int, name: str, steps: int, before: int) -> None:
+        self.stage = (index, count, name, steps, before) if count > 1 else None
 
     def __call__(self, step: int, total: int, loss: float, eta: float) -> None:
+        from modeling.critic.core.training import stage_label
+
         now = time.monotonic()
         if now - self.last_write < PROGRESS_EVERY_S and step < total:
             return
         self.last_write = now
+        label = ""
+        if self.stage is not None:
+            index, count, name, steps, before = self.stage
+            label = stage_label(index, count, name, min(max(step - before, 0), steps), steps)
         run_heartbeat(
             CriticVersion, self.version_id, step=step, total_steps=total, loss=float(loss) if np.isfinite(loss) else None, eta_s=float(eta),
+            stage=label,
         )
 
     def should_cancel(self) -> bool:
@@ -136,10 +147,13 @@ def _heartbeat(version_id: int, **fields) -> None:
 def critic_version_train(version_id: int) -> CriticVersion | None:
     """Train, save, checksum and evaluate a queued version; it ends ready, failed or cancelled.
 
-    The artifact folder is emptied first, so a version always starts clean. Returns the version, or
-    None when the claim found nothing to do (see the module docstring).
+    The artifact folder is emptied first, so a version starts clean, unless this attempt takes over a run
+    that left a checkpoint (modeling.critic.training_job): then it resumes from there. Returns the version,
+    or None when the claim found nothing to do (see the module docstring).
     """
+    from modeling.critic.core.loading import QuantizationUnavailable
     from modeling.critic.core.training import TrainingCancelled
+    from modeling.critic import training_job
 
     version = _claim(version_id)
     if version is None:
@@ -148,14 +162,21 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
     folder = version_path(version)
     keepalive = run_keepalive(CriticVersion, version.pk)
     try:
-        shutil.rmtree(folder, ignore_errors=True)
+        resume = version.attempt > 1 and training_job.can_resume(folder)
+        if not resume:
+            shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
-        critic, training_set, result, base_metrics = _train(version, folder)
+        critic, training_set, result, base_metrics = _train(version, folder, resume=resume)
+        training_job.resume_files_remove(folder)  # the artifact is what counts now
         _heartbeat(version.pk, status=CriticVersion.Status.EVALUATING)
         metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
         if base_metrics is not None:
             metrics["base"] = base_metrics
         metrics["train_seconds"] = round(result.seconds, 3)
+        metrics["optimizer_steps"], metrics["resumed_from_step"] = result.steps, result.resumed_from_step
+        metrics["processes"], metrics["global_batch_size"] = result.processes, result.global_batch_size
+        if len(result.stages) > 1:
+            metrics["stages"] = result.stages
         metrics["final_loss"] = float(np.mean(result.losses[-5:])) if result.losses else None
         metrics["first_loss"] = float(np.mean(result.losses[:5])) if result.losses else None
         if result.warmup_losses:
@@ -181,10 +202,11 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
     except TrainingCancelled:
         shutil.rmtree(folder, ignore_errors=True)
         return _finish(version.pk, CriticVersion.Status.CANCELLED, "Cancelled by a researcher; nothing was saved.")
-    except CriticDataError as error:
+    except (CriticDataError, QuantizationUnavailable) as error:
         shutil.rmtree(folder, ignore_errors=True)
         return _finish(version.pk, CriticVersion.Status.FAILED, str(error))
     except Exception as error:
+        training_job.resume_files_remove(folder)  # a failed run is never resumed
         _finish(version.pk, CriticVersion.Status.FAILED, f"{type(error).__name__}: {error}")
         raise
     finally:
@@ -196,55 +218,94 @@ def _finish(version_id: int, status: str, error: str) -> CriticVersion:
     return CriticVersion.objects.get(pk=version_id)
 
 
-def _train(version: CriticVersion, folder):
+def _train(version: CriticVersion, folder, *, resume: bool = False):
     """Build the data, snapshot the judgements, load the base, score it, train; returns (critic, set, result, base metrics).
 
     The untrained base (with the run's adapter settings applied, so LoRA adds nothing yet) is scored on the
     held-out images first, so the version shows before -> after on the same images (`evaluate_base`, on by
-    default; off, the base metrics are None).
+    default; off, the base metrics are None). With `resume`, the training set and base metrics saved by the
+    first attempt are read back and training goes on from the checkpoint. With more than one process
+    (modeling.critic.training_job.training_processes) the training itself runs in processes torchrun starts.
     """
     import torch  # noqa: F401  (fail here, not half-way, if the worker cannot import it)
 
     from modeling.critic.core.loading import load_critic
     from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
     from modeling.critic.core.training import TrainingConfig, train_critic
+    from modeling.critic import training_job
 
     chosen = version.training_settings
     data = CriticDataSettings(**chosen["data"])
     adapter = dict(chosen["adapter"], projections=tuple(chosen["adapter"]["projections"]))
     adapter_settings = CriticTrainingSettings(**adapter)
-    optimisation = TrainingConfig(**chosen["optimisation"])
+    try:
+        optimisation = TrainingConfig(**chosen["optimisation"])
+    except (TypeError, ValueError) as error:
+        raise CriticDataError(f"optimisation settings: {error}") from None
+    processes = training_job.training_processes(chosen)
+    quantization = chosen.get("quantization") or None
 
-    with transaction.atomic():
-        last_id = version.last_judgement_id or 0
-        training_set = training_set_build(project=version.project, last_judgement_id=last_id, data=data)
-    digest = judgement_ids_save(folder / JUDGEMENTS_FILE, training_set.judgement_ids)
-    _heartbeat(
-        version.pk, n_judgements=int(training_set.judgement_ids.size), judgements_file=JUDGEMENTS_FILE, judgements_sha256=digest,
-        heldout_image_ids=training_set.heldout_image_ids.tolist(), n_training_images=int(training_set.training_image_ids.size),
-        n_conversations=len(training_set.conversations), conversation_counts=training_set.counts,
-        training_composition=training_set.composition,
-    )
+    if resume:
+        training_set, base_metrics = training_job.load_training_set(folder)
+    else:
+        with transaction.atomic():
+            last_id = version.last_judgement_id or 0
+            training_set = training_set_build(project=version.project, last_judgement_id=last_id, data=data)
+        digest = judgement_ids_save(folder / JUDGEMENTS_FILE, training_set.judgement_ids)
+        _heartbeat(
+            version.pk, n_judgements=int(training_set.judgement_ids.size), judgements_file=JUDGEMENTS_FILE, judgements_sha256=digest,
+            heldout_image_ids=training_set.heldout_image_ids.tolist(), n_training_images=int(training_set.training_image_ids.size),
+            n_conversations=len(training_set.conversations), conversation_counts=training_set.counts,
+            training_composition=training_set.composition,
+        )
+    stages = training_job.training_stages(chosen, training_set.conversations, optimisation)
+    global_batch = optimisation.batch_size * processes * optimisation.gradient_accumulation_steps
+    # What this run trains with (a Retry copies the settings, so the worker's own choice is not written into `distributed`).
+    recorded = {**chosen, "scale": {"processes": processes, "global_batch_size": global_batch,
+                                    "gradient_accumulation_steps": optimisation.gradient_accumulation_steps}}
+    CriticVersion.objects.filter(pk=version.pk).update(training_settings=recorded)
+    version.training_settings = recorded
 
     base = critic_base_dir_for(version)
-    critic = load_critic(base, gradient_checkpointing=bool(chosen.get("gradient_checkpointing")))
-    if adapter_settings.vision_feature_layer is not None and not hasattr(critic.model.config, "vision_feature_layer"):
-        adapter_settings = replace(adapter_settings, vision_feature_layer=None)  # families without one (Qwen2-VL)
-    apply_training_settings(critic, adapter_settings)
-    CriticVersion.objects.filter(pk=version.pk).update(model_type=critic.model_type)
-    base_metrics = None
-    if chosen.get("evaluate_base", True):
-        base_metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
-        base_metrics.pop("evaluated", None)
-    progress = _Progress(version.pk)
-    result = train_critic(
-        critic, training_set.conversations, output_dir=folder / ADAPTER_DIR, config=optimisation,
-        image_loader=_image_loader(
-            training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")),
-            seed=optimisation.seed, files=training_set.image_files,
-        ),
-        progress=progress, should_cancel=progress.should_cancel,
+    loader = training_job.StorageImages(
+        _image_loader, training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")), seed=optimisation.seed,
+        files=training_set.image_files,
     )
+    critic = None
+    if processes == 1 or (chosen.get("evaluate_base", True) and not resume):
+        critic = load_critic(base, gradient_checkpointing=bool(chosen.get("gradient_checkpointing")), quantization=quantization)
+        if adapter_settings.vision_feature_layer is not None and not hasattr(critic.model.config, "vision_feature_layer"):
+            adapter_settings = replace(adapter_settings, vision_feature_layer=None)  # families without one (Qwen2-VL)
+        apply_training_settings(critic, adapter_settings)
+        CriticVersion.objects.filter(pk=version.pk).update(model_type=critic.model_type)
+    if not resume:
+        base_metrics = None
+        if chosen.get("evaluate_base", True):
+            base_metrics = heldout_evaluate(critic, version=version, heldout_image_ids=training_set.heldout_image_ids)
+            base_metrics.pop("evaluated", None)
+        training_job.save_training_set(folder, training_set, base_metrics)
+    progress = TrainingProgress(version.pk)
+    checkpoints = training_job.checkpoint_path(folder)
+    if processes == 1:
+        result = train_critic(
+            critic, output_dir=folder / ADAPTER_DIR, config=optimisation, stages=stages, image_loader=loader, progress=progress,
+            on_stage=progress.stage_started, should_cancel=progress.should_cancel, checkpoint_dir=checkpoints,
+        )
+        return critic, training_set, result, base_metrics
+    from types import SimpleNamespace
+
+    from modeling.critic.core.launch import TrainingJob
+
+    del critic  # the processes load their own copy, one per GPU
+    training_job.device_memory_release()
+    job = TrainingJob(
+        base_dir=str(base), adapter=adapter_settings, stages=stages, config=optimisation, output_dir=str(folder / ADAPTER_DIR),
+        image_loader=loader, checkpoint_dir=str(checkpoints), gradient_checkpointing=bool(chosen.get("gradient_checkpointing")),
+        quantization=quantization, result_path=str(folder / training_job.RESULT_FILE),
+    )
+    result = SimpleNamespace(**training_job.train_launched(version.pk, folder, job, processes=processes))
+    critic = load_critic(base, adapter_directory=folder / ADAPTER_DIR)
+    CriticVersion.objects.filter(pk=version.pk).update(model_type=critic.model_type)
     return critic, training_set, result, base_metrics
 
 

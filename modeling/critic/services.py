@@ -62,20 +62,24 @@ def training_settings_default(*, tiny: bool) -> dict:
     every weight, reads early vision features, learns from a scoring-heavy mixture with the level token
     weighted up, and first warms up its vision tower on the scoring labels (`vision_warmup_steps`,
     modeling.critic.core.training.vision_warmup; docs/benchmarks.md, "Critic on the demo").
+    A real checkpoint writes a checkpoint every 200 steps (a killed run resumes) and decodes images in 4 DataLoader
+    workers; the tiny one trains in this process with neither, as fast as the demo's Retrain needs.
     """
     if tiny:
         adapter = {"r": 16, "alpha": 32, "dropout": 0.0, "projections": ["q_proj", "k_proj", "v_proj", "o_proj"],
                    "train_projector": True, "train_vision": True, "full_finetune": True, "vision_feature_layer": -2, "seed": 0}
         optimisation = {"epochs": 1, "max_steps": 300, "batch_size": 8, "learning_rate": 1e-3, "weight_decay": 0.0,
                         "warmup_fraction": 0.05, "schedule": "cosine", "min_lr_ratio": 0.1, "max_grad_norm": 1.0,
-                        "shuffle": True, "seed": 0, "scored_token_weight": 20.0, "vision_warmup_steps": 1000}
+                        "shuffle": True, "seed": 0, "scored_token_weight": 20.0, "vision_warmup_steps": 1000,
+                        "gradient_accumulation_steps": 1, "mixed_precision": "auto", "checkpoint_every": 0, "num_workers": 0}
         data = CriticDataSettings(curriculum=False, mix={"scoring": 0.7, "relativity": 0.3})
     else:
         adapter = {"r": 16, "alpha": 32, "dropout": 0.1, "projections": ["q_proj", "k_proj", "v_proj", "o_proj"],
                    "train_projector": True, "train_vision": False, "full_finetune": False, "vision_feature_layer": None, "seed": 0}
         optimisation = {"epochs": 1, "max_steps": None, "batch_size": 4, "learning_rate": 2e-4, "weight_decay": 0.0,
                         "warmup_fraction": 0.05, "schedule": "cosine", "min_lr_ratio": 0.1, "max_grad_norm": 1.0,
-                        "shuffle": False, "seed": 0, "scored_token_weight": 1.0, "vision_warmup_steps": 0}  # not shuffled: the curriculum's stage order is kept
+                        "shuffle": False, "seed": 0, "scored_token_weight": 1.0, "vision_warmup_steps": 0,  # not shuffled: the curriculum's order is kept
+                        "gradient_accumulation_steps": 1, "mixed_precision": "auto", "checkpoint_every": 200, "num_workers": 4}
         data = CriticDataSettings(curriculum=True)
     return {"adapter": adapter, "optimisation": optimisation, "data": data.to_dict(), "scoring_batch_size": 16,
             "gradient_checkpointing": not tiny, "evaluate_base": True}

@@ -24,9 +24,48 @@ __all__ = [
     "default_device_and_dtype",
     "image_only_processor_class",
     "load_critic",
+    "QUANTIZATION",
+    "QuantizationUnavailable",
     "load_processor",
     "single_token_ids",
 ]
+
+#: Optional 4-/8-bit loading of the frozen base (QLoRA) through bitsandbytes.
+QUANTIZATION = ("4bit", "8bit")
+
+
+class QuantizationUnavailable(RuntimeError):
+    """4-/8-bit loading was asked for where it cannot run (bitsandbytes missing, or no CUDA device)."""
+
+
+def quantization_config(quantization: str, device: torch.device):
+    """The ``BitsAndBytesConfig`` for ``"4bit"`` (NF4, bf16 compute, QLoRA) or ``"8bit"``.
+
+    Raises
+    ------
+    ValueError
+        Another value.
+    QuantizationUnavailable
+        bitsandbytes is not installed, or the device is not CUDA; the message says what to do.
+    """
+    if quantization not in QUANTIZATION:
+        raise ValueError(f"quantization must be one of {', '.join(QUANTIZATION)} or None, not {quantization!r}")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise QuantizationUnavailable(
+            f"{quantization} loading needs bitsandbytes, which is not installed on this worker: "
+            "pip install bitsandbytes on a CUDA host, or train without quantization."
+        ) from None
+    if device.type != "cuda":
+        raise QuantizationUnavailable(f"{quantization} loading needs a CUDA device; this worker trains on {device.type}.")
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True,
+    )
 
 
 def default_device_and_dtype(device: str | torch.device | None = None) -> tuple[torch.device, torch.dtype]:
@@ -128,6 +167,7 @@ def load_critic(
     dtype: torch.dtype | None = None,
     gradient_checkpointing: bool = False,
     adapter_directory=None,
+    quantization: str | None = None,
 ) -> Critic:
     """Load a critic from a local checkpoint directory (never from the hub).
 
@@ -143,6 +183,8 @@ def load_critic(
         Trade compute for memory in training (disables the KV cache).
     adapter_directory : path-like, optional
         A saved adapter or fine-tuned weights (:func:`modeling.critic.core.lora.load_adapter`).
+    quantization : {"4bit", "8bit"} or None
+        Load the frozen base quantised through bitsandbytes (QLoRA; CUDA only).
 
     Returns
     -------
@@ -155,6 +197,8 @@ def load_critic(
         ``directory`` has no ``config.json``.
     ValueError
         The level words (or pair words) do not start with distinct tokens.
+    QuantizationUnavailable
+        ``quantization`` asked for where bitsandbytes or CUDA is missing.
     """
     from transformers import AutoModelForImageTextToText
 
@@ -163,8 +207,17 @@ def load_critic(
         raise FileNotFoundError(f"{directory} has no config.json")
     device, default_dtype = default_device_and_dtype(device)
     dtype = dtype or default_dtype
-    model = AutoModelForImageTextToText.from_pretrained(directory, dtype=dtype, local_files_only=True)
-    model.to(device)
+    if quantization is not None:
+        from peft import prepare_model_for_kbit_training
+
+        model = AutoModelForImageTextToText.from_pretrained(
+            directory, dtype=dtype, local_files_only=True, quantization_config=quantization_config(quantization, device),
+            device_map={"": device},
+        )
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    else:
+        model = AutoModelForImageTextToText.from_pretrained(directory, dtype=dtype, local_files_only=True)
+        model.to(device)
     model_type = model.config.model_type
     processor = load_processor(directory, model_type=model_type)
     critic = Critic(

@@ -1,13 +1,16 @@
 """Train a critic on conversations: loss on answer tokens only, AdamW, checksummed artifacts.
 
-Plain torch loop (paper 000, eq. 1: next-token cross-entropy on the answer, the
-image and question tokens masked out). Progress and cancellation go through two
-callbacks so a Celery task can write progress to the run's row and stop on request.
+The loop runs through Hugging Face Accelerate (paper 000, eq. 1: next-token cross-entropy on
+the answer, the image and question tokens masked out): the same code trains on one CPU, one GPU,
+or every process that ``torchrun``/``accelerate launch`` started (DDP), with gradient accumulation,
+bf16 autocast over fp32 trainable weights, images decoded in DataLoader workers, checkpoints to
+resume from, and ordered stages each with its own schedule (paper 000's stage-wise training).
+Progress and cancellation go through callbacks, called on the main process only, so a Celery task
+can write progress to the run's row and stop on request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -18,25 +21,44 @@ import numpy as np
 import torch
 
 from modeling.conversations import Conversation
+from modeling.critic.core.artifacts import artifact_sha256, heldout_metrics
+from modeling.critic.core.batches import (
+    IGNORE_INDEX,
+    MicroBatches,
+    answer_loss,
+    conversation_batch,
+    global_batches,
+    micro_batch_loader,
+    process_micro_batches,
+)
+from modeling.critic.core.checkpoint import checkpoint_load, checkpoint_save
+from modeling.critic.core.distributed import any_process, mean_over_processes, trainable_in_fp32, training_accelerator
+from modeling.critic.core.lora import save_adapter, vision_module_names
 from modeling.critic.core.model import Critic
-from modeling.critic.core.lora import save_adapter
-from modeling.critic.core.scoring import as_rgb_image, score_images
+from modeling.critic.core.scoring import as_rgb_image
+from modeling.critic.core.warmup import pooled_image_features, scored_image_levels, vision_parameters, vision_warmup
 
 __all__ = [
     "IGNORE_INDEX",
     "TrainingCancelled",
     "TrainingConfig",
     "TrainingResult",
+    "TrainingStage",
     "answer_loss",
     "artifact_sha256",
     "conversation_batch",
     "heldout_metrics",
+    "pooled_image_features",
+    "scored_image_levels",
+    "stage_label",
     "train_critic",
+    "vision_warmup",
 ]
 
-IGNORE_INDEX = -100
-
 ProgressCallback = Callable[[int, int, float, float], None]
+#: ``on_stage(index from 1, count, name, steps in the stage, global steps done before it)``.
+StageCallback = Callable[[int, int, str, int, int], None]
+MIXED_PRECISION = ("auto", "no", "bf16")
 
 
 class TrainingCancelled(RuntimeError):
@@ -54,6 +76,18 @@ class TrainingConfig:
     max_steps : int or None
         Stop after this many optimiser steps, cycling through the data.
     batch_size : int
+        Per process (per device) and micro-batch: the global batch of one optimiser step is
+        ``batch_size * processes * gradient_accumulation_steps``.
+    gradient_accumulation_steps : int
+        Micro-batches whose gradients add up before each optimiser step.
+    mixed_precision : str
+        ``"bf16"`` (autocast; trainable weights kept in fp32), ``"no"``, or ``"auto"``: bf16 on CUDA, none on CPU.
+    checkpoint_every : int
+        Optimiser steps between checkpoints (0: none); only with a ``checkpoint_dir``.
+    num_workers : int
+        DataLoader worker processes that decode images and run the processor (0: in the loop).
+    one_task_per_batch : bool
+        Draw every batch from a single ``Conversation.task`` (paper 000's stage-wise training).
     learning_rate, weight_decay : float
     warmup_fraction : float
         Share of the steps with a linear warm-up from 0.
@@ -92,6 +126,11 @@ class TrainingConfig:
     seed: int = 0
     scored_token_weight: float = 1.0
     vision_warmup_steps: int = 0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "auto"
+    checkpoint_every: int = 0
+    num_workers: int = 0
+    one_task_per_batch: bool = False
 
     @classmethod
     def tiny(cls, *, max_steps: int = 600, seed: int = 0, **overrides) -> TrainingConfig:
@@ -135,6 +174,43 @@ class TrainingConfig:
             raise ValueError("scored_token_weight must be > 0")
         if self.vision_warmup_steps < 0:
             raise ValueError("vision_warmup_steps must be >= 0")
+        if self.gradient_accumulation_steps <= 0:
+            raise ValueError("gradient_accumulation_steps must be > 0")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}")
+        if self.checkpoint_every < 0:
+            raise ValueError("checkpoint_every must be >= 0")
+        if self.num_workers < 0:
+            raise ValueError("num_workers must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainingStage:
+    """One stage of a stage-wise run: its conversations, trained in order after the stages before it.
+
+    Attributes
+    ----------
+    name : str
+        Shown in progress ("stage 2/3 absolute: step 40/100").
+    conversations : sequence of Conversation
+    config : TrainingConfig
+        The stage's own schedule (steps, learning rate, warm-up, decay); a fresh optimiser per stage.
+    """
+
+    name: str
+    conversations: Sequence[Conversation]
+    config: TrainingConfig
+
+    def __post_init__(self):
+        if not self.name:
+            raise ValueError("a stage needs a name")
+        if not self.conversations:
+            raise ValueError(f"stage {self.name!r} has no conversations to train on")
+
+
+def stage_label(index: int, count: int, name: str, step: int, steps: int) -> str:
+    """How progress names a stage: ``"stage 2/3 absolute: step 40/100"``."""
+    return f"stage {index}/{count} {name}: step {step}/{steps}"
 
 
 @dataclass
@@ -157,6 +233,12 @@ class TrainingResult:
         Mean squared error of each vision warm-up step (empty without one).
     seconds : float
         Wall time of the optimisation loop.
+    processes, global_batch_size : int
+        Processes that trained, and conversations per optimiser step summed over them.
+    resumed_from_step : int
+        Optimiser steps restored from a checkpoint (0: started from scratch).
+    stages : list of dict
+        ``name`` and ``steps`` of each stage, in order.
     """
 
     steps: int
@@ -167,75 +249,10 @@ class TrainingResult:
     heldout: dict | None = None
     warmup_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _render_pair(critic: Critic, conversation: Conversation) -> tuple[str, str, str]:
-    """(full text, prompt text, answer text) of a conversation whose last turn is the answer."""
-    messages = list(conversation.messages)
-    if messages[-1]["role"] != "assistant":
-        raise ValueError("a training conversation must end with the assistant's answer")
-    full = critic.render(messages)
-    prompt = critic.render(messages[:-1], add_generation_prompt=True)
-    if not full.startswith(prompt):
-        raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
-    return full, prompt, full[len(prompt) :]
-
-
-def conversation_batch(critic: Critic, conversations: Sequence[Conversation], image_loader: Callable):
-    """Model inputs with ``labels`` that keep only the answer tokens (the last assistant turn).
-
-    Rows are left-padded, so each answer sits at the end of its row: its tokens
-    are found by tokenising the answer text alone, and, if the tokenizer merges
-    across the prompt/answer boundary, from the length of the prompt encoded alone.
-
-    Returns
-    -------
-    transformers.BatchFeature
-        Processor outputs plus ``labels`` (``IGNORE_INDEX`` outside answers).
-    """
-    rendered = [_render_pair(critic, c) for c in conversations]
-    rows = [[image_loader(key) for key in c.images] for c in conversations]
-    batch = critic.encode([full for full, _, _ in rendered], rows)
-    input_ids = batch["input_ids"]
-    labels = torch.full_like(input_ids, IGNORE_INDEX)
-    lengths = batch["attention_mask"].sum(dim=1).tolist()
-    answer_lengths = []
-    for i, (_, _, answer) in enumerate(rendered):
-        ids = critic.tokenizer.encode(answer, add_special_tokens=False)
-        n = len(ids)
-        answer_lengths.append(n if 0 < n < lengths[i] and input_ids[i, -n:].tolist() == ids else None)
-    if any(n is None for n in answer_lengths):
-        prompts = critic.encode([prompt for _, prompt, _ in rendered], rows)
-        prompt_lengths = prompts["attention_mask"].sum(dim=1).tolist()
-        answer_lengths = [full - prompt for full, prompt in zip(lengths, prompt_lengths)]
-    for i, n in enumerate(answer_lengths):
-        if n <= 0:
-            raise ValueError("a conversation has an empty answer")
-        labels[i, -n:] = input_ids[i, -n:]
-    batch["labels"] = labels
-    return batch
-
-
-def answer_loss(critic: Critic, batch, scored_token_weight: float = 1.0) -> torch.Tensor:
-    """Mean next-token cross-entropy over the answer tokens, scored tokens weighted.
-
-    With ``scored_token_weight == 1`` this is the model's own loss (paper 000, eq. 1).
-    Otherwise each answer token whose label is a level word or a pair word
-    (``critic.level_token_ids``, ``critic.pair_token_ids``) weighs
-    ``scored_token_weight`` and the others 1, normalised by the total weight.
-    """
-    if scored_token_weight == 1.0:
-        return critic.model(**batch).loss
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
-    logits = critic.model(**inputs).logits[:, :-1, :].float()
-    targets = batch["labels"][:, 1:].to(logits.device)
-    mask = targets != IGNORE_INDEX
-    scored = torch.tensor(critic.level_token_ids + critic.pair_token_ids, device=targets.device)
-    weights = torch.where(torch.isin(targets, scored), scored_token_weight, 1.0) * mask
-    losses = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.clamp(min=0).reshape(-1), reduction="none"
-    ).view_as(weights)
-    return (losses * weights).sum() / weights.sum()
+    processes: int = 1
+    global_batch_size: int = 0
+    resumed_from_step: int = 0
+    stages: list[dict] = field(default_factory=list)
 
 
 def _lr_lambda(config: TrainingConfig, total_steps: int):
@@ -253,175 +270,56 @@ def _lr_lambda(config: TrainingConfig, total_steps: int):
     return factor
 
 
-def _batches(n_items: int, config: TrainingConfig, rng: np.random.Generator):
-    """Index batches: epochs of (optionally shuffled) order, cut to ``max_steps`` if set."""
-    steps_per_epoch = math.ceil(n_items / config.batch_size)
-    total = config.max_steps if config.max_steps is not None else config.epochs * steps_per_epoch
-    out: list[np.ndarray] = []
-    while len(out) < total:
-        order = rng.permutation(n_items) if config.shuffle else np.arange(n_items)
-        out += [order[k : k + config.batch_size] for k in range(0, n_items, config.batch_size)]
-    return out[:total]
-
-
-VISION_WARMUP_BATCH = 16
-
-
-def scored_image_levels(conversations: Sequence[Conversation]) -> list[tuple[str, int]]:
-    """``(image key, level index 0-4)`` of every scoring conversation (its answer names one level)."""
-    from modeling.conversations import LEVELS
-
-    out = []
-    for conversation in conversations:
-        if conversation.task != "scoring" or len(conversation.images) != 1:
-            continue
-        words = conversation.answer.rstrip(".").split()
-        if words and words[-1] in LEVELS:
-            out.append((conversation.images[0], LEVELS.index(words[-1])))
-    return out
-
-
-def pooled_image_features(critic: Critic, images: Sequence) -> torch.Tensor:
-    """Each image's projector output averaged over its tokens: [n_images, text hidden size].
-
-    Through the family's own ``get_image_features`` (LLaVA-OneVision and Qwen2-VL both return one
-    tensor of tokens per image), so the features are exactly what the language model receives.
-    """
-    from peft import PeftModel
-
-    model = critic.model.get_base_model() if isinstance(critic.model, PeftModel) else critic.model
-    placeholder = critic.render([{"role": "user", "content": [{"type": "image", "index": 0}]}])
-    batch = critic.encode([placeholder] * len(images), [[image] for image in images])
-    inputs = {key: batch[key] for key in ("pixel_values", "image_sizes", "image_grid_thw") if key in batch}
-    output = model.model.get_image_features(**inputs)
-    per_image = getattr(output, "pooler_output", output)
-    return torch.stack([tokens.reshape(-1, tokens.shape[-1]).mean(dim=0) for tokens in per_image])
-
-
-def _vision_parameters(critic: Critic) -> list[torch.nn.Parameter]:
-    from modeling.critic.core.lora import projector_module_names, vision_module_names
-
-    names = vision_module_names(critic.model) + projector_module_names(critic.model)
-    # Qwen2-VL's merger sits inside its vision tower: each parameter once.
-    unique = {id(p): p for name in names for p in critic.model.get_submodule(name).parameters() if p.requires_grad}
-    return list(unique.values())
-
-
-def vision_warmup(
-    critic: Critic,
-    conversations: Sequence[Conversation],
-    *,
-    config: TrainingConfig,
-    image_loader: Callable,
-    rng: np.random.Generator,
-    on_step: Callable[[int, float], None] | None = None,
-) -> list[float]:
-    """Teach a tiny random critic's vision tower and projector to see quality before its language model.
-
-    A tiny random critic cannot learn blur and noise through its random language model: the fixed answer
-    words are learnt first and the image's gradient is lost (docs/benchmarks.md, "Critic on the demo").
-    So, for ``config.vision_warmup_steps`` steps, the trainable vision and projector parameters learn the
-    scoring conversations' levels (0-4) from :func:`pooled_image_features` through a throw-away linear
-    head, by mean squared error. Only the scoring labels of this run's training images are used; the head
-    is not saved. Returns the loss of each step (empty when there is nothing to warm up).
-    """
-    labelled = scored_image_levels(conversations)
-    parameters = _vision_parameters(critic)
-    if not labelled or not parameters or not config.vision_warmup_steps:
-        return []
-    hidden = pooled_image_features(critic, [image_loader(labelled[0][0])]).shape[-1]
-    head = torch.nn.Linear(hidden, 1).to(device=critic.device, dtype=critic.dtype)
-    optimizer = torch.optim.AdamW([*parameters, *head.parameters()], lr=config.learning_rate)
-    losses = []
-    for step in range(1, config.vision_warmup_steps + 1):
-        chosen = [labelled[i] for i in rng.integers(0, len(labelled), VISION_WARMUP_BATCH)]
-        features = pooled_image_features(critic, [image_loader(key) for key, _ in chosen])
-        targets = torch.tensor([level for _, level in chosen], dtype=features.dtype, device=features.device)
-        loss = torch.nn.functional.mse_loss(head(features).squeeze(-1), targets)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-        if on_step is not None:
-            on_step(step, losses[-1])
-    return losses
-
-
-def artifact_sha256(directory) -> tuple[str, dict[str, str]]:
-    """SHA-256 of every file under ``directory`` and one digest over (path, digest) pairs in order.
-
-    Returns
-    -------
-    (str, dict)
-        The overall hex digest, and relative path -> hex digest per file.
-    """
-    directory = Path(directory)
-    files = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        files[path.relative_to(directory).as_posix()] = digest.hexdigest()
-    overall = hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in files.items()).encode())
-    return overall.hexdigest(), files
-
-
-def heldout_metrics(critic: Critic, images: Sequence, targets, *, batch_size: int = 8) -> dict:
-    """Agreement of the critic's level scores with held-out human scores.
-
-    Returns
-    -------
-    dict
-        ``srcc`` (Spearman, :func:`evaluation.metrics.srcc`; NaN when the critic's
-        scores are all equal, where rank correlation is undefined), ``n``, and the
-        mean predicted ``variance``.
-    """
-    from evaluation.metrics import srcc
-
-    predicted = score_images(critic, images, batch_size=batch_size)
-    targets = np.asarray(targets, dtype=float)
-    try:
-        rho = srcc(predicted.scores, targets)
-    except ValueError:
-        # Constant predictions (an untrained model can give them): no ranking at all.
-        rho = float("nan")
-    return {"srcc": rho, "n": int(targets.size), "mean_variance": float(predicted.variances.mean())}
-
 
 def train_critic(
     critic: Critic,
-    conversations: Sequence[Conversation],
+    conversations: Sequence[Conversation] | None = None,
     *,
     output_dir,
     config: TrainingConfig = TrainingConfig(),
+    stages: Sequence[TrainingStage] | None = None,
     image_loader: Callable = as_rgb_image,
     progress: ProgressCallback | None = None,
+    on_stage: StageCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     heldout: tuple[Sequence, Sequence[float]] | None = None,
+    checkpoint_dir=None,
+    accelerator=None,
 ) -> TrainingResult:
-    """Train the critic's trainable parameters on conversations and save the artifact.
+    """Train the critic's trainable parameters on conversations (or stages of them) and save the artifact.
 
     Call :func:`modeling.critic.core.lora.apply_training_settings` first to choose what
-    trains. The loss is the mean cross-entropy over answer tokens (paper 000, eq. 1).
+    trains. The loss is the mean cross-entropy over answer tokens (paper 000, eq. 1); each
+    optimiser step averages it over ``gradient_accumulation_steps`` micro-batches on every
+    process (:func:`modeling.critic.core.batches.global_batches`).
 
     Parameters
     ----------
     critic : Critic
     conversations : sequence of Conversation
-        Each ends with the answer to learn.
+        Each ends with the answer to learn; one stage trained with ``config``. Give either these or ``stages``.
     output_dir : path-like
-        Receives the adapter (or full weights) and its settings.
+        Receives the adapter (or full weights) and its settings (main process only).
     config : TrainingConfig
+        The schedule without stages; with stages, its precision and vision warm-up apply to the run.
+    stages : sequence of TrainingStage, optional
+        Trained in order, each with a fresh optimiser and its own schedule.
     image_loader : callable
-        Image key -> PIL image; default opens the key as a path.
+        Image key -> PIL image; default opens the key as a path. Called in DataLoader workers when
+        ``num_workers > 0``.
     progress : callable, optional
-        ``progress(step, total_steps, loss, eta_seconds)`` after every step.
+        ``progress(step, total_steps, loss, eta_seconds)`` after every optimiser step (main process).
+    on_stage : callable, optional
+        ``on_stage(index, count, name, steps, steps_before)`` as each stage starts (main process).
     should_cancel : callable, optional
         Checked before every step; when it returns True the run stops with
         :class:`TrainingCancelled` and saves nothing.
     heldout : (images, targets), optional
         Scored after training with :func:`heldout_metrics`.
+    checkpoint_dir : path-like, optional
+        Checkpoints go here every ``checkpoint_every`` steps; a checkpoint found here is resumed from.
+    accelerator : accelerate.Accelerator, optional
+        Default :func:`training_accelerator` for the critic's device.
 
     Returns
     -------
@@ -430,75 +328,150 @@ def train_critic(
     Raises
     ------
     ValueError
-        No conversations, or no trainable parameters.
+        No conversations, no trainable parameters, or a checkpoint from another process count.
     TrainingCancelled
     """
-    if not conversations:
-        raise ValueError("no conversations to train on")
+    if stages is None:
+        if not conversations:
+            raise ValueError("no conversations to train on")
+        stages = [TrainingStage("train", conversations, config)]
+    stages = list(stages)
+    if not stages:
+        raise ValueError("no stages to train")
+    config = config if conversations is not None else stages[0].config
     if not any(p.requires_grad for p in critic.model.parameters()):
         raise ValueError("the critic has no trainable parameters; call apply_training_settings first")
-    rng = np.random.default_rng(config.seed)
-    batches = _batches(len(conversations), config, rng)
-    warmup = config.vision_warmup_steps if scored_image_levels(conversations) and _vision_parameters(critic) else 0
-    total = warmup + len(batches)
-    losses: list[float] = []
-    warmup_losses: list[float] = []
+    full = critic.training_settings is not None and getattr(critic.training_settings, "full_finetune", False)
+    accelerator = accelerator or training_accelerator(device=critic.device, mixed_precision=config.mixed_precision, find_unused_parameters=full)
+    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    plans = [global_batches(stage.conversations, stage.config, world) for stage in stages]
+    every = [c for stage in stages for c in stage.conversations]
+    warmup = config.vision_warmup_steps if scored_image_levels(every) and vision_parameters(critic) else 0
+    total = warmup + sum(len(plan) for plan in plans)
+    global_batch = config.batch_size * world * config.gradient_accumulation_steps
+    saved = checkpoint_load(checkpoint_dir) if checkpoint_dir is not None else None
+    if saved is not None and saved["processes"] != world:
+        raise ValueError(f"the checkpoint was written by {saved['processes']} processes, not {world}: resume with as many")
+    losses: list[float] = list(saved["losses"]) if saved else []
+    warmup_losses: list[float] = list(saved["warmup_losses"]) if saved else []
     frozen: list[torch.nn.Parameter] = []
-    started = time.perf_counter()
+    started, resumed_from = time.perf_counter(), (saved["global_step"] if saved else 0)
 
-    def report(step: int, loss: float) -> None:
-        if should_cancel is not None and should_cancel():
+    def cancel_now() -> bool:
+        return any_process(accelerator, main and should_cancel is not None and should_cancel())
+
+    def report(step: int, loss: float, *, check: bool = True) -> None:
+        if check and cancel_now():
             raise TrainingCancelled(f"cancelled at step {step} of {total}")
-        if progress is not None:
-            elapsed = time.perf_counter() - started
-            progress(step, total, loss, elapsed / step * (total - step))
+        if progress is not None and main:
+            done = max(1, step - resumed_from)
+            progress(step, total, loss, (time.perf_counter() - started) / done * (total - step))
 
     # Dropout draws from torch's global generator: fork it so the seed stays local.
     with torch.random.fork_rng(devices=[critic.device] if critic.device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         critic.model.train()
+        trainable = [name for name, p in critic.model.named_parameters() if p.requires_grad]
+        model = None
+        upcast = trainable_in_fp32(critic) if accelerator.mixed_precision == "bf16" else {}
         try:
+            if saved is None and warmup:
+                warmup_losses = vision_warmup(critic, every, config=config, image_loader=image_loader, rng=np.random.default_rng(config.seed), on_step=report)
+            if saved is not None:
+                parameters = dict(critic.model.named_parameters())
+                with torch.no_grad():
+                    for name, value in saved["weights"].items():
+                        parameters[name].copy_(value.to(parameters[name].device))
+                torch.set_rng_state(saved["torch_rng"])
             if warmup:
-                warmup_losses = vision_warmup(critic, conversations, config=config, image_loader=image_loader, rng=rng, on_step=report)
                 # What the vision tower learnt stays: the conversations train the projector and language model.
-                from modeling.critic.core.lora import vision_module_names
-
                 frozen = [p for name in vision_module_names(critic.model) for p in critic.model.get_submodule(name).parameters() if p.requires_grad]
                 for parameter in frozen:
                     parameter.requires_grad_(False)
             parameters = [p for p in critic.model.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(batches)))
-            for step, indices in enumerate(batches, start=warmup + 1):
-                if should_cancel is not None and should_cancel():
-                    raise TrainingCancelled(f"cancelled before step {step} of {total}")
-                batch = conversation_batch(critic, [conversations[i] for i in indices], image_loader)
-                loss = answer_loss(critic, batch, config.scored_token_weight)
-                loss.backward()
-                if config.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
-                if progress is not None:
-                    elapsed = time.perf_counter() - started
-                    progress(step, total, losses[-1], elapsed / step * (total - step))
+            model = accelerator.prepare_model(critic.model)
+            before = warmup
+            for index, (stage, plan) in enumerate(zip(stages, plans)):
+                if saved is not None and index < saved["stage_index"]:
+                    before += len(plan)
+                    continue
+                start = saved["stage_step"] if saved is not None and index == saved["stage_index"] else 0
+                _train_stage(
+                    critic, model, accelerator, stage, plan, parameters, trainable, start=start, before=before,
+                    saved=saved if start else None, image_loader=image_loader, report=report, losses=losses,
+                    warmup_losses=warmup_losses, checkpoint_dir=checkpoint_dir, on_stage=on_stage if main else None,
+                    index=index, count=len(stages), cancel_now=cancel_now,
+                )
+                before += len(plan)
         finally:
+            if model is not None:
+                accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # the forward is the model's own again
             for parameter in frozen:
                 parameter.requires_grad_(True)
+            parameters = dict(critic.model.named_parameters())
+            for name, dtype in upcast.items():
+                parameters[name].data = parameters[name].data.to(dtype)
             critic.model.eval()
     seconds = time.perf_counter() - started
-    save_adapter(critic, output_dir)
+    if main:
+        save_adapter(critic, output_dir)
+    accelerator.wait_for_everyone()
     digest, files = artifact_sha256(output_dir)
-    metrics = heldout_metrics(critic, heldout[0], heldout[1]) if heldout is not None else None
+    metrics = heldout_metrics(critic, heldout[0], heldout[1]) if heldout is not None and main else None
     return TrainingResult(
-        steps=len(batches),
-        losses=losses,
-        artifact_dir=Path(output_dir),
-        files=files,
-        sha256=digest,
-        heldout=metrics,
-        warmup_losses=warmup_losses,
-        seconds=seconds,
+        steps=total - warmup, losses=losses, artifact_dir=Path(output_dir), files=files, sha256=digest, heldout=metrics,
+        warmup_losses=warmup_losses, seconds=seconds, processes=world, global_batch_size=global_batch,
+        resumed_from_step=resumed_from, stages=[{"name": s.name, "steps": len(p)} for s, p in zip(stages, plans)],
     )
+
+
+def _train_stage(
+    critic, model, accelerator, stage, plan, parameters, trainable, *, start, before, saved, image_loader, report, losses,
+    warmup_losses, checkpoint_dir, on_stage, index, count, cancel_now,
+) -> None:
+    """One stage's optimiser steps ``start`` .. ``len(plan)``, with its own AdamW and schedule."""
+    from contextlib import nullcontext
+
+    config = stage.config
+    accumulation = config.gradient_accumulation_steps
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(plan)))
+    optimizer = accelerator.prepare_optimizer(optimizer)
+    if saved is not None:
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+    if on_stage is not None:
+        on_stage(index + 1, count, stage.name, len(plan), before)
+    micro = process_micro_batches(
+        plan, batch_size=config.batch_size, accumulation=accumulation, world_size=accelerator.num_processes, rank=accelerator.process_index,
+    )
+    loader = iter(micro_batch_loader(MicroBatches(critic, stage.conversations, micro, image_loader), start=start * accumulation, num_workers=config.num_workers))
+    for step in range(start, len(plan)):
+        if cancel_now():
+            raise TrainingCancelled(f"cancelled before step {before + step + 1}")
+        step_loss = 0.0
+        for a in range(accumulation):
+            batch = next(loader).to(accelerator.device)
+            for key in ("pixel_values", "pixel_values_videos"):
+                if key in batch:
+                    batch[key] = batch[key].to(critic.dtype)
+            with accelerator.no_sync(model) if a < accumulation - 1 else nullcontext(), accelerator.autocast():
+                loss = answer_loss(critic, batch, config.scored_token_weight, model=model)
+                accelerator.backward(loss / accumulation)
+            step_loss += float(loss.detach()) / accumulation
+        if config.max_grad_norm is not None:
+            accelerator.clip_grad_norm_(parameters, config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(mean_over_processes(accelerator, step_loss))
+        done = step + 1
+        if checkpoint_dir is not None and config.checkpoint_every and done % config.checkpoint_every == 0 and done < len(plan):
+            if accelerator.is_main_process:
+                checkpoint_save(
+                    checkpoint_dir, model=critic.model, trainable_names=trainable, optimizer=optimizer, scheduler=scheduler,
+                    position={"stage_index": index, "stage_step": done, "global_step": before + done, "losses": losses,
+                              "warmup_losses": warmup_losses, "processes": accelerator.num_processes},
+                )
+            accelerator.wait_for_everyone()
+        report(before + done, losses[-1], check=False)

@@ -241,14 +241,14 @@ def test_researcher_asks_a_version_for_descriptions_and_sees_them_arrive(critic_
 def test_cancel_stops_a_running_version_and_saves_nothing(critic_settings, project, labelled, monkeypatch):
     """A cancel asked for mid-run stops training at the next step; the version ends cancelled without an artifact."""
     monkeypatch.setattr(critic_runs, "PROGRESS_EVERY_S", 0.0)
-    original = critic_runs._Progress.__call__
+    original = critic_runs.TrainingProgress.__call__
 
     def progress_then_cancel(self, step, total, loss, eta):
         original(self, step, total, loss, eta)
         if step == 1:
             critic_services.critic_version_cancel(version=CriticVersion.objects.get(pk=self.version_id))
 
-    monkeypatch.setattr(critic_runs._Progress, "__call__", progress_then_cancel)
+    monkeypatch.setattr(critic_runs.TrainingProgress, "__call__", progress_then_cancel)
     version = critic_services.critic_version_request(project=project, overrides={**QUICK, "optimisation": {"max_steps": 20, "batch_size": 2, "vision_warmup_steps": 2}})
     version = critic_runs.critic_version_train(version.pk)
     assert version.status == CriticVersion.Status.CANCELLED and version.step < 20

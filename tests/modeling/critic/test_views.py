@@ -180,3 +180,28 @@ def test_retrain_by_htmx_shows_its_message_in_place_and_leaves_no_stale_flash(cl
     assert "Critic v1 is queued; this page follows it." in partial.content.decode()
     later = client.get(reverse("annotation:project_annotation_settings", kwargs={"project_id": project.pk}))
     assert "this page follows it" not in later.content.decode()
+def test_version_page_shows_the_global_batch_and_a_resume(client, project, researcher):
+    """The version page spells out the global batch (per process × processes × accumulation) and where it resumed."""
+    version = _finished(project, 1, training_settings={
+        "optimisation": {"batch_size": 2}, "scale": {"processes": 2, "global_batch_size": 8, "gradient_accumulation_steps": 2},
+    })
+    version.metrics = {**version.metrics, "resumed_from_step": 200}
+    version.save(update_fields=["metrics"])
+    client.force_login(researcher)
+    text = client.get(reverse("critic:version", kwargs={"project_id": project.pk, "version_id": version.pk})).content.decode()
+    assert "global batch 8 = 2 per process × 2 processes × 2 accumulated; resumed from step 200" in text
+
+
+def test_progress_names_the_stage_of_a_stage_wise_run(client, project, researcher):
+    """A training version's live progress shows its stage before the step count."""
+    from django.utils import timezone
+
+    from config.processes import worker_identity
+
+    CriticVersion.objects.create(
+        project=project, number=1, status=CriticVersion.Status.TRAINING, base_model_dir="/x", step=42, total_steps=102,
+        stage="stage 2/3 absolute: step 40/100", heartbeat_at=timezone.now(), worker=worker_identity(),
+    )
+    client.force_login(researcher)
+    text = client.get(reverse("critic:index", kwargs={"project_id": project.pk})).content.decode()
+    assert "stage 2/3 absolute: step 40/100 · step 42/102" in text
