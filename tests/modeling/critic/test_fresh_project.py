@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from annotation.models import PairSource, SelectionStrategy, WorkItem
 from annotation.vocabulary import TaskKind
-from modeling.critic import runs as critic_runs, services as critic_services, storage
+from modeling.critic import pool_scoring, runs as critic_runs, services as critic_services, storage
 from modeling.critic.models import CriticScore, CriticVersion
 from modeling.selection import tasks as selection_tasks
 from tests.evaluation.judgement_builders import annotators_make, judgements_add
@@ -59,7 +59,7 @@ def test_first_batch_of_a_fresh_project_is_chosen_with_the_promoted_critic(criti
     assert CriticVersion.objects.get(project=project, status=CriticVersion.Status.ACTIVE) == version
     assert ("modeling.critic_score_pool", (version.pk,)) in enqueued
     with django_capture_on_commit_callbacks(execute=True):
-        assert critic_runs.critic_pool_score(version.pk) == len(images)
+        assert pool_scoring.critic_pool_score(version.pk) == len(images)
     assert CriticScore.objects.filter(version=version).count() == len(images)
     assert enqueued[-1] == ("modeling.pair_queue_refill", (project.pk,))  # new critic scores: the selector refills
     assert selection_tasks.pair_queue_refill(project.pk) == project.pair_batch_size
