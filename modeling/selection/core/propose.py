@@ -22,17 +22,18 @@ variance and splits it with a default correlation ``COLD_START_CORRELATION = rho
 sqrt(v_0) z(c)``, variance ``(1 - rho^2) v_0``.
 
 The scores a researcher sees (the Scores page, the exports) are the **human-only** ones: the scaling
-run's Thurstone MAP from comparisons and ratings alone. Selection serves that ranking. So the posterior
-it works on is the human-only one, and the critic only *places the images nobody has compared yet*:
-an uncompared image sits at its calibrated prior mean, with a variance of at least the human scale's
-prior ``v_0`` (the human-only ranking knows nothing of it yet, so it must not look settled). Its first
-comparison then goes to an image the critic puts close to it, a near tie, which carries the most
-information. Once every image is compared the critic has no say: a good critic buys better first
-comparisons, a useless one places images at random, which is what the default does anyway
-(docs/benchmarks.md: conditioning selection on the human + critic posterior made the human-only
-ranking slower, up to 2.6x with a Spearman-0.9 critic, because comparisons then went where the
-*combined* posterior was unsure). The human + critic posterior is still available from the prior
-(``SelectionPosterior.prior_mean`` / ``prior_var``) for reports.
+run's Thurstone MAP from comparisons and ratings alone. Selection serves that ranking, so it works on
+the human-only posterior. The critic shapes the *cold start*: before it can be calibrated, the images
+nobody has compared sit at the cold-start prior mean, so the first batch compares neighbours in critic
+score (near ties, the most informative first comparisons) instead of random images. Once calibrated,
+the critic only keeps an uncompared image from looking more certain than its prior allows (variance at
+least ``max(v_0, calibrated prior variance)``); the means are the human-only ones. Measured
+(docs/benchmarks.md): letting the calibrated critic steer later batches made the human-only ranking
+*slower*: conditioning on the human + critic posterior sent comparisons where the combined posterior
+was unsure (up to 2.6x with a Spearman-0.9 critic), and placing uncompared images at their calibrated
+critic score cost 10-15 % on wide spreads (the critic's errors there are several JND, so "neighbours
+in critic score" are mostly certain outcomes). The human + critic posterior is still available from
+the prior (``SelectionPosterior.prior_mean`` / ``prior_var``) for reports and critic disagreement.
 """
 
 from __future__ import annotations
@@ -68,9 +69,8 @@ class SelectionPosterior:
     Attributes
     ----------
     mean, var : ndarray, shape [n_items]
-        What selection works on: the human-only Laplace posterior, except for images nobody has
-        compared, which (with a critic) sit at the critic's prior mean with variance
-        ``max(prior_var, v_0)``.
+        What selection works on: the human-only Laplace posterior; with a critic, images nobody has
+        compared have variance ``max(prior_var, v_0)`` and, at cold start, the critic's prior mean.
     prior_mean, prior_var : ndarray, shape [n_items]
         The critic's prior on the human scale (calibrated or cold start); without a critic, the
         human scale's own prior ``N(m_0, v_0)``.
@@ -110,7 +110,7 @@ def selection_posterior(
     prior_mean=None,
     prior_var=None,
 ) -> SelectionPosterior:
-    """Human-only Thurstone MAP posterior, with the critic placing the images nobody has compared yet.
+    """Human-only Thurstone MAP posterior; a critic places the uncompared images at cold start.
 
     Parameters
     ----------
@@ -174,9 +174,11 @@ def selection_posterior(
         p_mean = m0 + rho * np.sqrt(v0) * z
         p_var = (1.0 - rho**2) * v0
         label = "critic, cold start"
-    # The critic places the images nobody has compared yet, no more certain than the human scale's prior
-    # (so they are not passed over); compared ones keep their human-only posterior.
-    mean = np.where(compared, human, p_mean)
+    # Selection serves the human-only ranking (module docstring). At cold start the critic places the
+    # images nobody has compared yet, so the first batch compares neighbours in critic score; once it is
+    # calibrated, images keep their human-only means. An uncompared image is never more certain than the
+    # human scale's prior or the critic's calibrated prior allows, so it is not passed over.
+    mean = human if calibrated is not None else np.where(compared, human, p_mean)
     var = np.where(compared, human_var, np.maximum(p_var, v0))
     return SelectionPosterior(mean, var, p_mean, p_var, label, n_compared, calibrated)
 
@@ -259,8 +261,8 @@ def propose_pairs(
     """The next ``k`` pairs to compare, from the comparisons so far.
 
     Fits the posterior (:func:`selection_posterior`: the human-only Thurstone MAP; with
-    ``critic_scores``, the calibrated critic places the images nobody has compared yet, from the very
-    first batch) and selects
+    ``critic_scores``, the critic places the images nobody has compared yet at cold start, so the
+    first batch compares neighbours in critic score) and selects
     (:func:`propose_from_posterior`: default :class:`SelectionConfig`, ties broken by a seeded
     random permutation). A pair already judged may come back while its outcome is still uncertain;
     pass the pairs that must not (open ones, or those the next annotator has judged) as ``exclude``.
