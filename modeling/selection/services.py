@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Count, F, Max, Q
 
-from annotation.models import Image, PairSource, Project, SelectionStrategy, WorkItem
+from annotation.models import Image, Membership, PairSource, Project, SelectionStrategy, WorkItem
 from annotation.services.work import ProposedPair, pair_items_open_count, pairs_generate, proposed_pairs_add
 from annotation.vocabulary import LEVELS, TaskKind
 from evaluation.models import ItemScore
@@ -200,7 +200,7 @@ def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None =
     Pair source `proposed`: choose `pair_batch_size` pairs as `propose_pairs` does, on the posterior
     fitted from every scaled judgement (with the active critic's calibrated prior for the strategies
     that use it), never a pair still open in the queue (a judged pair may come back while its outcome is
-    uncertain), and queue them with their strategy, information in bits and critic version (older unserved proposals are retired by `proposed_pairs_add`). Other sources:
+    uncertain, and never one every annotator has judged), and queue them with their strategy, information in bits and critic version (older unserved proposals are retired by `proposed_pairs_add`). A re-asked pair that every annotator has judged meanwhile is closed first (`reasks_close_exhausted`), so it does not count as open. Other sources:
     `pairs_generate` up to the batch size. Nothing happens when pairs are not an enabled task kind or a
     batch is already open, so running it twice adds nothing the second time. The project row is locked
     for the whole refill, so two refills of one project never interleave.
@@ -212,6 +212,7 @@ def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None =
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
         batch_size = int(project.pair_batch_size)
+        reasks_close_exhausted(project)  # a re-asked pair nobody can answer must not hold a batch slot
         open_before = pair_items_open_count(project)
         base = {"open_before": open_before, "batch_size": batch_size, "pair_source": project.pair_source}
         if TaskKind.PAIR not in (project.task_kinds or []):
@@ -325,11 +326,41 @@ def _judgement_arrays(*, project: Project, image_ids: np.ndarray) -> _Judgements
     return _Judgements(winners=winners, losers=losers, ties=ties, prior_mean=prior_mean, has_human=has_human)
 
 
+def _pairs_exhausted(project: Project):
+    """WORK pair items with judgements that no annotator of the project can answer again: every active
+    annotator member has judged them (the queue never serves an item twice to one annotator)."""
+    eligible = Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR, user__is_active=True).values("user_id")
+    n_eligible = eligible.count()
+    return (
+        WorkItem.objects.filter(project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK, judgement_count__gt=0)
+        .annotate(judged_by=Count("judgements__annotator", filter=Q(judgements__annotator__in=eligible), distinct=True))
+        .filter(judged_by__gte=n_eligible)
+    )
+
+
+def reasks_close_exhausted(project: Project) -> int:
+    """Close re-asked pairs nobody is left to answer; returns how many.
+
+    A judged pair proposed again waits for one more judgement (`extra_judgements`) from an annotator who has
+    not judged it. When every annotator has (or the others left), it could never be served and would hold a
+    batch slot for good: its extra judgements are dropped to what it already has, so it is no longer open.
+    """
+    stuck = _pairs_exhausted(project).filter(
+        retired=False, extra_judgements__gt=0, judgement_count__lt=F("extra_judgements") + project.overlap,
+    )
+    closed = 0
+    for item_id, count in stuck.values_list("pk", "judgement_count"):
+        closed += WorkItem.objects.filter(pk=item_id).update(extra_judgements=max(count - project.overlap, 0))
+    return closed
+
+
 def _pairs_taken(*, project: Project, image_ids: np.ndarray) -> np.ndarray:
     """Index pairs [n, 2] the selector must not propose: pair items still waiting for judgements (open or
-    leased) and gold or training pairs. A work pair that has all its judgements may be proposed again while
-    its outcome is uncertain (`proposed_pairs_add` then asks one more annotator; the queue never serves an
-    item twice to one annotator); a retired one nobody judged is served again rather than duplicated."""
+    leased), gold or training pairs, and judged pairs every annotator of the project has judged already
+    (`_pairs_exhausted`: asking again would leave an item no one can be served). A work pair that has all its
+    judgements may be proposed again while its outcome is uncertain (`proposed_pairs_add` then asks one more
+    annotator; the queue never serves an item twice to one annotator); a retired one nobody judged is served
+    again rather than duplicated."""
     rows = list(
         WorkItem.objects.filter(project=project, kind=TaskKind.PAIR)
         .filter(
@@ -338,6 +369,7 @@ def _pairs_taken(*, project: Project, image_ids: np.ndarray) -> np.ndarray:
         )
         .values_list("image_id", "image_b_id")
     )
+    rows += list(_pairs_exhausted(project).values_list("image_id", "image_b_id"))
     if not rows:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.asarray(rows, dtype=np.int64)

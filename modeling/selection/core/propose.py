@@ -8,20 +8,32 @@ seeded random permutation of the items and selects with
 (:func:`selection_posterior`, then :func:`propose_from_posterior`), so a figure measured on
 :func:`propose_pairs` is the app's figure.
 
-The critic as a hierarchical prior
-----------------------------------
+The critic as a hierarchical prior, and which scores selection serves
+---------------------------------------------------------------------
 An image's human score is ``s = a + b c + e`` with ``c`` its critic score, ``e ~ N(0, tau^2)``.
 With enough compared images (``MIN_CALIBRATION_ITEMS``), ``a, b, tau^2`` are fitted by
 :func:`calibrate_critic_prior` on the human-only scores (their own fitting prior divided out), and
-*every* image gets the prior ``N(a + b c, b^2 var_c + tau^2 + line_var)``: the residual variance plus
+every image gets the prior ``N(a + b c, b^2 var_c + tau^2 + line_var)``: the residual variance plus
 the uncertainty of the fitted line, so an image nobody compared is never more certain than the
-calibration allows; the comparisons then update that prior through the likelihood. A critic that does
-not predict the human scores gets ``b ~ 0`` and ``tau^2`` about the spread of the human scores: a prior
-as wide as the scale itself, which changes nothing. Before that (cold start) nothing is known about
-``a, b, tau``; the prior keeps the human scale's own prior ``N(m_0, v_0)`` in total variance and
-splits it with a default correlation ``COLD_START_CORRELATION = rho``: mean ``m_0 + rho sqrt(v_0)
-z(c)``, variance ``(1 - rho^2) v_0``. So the first batch follows the critic's ordering (neighbours in
-critic score are compared first), while one comparison still moves an image as far as without it.
+calibration allows. A critic that does not predict the human scores gets ``b ~ 0`` and ``tau^2`` about
+the spread of the human scores: a prior as wide as the scale itself. Before that (cold start) nothing
+is known about ``a, b, tau``; the prior keeps the human scale's own prior ``N(m_0, v_0)`` in total
+variance and splits it with a default correlation ``COLD_START_CORRELATION = rho``: mean ``m_0 + rho
+sqrt(v_0) z(c)``, variance ``(1 - rho^2) v_0``.
+
+The scores a researcher sees (the Scores page, the exports) are the **human-only** ones: the scaling
+run's Thurstone MAP from comparisons and ratings alone. Selection serves that ranking, so it works on
+the human-only posterior. The critic shapes the *cold start*: before it can be calibrated, the images
+nobody has compared sit at the cold-start prior mean, so the first batch compares neighbours in critic
+score (near ties, the most informative first comparisons) instead of random images. Once calibrated,
+the critic only keeps an uncompared image from looking more certain than its prior allows (variance at
+least ``max(v_0, calibrated prior variance)``); the means are the human-only ones. Measured
+(docs/benchmarks.md): letting the calibrated critic steer later batches made the human-only ranking
+*slower*: conditioning on the human + critic posterior sent comparisons where the combined posterior
+was unsure (up to 2.6x with a Spearman-0.9 critic), and placing uncompared images at their calibrated
+critic score cost 10-15 % on wide spreads (the critic's errors there are several JND, so "neighbours
+in critic score" are mostly certain outcomes). The human + critic posterior is still available from
+the prior (``SelectionPosterior.prior_mean`` / ``prior_var``) for reports and critic disagreement.
 """
 
 from __future__ import annotations
@@ -57,9 +69,11 @@ class SelectionPosterior:
     Attributes
     ----------
     mean, var : ndarray, shape [n_items]
-        Laplace posterior of the human scores (human + critic when a critic was given).
+        What selection works on: the human-only Laplace posterior; with a critic, images nobody has
+        compared have variance ``max(prior_var, v_0)`` and, at cold start, the critic's prior mean.
     prior_mean, prior_var : ndarray, shape [n_items]
-        The prior of that fit.
+        The critic's prior on the human scale (calibrated or cold start); without a critic, the
+        human scale's own prior ``N(m_0, v_0)``.
     prior : str
         ``"default"`` (no critic), ``"critic, cold start"`` or ``"critic, calibrated"``.
     n_compared : int
@@ -96,7 +110,7 @@ def selection_posterior(
     prior_mean=None,
     prior_var=None,
 ) -> SelectionPosterior:
-    """Thurstone MAP posterior of the human scores, with the critic as prior when given.
+    """Human-only Thurstone MAP posterior; a critic places the uncompared images at cold start.
 
     Parameters
     ----------
@@ -140,9 +154,9 @@ def selection_posterior(
     if np.any(c_var < 0):
         raise ValueError("critic_var must be >= 0")
 
+    human, human_var = fit(m0, v0)
     calibrated = None
     if n_compared >= MIN_CALIBRATION_ITEMS and np.ptp(critic[compared]) > 0:
-        human, human_var = fit(m0, v0)
         try:
             calibrated = calibrate_critic_prior(
                 critic, c_var, human, human_var, compared, human_prior_mean=m0, human_prior_var=v0,
@@ -160,7 +174,12 @@ def selection_posterior(
         p_mean = m0 + rho * np.sqrt(v0) * z
         p_var = (1.0 - rho**2) * v0
         label = "critic, cold start"
-    mean, var = fit(p_mean, p_var)
+    # Selection serves the human-only ranking (module docstring). At cold start the critic places the
+    # images nobody has compared yet, so the first batch compares neighbours in critic score; once it is
+    # calibrated, images keep their human-only means. An uncompared image is never more certain than the
+    # human scale's prior or the critic's calibrated prior allows, so it is not passed over.
+    mean = human if calibrated is not None else np.where(compared, human, p_mean)
+    var = np.where(compared, human_var, np.maximum(p_var, v0))
     return SelectionPosterior(mean, var, p_mean, p_var, label, n_compared, calibrated)
 
 
@@ -241,8 +260,9 @@ def propose_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The next ``k`` pairs to compare, from the comparisons so far.
 
-    Fits the posterior (:func:`selection_posterior`: Thurstone MAP, with the calibrated critic as
-    every item's prior when ``critic_scores`` are given, from the very first batch) and selects
+    Fits the posterior (:func:`selection_posterior`: the human-only Thurstone MAP; with
+    ``critic_scores``, the critic places the images nobody has compared yet at cold start, so the
+    first batch compares neighbours in critic score) and selects
     (:func:`propose_from_posterior`: default :class:`SelectionConfig`, ties broken by a seeded
     random permutation). A pair already judged may come back while its outcome is still uncertain;
     pass the pairs that must not (open ones, or those the next annotator has judged) as ``exclude``.

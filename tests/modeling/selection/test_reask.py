@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from annotation.models import PairSource, SelectionStrategy, WorkItem
+from annotation.models import Membership, PairSource, SelectionStrategy, WorkItem
 from annotation.services import queue
+from annotation.services.work import pair_items_open_count
 from annotation.services.leasing import NoWork
 from annotation.vocabulary import TaskKind
 from modeling.selection.services import pair_queue_refill_run
@@ -40,3 +41,41 @@ def test_an_uncertain_pair_is_asked_again_of_another_annotator_never_the_same(pr
         queue.assignment_next(project=project, annotator=first)
     lease = queue.assignment_next(project=project, annotator=second).lease
     assert lease.item_id == item.pk
+
+
+def test_a_pair_every_annotator_has_judged_is_not_asked_again(project):
+    """Both annotators judged the only pair (a coin flip): re-asking it would open an item nobody can be served, so it is not."""
+    project = _project(project)
+    a, b = images_make(project, 2)
+    first, second = annotators_make(project, 2)
+    judgements_add(project, [(a, b, "a"), (a, b, "b")], [first, second])
+
+    result = pair_queue_refill_run(project, rng=np.random.default_rng(0))
+
+    item = WorkItem.objects.get(project=project, kind=TaskKind.PAIR)
+    assert result.added == 0 and "already open or judged" in result.note
+    assert item.extra_judgements == 0 and item.judgement_count == 2
+    assert pair_items_open_count(project) == 0
+    third = annotators_make(project, 1)[0]  # someone new could answer it: now it is asked again, of them
+    assert pair_queue_refill_run(project, rng=np.random.default_rng(1)).added == 1
+    assert queue.assignment_next(project=project, annotator=third).lease.item_id == item.pk
+
+
+def test_a_reasked_pair_nobody_is_left_to_answer_frees_its_batch_slot(project):
+    """A pair re-asked while a second annotator could answer it; that annotator leaves: the next refill closes it and proposes again."""
+    project = _project(project)
+    a, b = images_make(project, 2)
+    first, second = annotators_make(project, 2)
+    judgements_add(project, [(a, b, "a")], [first])
+    assert pair_queue_refill_run(project, rng=np.random.default_rng(0)).added == 1
+    item = WorkItem.objects.get(project=project, kind=TaskKind.PAIR)
+    assert item.extra_judgements == 1  # open, waiting for the second annotator
+    assert pair_queue_refill_run(project, rng=np.random.default_rng(1)).note.startswith("1 pairs are open")
+
+    Membership.objects.filter(project=project, user=second).delete()
+    result = pair_queue_refill_run(project, rng=np.random.default_rng(2))
+
+    item.refresh_from_db()
+    assert item.extra_judgements == 0 and item.judgement_count == 1  # closed: no longer open
+    assert result.open_before == 0
+    assert result.added == 0 and "already open or judged" in result.note  # the only pair: everyone left has judged it

@@ -95,7 +95,7 @@ def test_refill_never_proposes_a_pair_still_open(project):
     """Pairs open in the queue are never proposed; judged ones may come back (asked again); with few left, fewer come back."""
     _configure(project, pair_batch_size=20, selection_strategy=SelectionStrategy.RANDOM)
     images = images_make(project, 6)  # 15 pairs
-    annotators = annotators_make(project, 1)
+    annotators = annotators_make(project, 2)  # the second may be asked the judged pairs again
     judged = [(images[0], images[1], "a"), (images[2], images[3], "b"), (images[4], images[5], "tie")]
     judgements_add(project, judged, annotators)
     open_pairs = [(images[0], images[2]), (images[1], images[3])]
@@ -115,7 +115,7 @@ def test_eig_refill_never_proposes_a_pair_still_open(project):
     _configure(project, pair_batch_size=20, selection_strategy=SelectionStrategy.EIG)
     images = images_make(project, 8)
     judged = [(images[i], images[i + 1], "a") for i in range(0, 7)]
-    judgements_add(project, judged, annotators_make(project, 1))
+    judgements_add(project, judged, annotators_make(project, 2))
     WorkItem.objects.create(project=project, kind=TaskKind.PAIR, image=images[0], image_b=images[2])
     for seed in range(3):
         WorkItem.objects.filter(project=project).exclude(strategy="").update(judgement_count=1)  # judged: not open
