@@ -20,3 +20,11 @@ def project_scale(project_id: int, run_id: int | None = None) -> None:
         if run is None:
             return
     services.project_scale(project, run=run, trigger=ScalingRun.Trigger.COMMAND)
+
+
+# Safe to run twice: it recomputes from the database and overwrites the cached row.
+@default_task(name="evaluation.report_refresh", soft_time_limit=300, time_limit=330)
+def report_refresh(kind: str, object_id: int) -> None:
+    from evaluation.report_cache import report_refresh_run
+
+    report_refresh_run(kind=kind, object_id=object_id)
