@@ -13,12 +13,14 @@ import json
 from functools import partial
 from collections.abc import Callable
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from evaluation.models import ReportCache
 
+REFRESH_TASK = "evaluation.report_refresh"  # evaluation/tasks.py
 QUALITY = "quality"
 STUDY_RESULTS = "study_results"
 
@@ -56,12 +58,16 @@ def report_cached(*, kind: str, object_id: int, project_id: int) -> ReportCache:
 def report_mark_stale(*, kind: str, object_id: int) -> None:
     """The data of this report changed: recompute it on the worker (once, however many changes come in)."""
     rows = ReportCache.objects.filter(kind=kind, object_id=object_id)
-    if rows.filter(pending=False).update(pending=True, stamp=F("stamp") + 1):
-        from evaluation.tasks import report_refresh
+    if not rows.update(stamp=F("stamp") + 1):
+        return  # never read: the first read computes it (one query on the judgement's path)
+    if rows.filter(pending=False).update(pending=True):
+        transaction.on_commit(partial(_refresh_enqueue, kind, object_id))
+    # else a recompute is queued or running: it sees the new stamp and runs again if it read older data
 
-        transaction.on_commit(partial(report_refresh.delay, kind, object_id))
-    else:
-        rows.update(stamp=F("stamp") + 1)  # no row (never read: nothing to do), or a recompute is coming
+
+def _refresh_enqueue(kind: str, object_id: int) -> None:
+    # By name (routed to the default queue by config.tasks.task_route): evaluation.tasks imports this module.
+    current_app.send_task(REFRESH_TASK, args=(kind, object_id))
 
 
 def report_refresh_run(*, kind: str, object_id: int) -> ReportCache | None:
@@ -77,7 +83,5 @@ def report_refresh_run(*, kind: str, object_id: int) -> ReportCache | None:
     rows = ReportCache.objects.filter(pk=row.pk)
     if not rows.filter(stamp=row.stamp).update(data=data, computed_at=now, pending=False):
         rows.update(data=data, computed_at=now)
-        from evaluation.tasks import report_refresh
-
-        transaction.on_commit(partial(report_refresh.delay, kind, object_id))
+        transaction.on_commit(partial(_refresh_enqueue, kind, object_id))
     return rows.first()
