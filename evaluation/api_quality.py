@@ -11,7 +11,7 @@ from annotation.api import ProjectApiMixin
 from annotation.models import ExclusionEvent, Membership
 from annotation.permissions import IsProjectResearcher
 from annotation.services.exclusion import REASON_MAX_CHARS, ExclusionError, annotator_exclude, annotator_restore
-from evaluation.report_cache import QUALITY, report_cached
+from evaluation.report_cache import QUALITY, report_cached, report_refresh_run
 
 
 class QualityApi(ProjectApiMixin, APIView):
@@ -64,4 +64,5 @@ class AnnotatorExclusionApi(ProjectApiMixin, APIView):
             event = act(project=project, annotator=membership.user, by=request.user, reason=data.validated_data["reason"])
         except ExclusionError as error:
             raise ValidationError({"non_field_errors": [str(error)]}) from None
+        report_refresh_run(kind=QUALITY, object_id=project.pk)  # the next read of the dashboard shows it at once
         return Response(self.OutputSerializer(event).data, status=status.HTTP_201_CREATED)

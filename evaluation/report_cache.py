@@ -71,7 +71,10 @@ def _refresh_enqueue(kind: str, object_id: int) -> None:
 
 
 def report_refresh_run(*, kind: str, object_id: int) -> ReportCache | None:
-    """Recompute one cached report (the worker's task). Runs again if its data changed while it computed."""
+    """Recompute one cached report if it has a row (the worker's task; also a researcher's own exclude/restore).
+
+    Runs again on the worker if its data changed while it computed.
+    """
     row = ReportCache.objects.filter(kind=kind, object_id=object_id).first()
     if row is None or kind not in _KINDS:
         return None

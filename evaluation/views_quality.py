@@ -9,7 +9,7 @@ from annotation.models import Membership
 from annotation.services.exclusion import ExclusionError, annotator_exclude, annotator_restore
 from annotation.views.access import ProjectResearcherMixin
 from evaluation.plots_quality import bars_svg, histogram_svg, lines_svg
-from evaluation.report_cache import QUALITY, report_cached
+from evaluation.report_cache import QUALITY, report_cached, report_refresh_run
 from evaluation.views_report import report_freshness_response
 
 
@@ -95,5 +95,7 @@ class AnnotatorExclusionView(ProjectResearcherMixin, View):
         except ExclusionError as error:
             messages.error(request, str(error))
             return redirect("evaluation:project_quality", project_id=self.project.pk)
+        # The researcher looks at the result next: recompute the cached dashboard now, not on the worker.
+        report_refresh_run(kind=QUALITY, object_id=self.project.pk)
         messages.success(request, exclusion_message(username=membership.user.username, event=event))
         return redirect("evaluation:project_quality", project_id=self.project.pk)
