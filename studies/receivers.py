@@ -11,6 +11,11 @@ def vote_changed_results(sender, *, instance: Vote, **kwargs) -> None:
         report_mark_stale(kind=STUDY_RESULTS, object_id=study_id)
 
 
+def system_changed_results(sender, *, instance, **kwargs) -> None:
+    """A system was added, renamed or deleted: recompute its study's cached results on the worker."""
+    report_mark_stale(kind=STUDY_RESULTS, object_id=instance.study_id)
+
+
 def answer_score_changed_results(sender, *, instance: AnswerScore, **kwargs) -> None:
     """The judge scored an answer (GPT4-score): recompute its study's cached results on the worker."""
     study_id = AnswerScore.objects.filter(pk=instance.pk).values_list("answer__system__study_id", flat=True).first()

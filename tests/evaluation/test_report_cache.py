@@ -9,7 +9,7 @@ from annotation.models import Judgement
 from evaluation import report_cache
 from evaluation.models import ReportCache
 from evaluation.report_cache import QUALITY, STUDY_RESULTS, report_cached, report_mark_stale, report_refresh_run
-from studies.models import TrialLease
+from studies.models import System, TrialLease
 from studies.services.voting import trial_next, vote_submit
 from tests.evaluation.judgement_builders import annotators_make, images_make, judgements_add
 from tests.factories import ProjectFactory
@@ -130,3 +130,15 @@ def test_freshness_poll_says_updating_then_reloads(client, researcher, annotator
     assert done.headers["HX-Refresh"] == "true" and "updating" not in done.content.decode()
     client.force_login(annotator)
     assert client.get(url, {"freshness": 1}).status_code in (403, 404)
+
+
+def test_adding_a_system_marks_the_study_results_pending(project, researcher, annotator_member, django_capture_on_commit_callbacks):
+    study = study_with_systems(project=project, researcher=researcher, annotators=[annotator_member])
+    row = report_cached(kind=STUDY_RESULTS, object_id=study.pk, project_id=project.pk)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        System.objects.create(study=study, name="third", kind=System.Kind.IMPORTED)
+    row.refresh_from_db()
+    assert row.pending and [c.args for c in callbacks] == [(STUDY_RESULTS, study.pk)]
+    report_refresh_run(kind=STUDY_RESULTS, object_id=study.pk)
+    row.refresh_from_db()
+    assert not row.pending and [s["name"] for s in row.data["systems"]][-1] == "third"
