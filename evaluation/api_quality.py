@@ -1,5 +1,6 @@
 """The researcher's REST API for quality control: the dashboard's numbers, and excluding or restoring an annotator."""
 from django.shortcuts import get_object_or_404
+from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -10,7 +11,7 @@ from annotation.api import ProjectApiMixin
 from annotation.models import ExclusionEvent, Membership
 from annotation.permissions import IsProjectResearcher
 from annotation.services.exclusion import REASON_MAX_CHARS, ExclusionError, annotator_exclude, annotator_restore
-from evaluation.quality import project_quality_report
+from evaluation.report_cache import QUALITY, report_cached, report_refresh_run
 
 
 class QualityApi(ProjectApiMixin, APIView):
@@ -19,13 +20,16 @@ class QualityApi(ProjectApiMixin, APIView):
     `progress` (cumulative judgements per kind by day), `agreement` (Krippendorff's alpha per kind and field),
     `annotators` (gold accuracy, BT.500, the pair likelihood test, straight-lining, repeats, transitivity, flags,
     exclusion state), `scores` (the current scores), `critic` (held-out metrics per version), `exclusions` (audit log).
+    Read from a cache the worker refreshes when judgements, exclusions or scores change (`Last-Modified`: when it was computed).
     """
 
     permission_classes = [IsProjectResearcher]
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, project_id):
-        return Response(project_quality_report(project=self.get_project()))
+        project = self.get_project()
+        cache = report_cached(kind=QUALITY, object_id=project.pk, project_id=project.pk)
+        return Response(cache.data, headers={"Last-Modified": http_date(cache.computed_at.timestamp())})
 
 
 class AnnotatorExclusionApi(ProjectApiMixin, APIView):
@@ -60,4 +64,5 @@ class AnnotatorExclusionApi(ProjectApiMixin, APIView):
             event = act(project=project, annotator=membership.user, by=request.user, reason=data.validated_data["reason"])
         except ExclusionError as error:
             raise ValidationError({"non_field_errors": [str(error)]}) from None
+        report_refresh_run(kind=QUALITY, object_id=project.pk)  # the next read of the dashboard shows it at once
         return Response(self.OutputSerializer(event).data, status=status.HTTP_201_CREATED)

@@ -78,3 +78,26 @@ class ItemScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id}: {self.score:.3f} (run {self.run_id})"
+
+
+class ReportCache(models.Model):
+    """A computed report (a project's quality dashboard, a study's results), kept until its data changes.
+
+    One row per (`kind`, `object_id`). `project` is whose data it is: a read also checks it, so a row can never
+    show another project's numbers. A data change bumps `stamp` and sets `pending`; the worker's recompute
+    (evaluation/report_cache.py) clears `pending` only if no change came in while it computed.
+    """
+
+    kind = models.CharField(max_length=32)
+    object_id = models.PositiveBigIntegerField()
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="report_caches")
+    data = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+    stamp = models.PositiveBigIntegerField(default=0, help_text="Bumped at every data change.")
+    pending = models.BooleanField(default=False, help_text="A recompute is queued or running.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="unique_report_cache_per_kind_and_object")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.object_id} ({'pending' if self.pending else 'fresh'})"

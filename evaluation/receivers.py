@@ -19,3 +19,19 @@ def annotator_exclusion_changed_scale(sender, *, project, event, **kwargs) -> No
     """An annotator's data was excluded or restored: re-scale if any of it was pairs or ratings."""
     if Judgement.objects.filter(project=project, annotator_id=event.annotator_id, kind__in=_SCALED_KINDS).exists():
         scaling_run_request(project=project, trigger=ScalingRun.Trigger.MANUAL)
+
+
+def project_data_changed_quality(sender, *, project, **kwargs) -> None:
+    """Judgements came in or were undone, an annotator was excluded or restored, or new scores: refresh the dashboard."""
+    from evaluation.report_cache import QUALITY, report_mark_stale
+
+    report_mark_stale(kind=QUALITY, object_id=project.pk)
+
+
+def quality_report_compute(project_id: int) -> dict | None:
+    """The quality report of a project, for the report cache; None if the project is gone."""
+    from annotation.models import Project
+    from evaluation.quality import project_quality_report
+
+    project = Project.objects.filter(pk=project_id).first()
+    return None if project is None else project_quality_report(project=project)

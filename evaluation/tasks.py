@@ -3,6 +3,7 @@ from annotation.models import Project
 from config.tasks import default_task
 from evaluation import services
 from evaluation.models import ScalingRun
+from evaluation.report_cache import REFRESH_TASK, report_refresh_run
 
 
 # Safe to run twice: the run row is locked and its status checked first, so a finished run is skipped;
@@ -20,3 +21,9 @@ def project_scale(project_id: int, run_id: int | None = None) -> None:
         if run is None:
             return
     services.project_scale(project, run=run, trigger=ScalingRun.Trigger.COMMAND)
+
+
+# Safe to run twice: it recomputes from the database and overwrites the cached row.
+@default_task(name=REFRESH_TASK, soft_time_limit=300, time_limit=330)
+def report_refresh(kind: str, object_id: int) -> None:
+    report_refresh_run(kind=kind, object_id=object_id)

@@ -9,7 +9,8 @@ from annotation.models import Membership
 from annotation.services.exclusion import ExclusionError, annotator_exclude, annotator_restore
 from annotation.views.access import ProjectResearcherMixin
 from evaluation.plots_quality import bars_svg, histogram_svg, lines_svg
-from evaluation.quality import project_quality_report
+from evaluation.report_cache import QUALITY, report_cached, report_refresh_run
+from evaluation.views_report import report_freshness_response
 
 
 def _low(values) -> float:
@@ -65,9 +66,12 @@ class QualityView(ProjectResearcherMixin, View):
     """GET /projects/<id>/quality/: progress, gold accuracy, agreement, screening with exclude/restore, scores, the critic, the audit log."""
 
     def get(self, request, project_id):
-        report = project_quality_report(project=self.project)
+        cache = report_cached(kind=QUALITY, object_id=self.project.pk, project_id=self.project.pk)
+        if (poll := report_freshness_response(request, cache)) is not None:
+            return poll
+        report = cache.data
         context = {
-            "project": self.project, "tab": "quality", "report": report, "plots": quality_plots(report),
+            "project": self.project, "tab": "quality", "report": report, "plots": quality_plots(report), "report_cache": cache,
             # The report is JSON (ISO times); the log shows them in the app's date format, in the site's time zone.
             "exclusions": [{**event, "at": parse_datetime(event["at"])} for event in report["exclusions"]],
         }
@@ -91,5 +95,7 @@ class AnnotatorExclusionView(ProjectResearcherMixin, View):
         except ExclusionError as error:
             messages.error(request, str(error))
             return redirect("evaluation:project_quality", project_id=self.project.pk)
+        # The researcher looks at the result next: recompute the cached dashboard now, not on the worker.
+        report_refresh_run(kind=QUALITY, object_id=self.project.pk)
         messages.success(request, exclusion_message(username=membership.user.username, event=event))
         return redirect("evaluation:project_quality", project_id=self.project.pk)

@@ -102,7 +102,7 @@ class StudyResultsApi(StudyMixin, APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, study_id):
-        return Response(selectors.study_results(study=self.get_study()))
+        return Response(selectors.study_results_cached(study=self.get_study())[0])
 
 
 class BlindTrialSerializer(serializers.Serializer):

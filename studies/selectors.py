@@ -8,6 +8,8 @@ from django.db.models import Count, Q
 
 from annotation.models import Project
 from evaluation import sidebyside
+from evaluation.models import ReportCache
+from evaluation.report_cache import STUDY_RESULTS, report_cached
 from modeling.critic.models import CriticVersion
 from studies.models import CRITERIA, Answer, Study, System, Trial, TrialLease, Vote
 
@@ -82,12 +84,25 @@ def study_gpt4_scores(*, study: Study) -> dict[int, dict]:
     return rows
 
 
+def study_results_cached(*, study: Study) -> tuple[dict, ReportCache]:
+    """`study_results` from the report cache (recomputed on the worker when votes change), with live header and progress.
+
+    Returns the results and the cache row (`computed_at`, `pending`) for the page's freshness line.
+    """
+    row = report_cached(kind=STUDY_RESULTS, object_id=study.pk, project_id=study.project_id)
+    return {**row.data, "study": _study_header(study), "progress": study_progress(study=study)}, row
+
+
+def _study_header(study: Study) -> dict:
+    return {"id": study.pk, "name": study.name, "instruction": study.instruction, "votes_per_trial": study.votes_per_trial}
+
+
 def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> dict:
     """Everything the results page, CSV, JSON and API show, as plain JSON-able values.
 
     Systems are numbered in id order. Bootstrap intervals resample study items (seeded, so a page reload
     shows the same numbers): `n_resamples` for win/tie/loss, half as many for BT, a fifth for length-controlled BT.
-    BT strengths are on the logit scale, centred to mean 0. Computed on each request (timings in docs/benchmarks.md).
+    BT strengths are on the logit scale, centred to mean 0. Pages and the API read it through `study_results_cached`.
     """
     systems = list(System.objects.filter(study=study).order_by("pk"))
     index = {system.pk: k for k, system in enumerate(systems)}
@@ -100,7 +115,7 @@ def study_results(*, study: Study, n_resamples: int = 1000, seed: int = 0) -> di
     )
     lengths = {(s, i): len(t) for s, i, t in Answer.objects.filter(system__study=study).values_list("system_id", "item_id", "text")}
     result = {
-        "study": {"id": study.pk, "name": study.name, "instruction": study.instruction, "votes_per_trial": study.votes_per_trial},
+        "study": _study_header(study),
         "progress": study_progress(study=study),
         "n_votes": len(votes),
         "n_annotators": len({vote.annotator_id for vote in votes}),

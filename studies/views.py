@@ -13,6 +13,7 @@ from annotation.permissions import require_project_member
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from config.parsing import parse_int
+from evaluation.views_report import report_freshness_response
 from studies import selectors
 from studies.forms import CriticSystemForm, EndpointSystemForm, ImportedSystemForm, StudyAnnotatorsForm, StudyCreateForm
 from studies.image_links import trial_image_url
@@ -204,10 +205,12 @@ class StudyResultsView(StudyResearcherMixin, View):
     """G+S/S+B and win/tie/loss per pair, the BT ranking (plain and length-controlled), position bias, α, reasonable rate."""
 
     def get(self, request, study_id):
-        results = selectors.study_results(study=self.study)
+        results, cache = selectors.study_results_cached(study=self.study)
+        if (poll := report_freshness_response(request, cache)) is not None:
+            return poll
         systems = [s for s in results["systems"] if s["bt"] is not None]
         context = {
-            "project": self.study.project, "study": self.study, "results": results, "tab": "studies",
+            "project": self.study.project, "study": self.study, "results": results, "tab": "studies", "report_cache": cache,
             "strengths_plot": mark_safe(strengths_svg(  # labels escaped inside
                 [s["name"] for s in systems], [s["bt"] for s in systems], [s["bt_ci"][0] for s in systems], [s["bt_ci"][1] for s in systems],
             )),
@@ -225,7 +228,7 @@ class StudyResultsCsvView(StudyResearcherMixin, View):
     """The results as CSV: one `pair` row per pair of systems, one `system` row per system."""
 
     def get(self, request, study_id):
-        results = selectors.study_results(study=self.study)
+        results, _ = selectors.study_results_cached(study=self.study)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="study-{self.study.pk}-results.csv"'
         writer = csv.writer(response)
@@ -247,7 +250,7 @@ class StudyResultsJsonView(StudyResearcherMixin, View):
     """The results as a JSON download (the same object as the API's)."""
 
     def get(self, request, study_id):
-        response = JsonResponse(selectors.study_results(study=self.study), json_dumps_params={"indent": 2})
+        response = JsonResponse(selectors.study_results_cached(study=self.study)[0], json_dumps_params={"indent": 2})
         response["Content-Disposition"] = f'attachment; filename="study-{self.study.pk}-results.json"'
         return response
 
