@@ -89,7 +89,7 @@ def _open_work(project: Project) -> QuerySet[WorkItem]:
     )
 
 
-def _remaining(*, project: Project, annotator) -> int:
+def _remaining(*, project: Project, annotator) -> tuple[int, int]:
     """Items still to come for the annotator, counted so that every item served lowers it by one, gold and
     repeats as much as work (the open work alone would stand still when a check is served, and give it away).
 
@@ -97,16 +97,20 @@ def _remaining(*, project: Project, annotator) -> int:
     repeat rates (gold no more than the project has), less the checks served so far. Serving a work item takes
     one from the open work; serving a check takes one from the checks to come. Other annotators filling items
     move it too, as before. 0 once there is no open work left for them.
+
+    Returns (remaining, on screen): the second is the items leased to them now and not yet answered, counted in the
+    same statement.
     """
-    unseen_work = _open_work(project).filter(~_seen(annotator)).count()
-    if unseen_work == 0:
-        return 0
     taken = Lease.objects.filter(annotator=annotator, item__project=project, training_attempt__isnull=True).exclude(
         status=Lease.Status.EXPIRED
     )
+    unseen_work = _open_work(project).filter(~_seen(annotator)).count()
+    if unseen_work == 0:
+        return 0, taken.filter(status=Lease.Status.ACTIVE).count()
     check = Q(item__purpose=WorkItem.Purpose.GOLD) | Q(is_repeat=True)
     counts = taken.aggregate(
-        checks=Count("pk", filter=check), work=Count("pk", filter=Q(item__purpose=WorkItem.Purpose.WORK, is_repeat=False))
+        checks=Count("pk", filter=check), work=Count("pk", filter=Q(item__purpose=WorkItem.Purpose.WORK, is_repeat=False)),
+        on_screen=Count("pk", filter=Q(status=Lease.Status.ACTIVE)),
     )
     checks_served = counts["checks"]
     # Constant while the annotator works: each work item served moves from `unseen_work` to the taken ones.
@@ -117,7 +121,7 @@ def _remaining(*, project: Project, annotator) -> int:
     ).count() if project.gold_rate > 0 else 0
     gold_expected = min(round(their_work * project.gold_rate / work_share), gold_pool)
     repeats_expected = min(round(their_work * project.repeat_rate / work_share), their_work)
-    return max(0, unseen_work + gold_expected + repeats_expected - checks_served)
+    return max(0, unseen_work + gold_expected + repeats_expected - checks_served), counts["on_screen"]
 
 
 def _count(queryset: QuerySet) -> Subquery:
@@ -129,10 +133,7 @@ def _progress(*, project: Project, annotator, membership: Membership, now: datet
     """The annotator's progress: judgements done, and items to come counted so that checks pass unnoticed (_remaining)."""
     run = run_count(membership, project, now)
     done = Judgement.objects.filter(project=project, annotator=annotator, training_attempt__isnull=True).count()
-    remaining = _remaining(project=project, annotator=annotator)
-    on_screen = Lease.objects.filter(
-        annotator=annotator, item__project=project, training_attempt__isnull=True, status=Lease.Status.ACTIVE
-    ).count()
+    remaining, on_screen = _remaining(project=project, annotator=annotator)
     return Progress(
         done=done,
         remaining=remaining,
