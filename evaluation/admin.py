@@ -1,7 +1,7 @@
-"""Admin for scaling runs and their scores (read mostly: runs are made by the scaling service)."""
+"""Admin for scaling runs, their scores and the cached reports (read mostly: the services and the worker write them)."""
 from django.contrib import admin
 
-from evaluation.models import ItemScore, ScalingRun
+from evaluation.models import ItemScore, ReportCache, ScalingRun
 
 
 @admin.register(ScalingRun)
@@ -16,3 +16,12 @@ class ItemScoreAdmin(admin.ModelAdmin):
     list_display = ("image", "run", "score", "ci_low", "ci_high", "score_0_100", "n_comparisons", "mos")
     list_filter = ("run__project",)
     raw_id_fields = ("run", "image")
+
+
+@admin.register(ReportCache)
+class ReportCacheAdmin(admin.ModelAdmin):
+    """Cached quality reports and study results; deleting a row makes the next page load compute it again."""
+
+    list_display = ("kind", "object_id", "project", "computed_at", "stamp", "pending")
+    list_filter = ("kind", "pending", "project")
+    readonly_fields = ("computed_at", "stamp")
