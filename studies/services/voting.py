@@ -6,6 +6,7 @@ image, the instruction and the two answers as left/right. System ids and names s
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -153,6 +154,16 @@ def trial_next(*, study: Study, annotator, now: datetime | None = None, rng: ran
         return _blind(lease, study, annotator, now)
 
 
+#: What `secrets.token_urlsafe(24)` makes; anything else (a NUL byte, which PostgreSQL's text type refuses) is no lease.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _lease_token(token) -> str:
+    if not _TOKEN.fullmatch(str(token)):
+        raise LeaseNotFound("No such trial.")
+    return str(token)
+
+
 def _criteria(value, side: str) -> list[bool] | None:
     if value is None:
         return None
@@ -172,7 +183,7 @@ def vote_submit(
     on a voted lease with a new client_id (another tab) returns the vote already there. Raises LeaseNotFound
     (unknown or someone else's token), LeaseClosed (skipped) or StudyError (bad input).
     """
-    lease = TrialLease.objects.select_related("trial__study__project").filter(token=str(token), annotator=annotator).first()
+    lease = TrialLease.objects.select_related("trial__study__project").filter(token=_lease_token(token), annotator=annotator).first()
     if lease is None or (study is not None and lease.trial.study_id != study.pk):
         raise LeaseNotFound("No such trial.")
     study_annotator_check(study=lease.trial.study, user=annotator)
@@ -224,6 +235,7 @@ def vote_submit(
 
 def lease_skip(*, token: str, annotator) -> None:
     """Give the trial back unvoted; the annotator is not offered it again."""
+    token = _lease_token(token)
     updated = TrialLease.objects.filter(token=str(token), annotator=annotator, status=TrialLease.Status.ACTIVE).update(status=TrialLease.Status.RELEASED)
     if not updated and not TrialLease.objects.filter(token=str(token), annotator=annotator).exists():
         raise LeaseNotFound("No such trial.")

@@ -16,8 +16,13 @@ def test_table_of_the_qsit_recipe_prints_tasks_sources_and_the_mix(project, rows
     text = out.getvalue()
     assert "recipe qsit" in text and "distinct images" in text
     lines = {line.split()[0]: line for line in text.splitlines() if line.strip()}
-    assert "koniq" in lines["scoring"] and "spaq" in lines["scoring"] and "perception" in lines
-    assert "assessment" in text and "28.6%" in text  # 1 / (1 + 2.5 + 1.04) of the configured mix
+    # The Q-SiT mix draws a share of the scoring conversations, seeded but over database ids (which differ between
+    # databases and test orders), so the row may list one source or both; it lists only the fixture's sources.
+    scoring_sources = set(lines["scoring"].replace(",", " ").split()) & {"koniq", "spaq"}
+    assert scoring_sources and "perception" in lines
+    configured, built = (float(value.rstrip("%")) for value in lines["assessment"].split()[1:3])
+    assert configured == 22.0  # 1 / (1 + 2.5 + 1.04)
+    assert abs(built - 100 / 3.5) <= 5  # general data missing: 1 / (1 + 2.5) of the set, within the ±5% of the mix
     assert "no data for: general" in text and "every labelled training image is a photograph" in text
 
 
