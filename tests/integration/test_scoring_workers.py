@@ -107,8 +107,9 @@ def test_two_gpu_workers_score_every_image_exactly_once_and_retry_a_failed_chunk
     # Every chunk ran once, except the failed one, which ran twice: retried alone.
     assert state["attempts"] == {"0": 1, "1": 2, "2": 1, "3": 1, "4": 1}, state
     assert list(state["failures"]) == ["1"] and state["failures"]["1"][0].startswith("FileNotFoundError"), state
-    # Both workers took chunks.
-    assert len(set(state["workers"].values())) == 2, state["workers"]
+    # Every chunk was taken by one of the two workers. Which ones is up to the broker: on Redis a worker reserves
+    # up to its prefetch count, so the one ready first may take all five chunks before the other has loaded.
+    assert all(name.startswith(("scorer1-", "scorer2-")) for name in state["workers"].values()), state
     scored = list(CriticScore.objects.filter(version=version).values_list("image_id", flat=True))
     assert sorted(scored) == sorted(image.pk for image in images)
     # The workers' own logs: five chunks succeeded, one retry, one callback; nothing ran twice.
