@@ -164,7 +164,6 @@ def test_dataloader_workers_give_the_same_batches(tiny_dirs, scoring_data):
 
 def test_four_bit_loading_without_bitsandbytes_is_refused_clearly(tiny_dirs):
     """Asking for 4-bit loading where bitsandbytes is not installed names what is missing and what to do."""
-    pytest.importorskip("accelerate")
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
