@@ -251,6 +251,22 @@ def proposed_pairs_add(
     return ProposalsAdded(created=len(new_items), refreshed=refreshed, retired=retired)
 
 
+def proposed_pairs_unserved_retire(project: Project) -> int:
+    """Retire the project's proposed pairs that wait unserved: nobody has judged them or holds a lease; returns how many.
+
+    For a re-plan (a new critic): pairs an annotator holds or has answered stay as they are. Call it inside the
+    transaction that queues the new proposals. The waiting rows are locked first, skipping rows a leasing
+    annotator holds at this moment (annotation.services.queue locks the item it leases), and the leases are read
+    after the lock, so a lease given a moment before is seen and its pair kept.
+    """
+    waiting = WorkItem.objects.filter(
+        project=project, kind=TaskKind.PAIR, purpose=WorkItem.Purpose.WORK, retired=False, judgement_count=0,
+    ).exclude(strategy="")
+    locked = list(waiting.select_for_update(skip_locked=True).values_list("pk", flat=True))
+    held = Lease.objects.filter(status=Lease.Status.ACTIVE, item_id__in=locked).values("item_id")
+    return WorkItem.objects.filter(pk__in=locked).exclude(pk__in=held).update(retired=True)
+
+
 # ------------------------------------------------------------------------------------ gold and training
 
 

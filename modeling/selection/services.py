@@ -15,14 +15,16 @@ gain and say so in the items' provenance.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
 
 from annotation.models import Image, Membership, PairSource, Project, SelectionStrategy, WorkItem
-from annotation.services.work import ProposedPair, pair_items_open_count, pairs_generate, proposed_pairs_add
+from annotation.services.work import (
+    ProposedPair, pair_items_open_count, pairs_generate, proposed_pairs_add, proposed_pairs_unserved_retire,
+)
 from annotation.vocabulary import LEVELS, TaskKind
 from evaluation.models import ItemScore
 from evaluation.ratings import mos_from_ratings, mos_prior_mean
@@ -229,6 +231,33 @@ def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None =
         result.strategy_used, result.critic_version_id, result.seed, result.note or "ok",
     )
     return result
+
+
+#: The strategies whose pairs depend on the active critic: a new active critic re-plans their waiting batch.
+CRITIC_STRATEGIES = (SelectionStrategy.EIG_PRIOR, SelectionStrategy.CRITIC_DISAGREEMENT)
+
+
+def pair_queue_replan(project: Project, *, rng: np.random.Generator | None = None) -> RefillResult:
+    """A new active critic: re-plan the project's waiting proposals with it, in one transaction.
+
+    When the project's pairs are proposed by a strategy that uses the critic (CRITIC_STRATEGIES), the proposals
+    nobody has judged or leased yet were chosen without this critic: they are retired
+    (`proposed_pairs_unserved_retire`) and the queue is refilled through `pair_queue_refill_run`, the path every
+    refill takes, so the batch that waits is the new critic's choice. Pairs an annotator holds or has answered
+    are left untouched (and stay excluded from the new batch while open). Otherwise this is a plain refill. The
+    project row is locked first and for the whole re-plan, so a concurrent refill waits and then finds a full
+    batch; running it twice re-plans twice with the same critic, which changes nothing but the draw of ties.
+    """
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        replans = (
+            project.pair_source == PairSource.PROPOSED
+            and TaskKind.PAIR in (project.task_kinds or [])
+            and project.selection_strategy in CRITIC_STRATEGIES
+        )
+        dropped = proposed_pairs_unserved_retire(project) if replans else 0
+        result = pair_queue_refill_run(project, rng=rng)
+    return replace(result, retired=result.retired + dropped)
 
 
 def _proposed_refill(*, project: Project, batch_size: int, rng, seed, base: dict) -> RefillResult:

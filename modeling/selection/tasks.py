@@ -42,6 +42,19 @@ def pair_queue_refill_request(*, project: Project, only_if_low: bool = True) -> 
     return True
 
 
+# Safe to run twice: the re-plan locks the project row and retires only proposals nobody has judged or
+# leased, then refills through the same idempotent refill; a second run re-draws the same critic's batch.
+@default_task(name="modeling.pair_queue_replan", soft_time_limit=120, time_limit=150)
+def pair_queue_replan(project_id: int) -> int:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0  # deleted since
+    return selection.pair_queue_replan(project).added
+
+
 def selection_prior_refresh(*, project_id: int) -> None:
-    """New critic scores or a new active critic: let the selector top the pair queue up with the new prior."""
-    transaction.on_commit(lambda: pair_queue_refill.delay(project_id))
+    """New critic scores or a new active critic: re-plan the project's waiting pairs with it (after commit).
+
+    Critic versions belong to one project, so the projects whose selection uses this critic are its own.
+    """
+    transaction.on_commit(lambda: pair_queue_replan.delay(project_id))

@@ -33,7 +33,8 @@ def enqueued(monkeypatch):
     from modeling.critic import tasks as critic_tasks
 
     calls = []
-    for task in (critic_tasks.critic_retrain, critic_tasks.critic_score_pool, selection_tasks.pair_queue_refill):
+    for task in (critic_tasks.critic_retrain, critic_tasks.critic_score_pool, selection_tasks.pair_queue_refill,
+                 selection_tasks.pair_queue_replan):
         monkeypatch.setattr(task, "delay", lambda *args, name=task.name: calls.append((name, args)))
     return calls
 
@@ -61,8 +62,8 @@ def test_first_batch_of_a_fresh_project_is_chosen_with_the_promoted_critic(criti
     with django_capture_on_commit_callbacks(execute=True):
         assert pool_scoring.critic_pool_score(version.pk) == len(images)
     assert CriticScore.objects.filter(version=version).count() == len(images)
-    assert enqueued[-1] == ("modeling.pair_queue_refill", (project.pk,))  # new critic scores: the selector refills
-    assert selection_tasks.pair_queue_refill(project.pk) == project.pair_batch_size
+    assert enqueued[-1] == ("modeling.pair_queue_replan", (project.pk,))  # new critic scores: the selector re-plans
+    assert selection_tasks.pair_queue_replan(project.pk) == project.pair_batch_size
 
     first = WorkItem.objects.filter(project=project, kind=TaskKind.PAIR)
     assert first.count() == project.pair_batch_size

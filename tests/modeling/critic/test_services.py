@@ -114,6 +114,7 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
     monkeypatch.setattr(tasks_critic.critic_retrain, "delay", lambda *a: enqueued.append(("retrain", a)))
     monkeypatch.setattr(tasks_critic.critic_score_pool, "delay", lambda *a: enqueued.append(("score", a)))
     monkeypatch.setattr(tasks.pair_queue_refill, "delay", lambda *a: enqueued.append(("refill", a)))
+    monkeypatch.setattr(tasks.pair_queue_replan, "delay", lambda *a: enqueued.append(("replan", a)))
     images, train, heldout = labelled
     with django_capture_on_commit_callbacks(execute=True):
         version = _queue(project)

@@ -23,7 +23,7 @@ def no_enqueue(monkeypatch):
     from modeling.critic import tasks as tasks_critic
 
     calls = []
-    for task in (tasks_critic.critic_retrain, tasks_critic.critic_score_pool, tasks.pair_queue_refill):
+    for task in (tasks_critic.critic_retrain, tasks_critic.critic_score_pool, tasks.pair_queue_refill, tasks.pair_queue_replan):
         monkeypatch.setattr(task, "delay", lambda *a, name=task.name: calls.append((name, a)))
     return calls
 
