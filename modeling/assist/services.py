@@ -23,10 +23,11 @@ from annotation import vocabulary
 from annotation.models import Judgement, Project, TextRevision
 from annotation.services import revisions
 from annotation.vocabulary import TaskKind
+from config.egress import endpoint_access
 from modeling.assist.core.client import LLMClient, LLMConfig, ModelPrice, RateLimiter
 from modeling.assist.core.default_prompts import DEFAULT_TEMPLATES, default_template
 from modeling.assist.core.drafting import Draft, draft_paragraph, generate_conversation, generate_vqa
-from modeling.assist.core.errors import LLMError
+from modeling.assist.core.errors import LLMError, LLMRequestRejected
 from modeling.assist.core.prompts import PromptTemplate, QuestionnaireLabels
 from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
 from modeling.assist.models import LLMCall, PromptVersion, VQAItem
@@ -78,14 +79,26 @@ def _rate_limiter(requests_per_minute: float) -> RateLimiter:
 def llm_client_for(project: Project | None) -> LLMClient | None:
     """A client for the configured model, paced per project; None when no key is configured (offline).
 
+    Its requests go through the endpoint policy's transport (config.egress), as the GPT-4 judge's do: the
+    configured server is allowed, every other host (a redirect, say) only if the administrator's allow-list names
+    it, checked on the address actually connected to; upstream error text is scrubbed of secrets. The key is the
+    configured server's own (the policy's `llm` credential) and goes to that server only. Raises
+    LLMRequestRejected, not retryable, when the policy refuses the configured URL itself.
     The caller closes it (`with llm_client_for(project) as client` when it is not None).
     """
     config = llm_config()
     if config is None:
         return None
+    try:
+        access = endpoint_access(config.base_url, timeout_s=config.timeout_s)
+    except ValueError as error:  # EgressRefused, or policy settings that cannot be read
+        raise LLMRequestRejected(detail=f"the endpoint policy refuses LOUPE_LLM_BASE_URL: {error}") from error
     limiter = _rate_limiter(config.requests_per_minute) if config.requests_per_minute else None
     key = project.pk if project is not None else "global"
-    return LLMClient(config, rate_limiter=limiter, rate_key=key, max_rate_wait_s=RATE_WAIT_MAX_S)
+    return LLMClient(
+        config, rate_limiter=limiter, rate_key=key, max_rate_wait_s=RATE_WAIT_MAX_S,
+        http_client=access.http_client, scrub=access.scrub,
+    )
 
 
 def llm_model_name() -> str:

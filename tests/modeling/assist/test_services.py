@@ -8,11 +8,11 @@ from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
 from modeling.assist import services as llm_services
-from modeling.assist.core.errors import LLMRateLimited
+from modeling.assist.core.errors import LLMRateLimited, LLMRequestRejected
 from modeling.assist.models import LLMCall, PromptVersion, VQAItem
 from modeling.assist.tasks import LLM_DRAFT_TASK_RETRIES, llm_draft, vqa_generate
 from tests.factories import AnnotatorFactory, MembershipFactory
-from tests.llm_server import Malformed, Ok, RateLimited, Slow, Status
+from tests.llm_server import FakeLLMServer, Malformed, Ok, RateLimited, Slow, Status
 from tests.work_data import work_project
 
 DESCRIPTION = {
@@ -183,6 +183,72 @@ def test_running_the_task_twice_drafts_once(online, revision):
     _run(revision)
     _run(revision)
     assert len(online.chat_requests) == 1 and LLMCall.objects.count() == 1
+
+
+# ------------------------------------------------------------------------------------------ the endpoint policy
+
+
+@pytest.fixture
+def default_policy(settings):
+    """What an administrator gets without setting anything: the configured LLM server is the only allowed host."""
+    settings.LOUPE_ENDPOINT_CREDENTIALS = settings.LOUPE_ENDPOINT_ALLOWED_HOSTS = settings.LOUPE_ENDPOINT_PRIVATE_NETWORKS = ""
+
+
+@pytest.fixture
+def elsewhere():
+    """A second loopback server on another port: a host the policy does not name unless a test allows it."""
+    with FakeLLMServer() as server:
+        yield server
+
+
+def _redirect_to(server) -> Status:
+    return Status(307, headers={"Location": f"{server.base_url}/chat/completions"})
+
+
+@pytest.mark.django_db
+def test_drafting_goes_through_the_endpoint_policy(online, default_policy, revision):
+    """The configured server is allowed by the policy alone (on loopback too) and gets its own key."""
+    online.script(Ok(GOOD_PARAGRAPH))
+    assert _run(revision).status == TextRevision.Status.DRAFT_READY
+    assert online.chat_requests[0].headers["authorization"] == "Bearer sk-test"
+
+
+@pytest.mark.django_db
+def test_a_redirect_to_a_host_not_allowed_is_refused_and_gets_nothing(online, default_policy, elsewhere, revision):
+    """The server redirects the draft elsewhere: the transport refuses the host, the ledger says why in words an
+    administrator can act on, the annotator sees the usual message, and the other host never gets a request."""
+    online.default = _redirect_to(elsewhere)
+    revision = _run(revision)
+    assert revision.status == TextRevision.Status.DRAFT_FAILED
+    assert revision.draft_error.startswith("The text assistant is unavailable right now.")
+    port = elsewhere.base_url.split(":")[2].split("/")[0]
+    detail = LLMCall.objects.order_by("id").first().error_detail
+    assert f"127.0.0.1:{port} is not allowed for endpoints" in detail and "LOUPE_ENDPOINT_ALLOWED_HOSTS" in detail
+    assert "sk-test" not in detail
+    assert elsewhere.requests == []
+    _answers_intact(revision)
+
+
+@pytest.mark.django_db
+def test_an_allowed_other_host_is_reached_without_the_key(online, settings, elsewhere, revision):
+    """An administrator allows the other host: the redirect is followed, and the key stays with the configured server."""
+    settings.LOUPE_ENDPOINT_ALLOWED_HOSTS = elsewhere.base_url.split("/")[2]
+    settings.LOUPE_ENDPOINT_PRIVATE_NETWORKS = "127.0.0.1/32"
+    online.script(_redirect_to(elsewhere))
+    elsewhere.script(Ok(GOOD_PARAGRAPH))
+    assert _run(revision).status == TextRevision.Status.DRAFT_READY
+    assert online.chat_requests[0].headers["authorization"] == "Bearer sk-test"
+    assert len(elsewhere.chat_requests) == 1 and "authorization" not in elsewhere.chat_requests[0].headers
+
+
+@pytest.mark.django_db
+def test_a_configured_url_the_policy_refuses_is_not_retried(online, settings, revision):
+    """A base URL carrying a user and password is refused before any request: the draft fails at once, no retries."""
+    settings.LOUPE_LLM_BASE_URL = online.base_url.replace("http://", "http://user:pw@")
+    with pytest.raises(LLMRequestRejected, match="check the LLM settings"):
+        llm_services.llm_client_for(revision.project)
+    revision = _run(revision)
+    assert revision.status == TextRevision.Status.DRAFT_FAILED and online.requests == []
 
 
 @pytest.mark.django_db
