@@ -44,11 +44,6 @@ def can_annotate_project(user, project: Project) -> bool:
     )
 
 
-def can_view_project_images(user, project: Project) -> bool:
-    """Anyone who manages or annotates the project may see its image files."""
-    return can_manage_project(user, project) or can_annotate_project(user, project)
-
-
 class IsResearcher(BasePermission):
     """The user is a researcher or an admin."""
 

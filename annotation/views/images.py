@@ -1,5 +1,5 @@
-"""Image pages and files: the researcher's metadata page, the permission-checked file and thumbnail, and the
-annotators' opaque signed image URLs (annotation/image_links.py)."""
+"""Image pages and files: the researcher's metadata page, file and thumbnail by image id, and the annotators' opaque
+signed image URLs (annotation/image_links.py), their only way to an image."""
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.views import View
@@ -8,8 +8,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from annotation import image_links, selectors
 from annotation.models import Image
-from annotation.permissions import can_view_project_images, require_project_member
-from annotation.views.access import ProjectResearcherMixin, RuleRequiredMixin
+from annotation.views.access import ProjectResearcherMixin
 
 # Pillow format name -> the type browsers expect; thumbnails are always JPEG.
 CONTENT_TYPES = {
@@ -53,15 +52,18 @@ def _file_response(image: Image, field_name: str, content_type: str, *, cache_co
     return response
 
 
-class _ImageFileBase(RuleRequiredMixin, View):
-    """Stream one stored file of an image to a member of its project; media is never served publicly."""
+class _ImageFileBase(ProjectResearcherMixin, View):
+    """Stream one stored file of an image, by id, to a researcher who manages its project; media is never public.
+
+    Annotators get images only through the signed links of their own leases (SignedImageView): an id names any
+    image of the project, so an annotator member is refused here (403), a user outside the project gets 404.
+    """
 
     field_name: str
 
-    def has_access(self) -> bool:
+    def get_project(self):
         self.image = get_object_or_404(Image.objects.select_related("project"), pk=self.kwargs["image_id"])
-        require_project_member(self.request.user, self.image.project)
-        return can_view_project_images(self.request.user, self.image.project)
+        return self.image.project
 
     def content_type(self) -> str:
         raise NotImplementedError

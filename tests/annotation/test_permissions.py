@@ -11,7 +11,6 @@ from rest_framework.authtoken.models import Token
 
 from annotation.image_links import lease_image_urls
 from annotation.models import ImportBatch, Membership, TextRevision
-from annotation.permissions import can_view_project_images
 from annotation.services.imports import image_import
 from annotation.services.queue import assignment_next, judgement_submit
 from annotation.services.work import project_settings_update
@@ -33,6 +32,8 @@ RESEARCHER_ONLY = {
     "annotation:import_create",
     "annotation:import_detail",
     "annotation:image_detail",
+    "annotation:image_file",  # annotators reach images only by their leases' signed links (SIGNED_HOLDER)
+    "annotation:image_thumbnail",
     "annotation:project_annotation_settings",
     "annotation:project_judgements",
     "annotation:project_gold",
@@ -94,8 +95,6 @@ RESEARCHER_ONLY = {
 ANNOTATOR_ALLOWED = {
     "home",
     "annotation:annotator_home",
-    "annotation:image_file",
-    "annotation:image_thumbnail",
     "api_schema",
     "api_docs",
     "api:judgement_list",  # a researcher who manages the project sees all judgements, an annotator member their own
@@ -319,15 +318,26 @@ def test_admin_reaches_every_researcher_route(client, world, name):
 
 
 @pytest.mark.parametrize("name", ["annotation:image_file", "annotation:image_thumbnail"])
-def test_annotator_who_is_not_a_member_cannot_fetch_another_projects_image(client, world, annotator_member, name):
-    """An annotator of one project gets 404 for the image files of another project, and 200 for their own."""
+def test_image_files_by_id_are_for_the_projects_researchers_only(client, world, researcher, annotator_member, name):
+    """By image id: the project's researcher gets the file; an annotator member 403 even for the image their own lease
+    shows (which they get through its signed link); a researcher of another project 404."""
+    url = reverse(name, kwargs={"image_id": world["image_id"]})
+    client.force_login(researcher)
+    assert client.get(url).status_code == 200
+    client.force_login(annotator_member)
+    assert client.get(url).status_code == 403
+    assert client.get(reverse("annotation:image_signed", kwargs={"signed": world["signed"]})).status_code == 200
+    client.force_login(ResearcherFactory())
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["annotation:image_file", "annotation:image_thumbnail"])
+def test_annotator_of_another_project_gets_404_for_its_images(client, world, annotator_member, name):
+    """An annotator gets 404 for the image files of a project they have no role in (its ids leak nothing)."""
     other_project = ProjectFactory()
     other_image = image_import(project=other_project, name="dog.png", data=image_bytes(seed=2)).image
-    MembershipFactory(project=other_project, user=AnnotatorFactory())
     client.force_login(annotator_member)
-    assert not can_view_project_images(annotator_member, other_project)
     assert client.get(reverse(name, kwargs={"image_id": other_image.pk})).status_code == 404
-    assert client.get(reverse(name, kwargs={"image_id": world["image_id"]})).status_code == 200
 
 
 @pytest.mark.parametrize("name", ["annotation:image_file", "annotation:image_thumbnail"])

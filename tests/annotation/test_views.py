@@ -3,8 +3,12 @@
 import pytest
 from django.urls import reverse
 
+from annotation.image_links import lease_image_urls
 from annotation.models import Image, ImportBatch, Membership, Project
 from annotation.services.imports import image_import, import_batch_process_staged
+from annotation.services.queue import assignment_next
+from annotation.services.work import project_settings_update
+from annotation.vocabulary import TaskKind
 from modeling.models import DeviceReport
 from tests.factories import (
     PASSWORD,
@@ -344,11 +348,11 @@ def test_import_report_polls_while_queued_and_serves_a_fragment_to_htmx(client, 
 # ----------------------------------------------------------------------------------------------- image files
 
 
-def test_image_file_and_thumbnail_are_served_to_members(client, project, annotator_member):
-    """An annotator member gets the original bytes with their type, and a JPEG thumbnail."""
+def test_image_file_and_thumbnail_are_served_to_the_projects_researcher(client, project, researcher):
+    """The researcher who manages the project gets the original bytes with their type, and a JPEG thumbnail."""
     data = image_bytes(seed=5)
     image = image_import(project=project, name="a.png", data=data).image
-    client.force_login(annotator_member)
+    client.force_login(researcher)
     original = client.get(reverse("annotation:image_file", kwargs={"image_id": image.pk}))
     assert original.status_code == 200 and original["Content-Type"] == "image/png"
     assert b"".join(original.streaming_content) == data
@@ -356,6 +360,21 @@ def test_image_file_and_thumbnail_are_served_to_members(client, project, annotat
     thumbnail = client.get(reverse("annotation:image_thumbnail", kwargs={"image_id": image.pk}))
     assert thumbnail["Content-Type"] == "image/jpeg"
     assert b"".join(thumbnail.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_an_annotator_gets_their_items_image_by_its_signed_link_not_by_id(client, project, annotator_member):
+    """An annotator member is refused the id-based file and thumbnail (403), and gets the same bytes through the signed
+    link of the lease they hold."""
+    data = image_bytes(seed=7)
+    image = image_import(project=project, name="b.png", data=data).image
+    project_settings_update(project, task_kinds=[TaskKind.RATING], training_required=False, gold_rate=0.0)
+    lease = assignment_next(project=project, annotator=annotator_member).lease
+    assert lease.item.image_id == image.pk
+    client.force_login(annotator_member)
+    for name in ("annotation:image_file", "annotation:image_thumbnail"):
+        assert client.get(reverse(name, kwargs={"image_id": image.pk})).status_code == 403
+    signed = client.get(lease_image_urls(lease)["left"])
+    assert signed.status_code == 200 and b"".join(signed.streaming_content) == data
 
 
 def test_image_file_missing_is_404(client, annotator):
