@@ -1,30 +1,25 @@
 """Fixtures shared by all tests: users, a project, an isolated media root, the loopback LLM server, a real Celery worker,
 a headless browser."""
 import os
-import shutil
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 import pytest
 
 from tests.factories import PASSWORD, AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory
 from tests.llm_server import FakeLLMServer
+from tests.workers import (
+    LOOPBACK_ENDPOINTS, REPO_ROOT, WORKER_READY_TIMEOUT_S, QueueWorkers, celery_command, database_url, worker_env,
+    worker_start, worker_stop,
+)
 
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Every test writes its files under its own temporary media root."""
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-#: The endpoint policy (config/egress.py) that lets the worker call the loopback LLM server, as an administrator of a
-#: machine with a local vLLM would set it. Tests that check refusals set their own.
-LOOPBACK_ENDPOINTS = {"LOUPE_ENDPOINT_ALLOWED_HOSTS": "127.0.0.1", "LOUPE_ENDPOINT_PRIVATE_NETWORKS": "127.0.0.0/8"}
 
 
 @pytest.fixture
@@ -68,8 +63,6 @@ def annotator_member(project, annotator):
 # worker is started once per session, after pytest-django has created the test database, and
 # is pointed at that database, at the test process's broker and at a media root both share.
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-WORKER_READY_TIMEOUT_S = 90
 _worker_key = pytest.StashKey["CeleryWorker"]()
 
 
@@ -87,29 +80,13 @@ class CeleryWorker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _database_url(settings_dict: dict) -> str:
-    """The DATABASE_URL that opens the database `settings_dict` describes (the test one after setup)."""
-    engine = settings_dict["ENGINE"]
-    if engine == "django.db.backends.sqlite3":
-        name = str(settings_dict["NAME"])
-        if name == ":memory:" or name.startswith("file:"):
-            raise RuntimeError("A worker process cannot open an in-memory SQLite test database; set TEST NAME to a file.")
-        return f"sqlite:///{Path(name).resolve()}"
-    if engine == "django.db.backends.postgresql":
-        user = quote(settings_dict.get("USER") or "", safe="")
-        password = quote(settings_dict.get("PASSWORD") or "", safe="")
-        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-        host = settings_dict.get("HOST") or "localhost"
-        port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
-        options = {key: value for key, value in (settings_dict.get("OPTIONS") or {}).items() if isinstance(value, str)}
-        query = f"?{urlencode(options)}" if options else ""  # sslmode and the like
-        return f"postgres://{credentials}{host}{port}/{quote(settings_dict['NAME'], safe='')}{query}"
-    raise RuntimeError(f"The worker fixture does not know how to pass on a {engine} database.")
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup, django_db_blocker) -> str:
+    """The DATABASE_URL of the test database, for worker processes."""
+    from django.db import connection
 
-
-def _celery_command(*args: str) -> list[str]:
-    celery = Path(sys.executable).with_name("celery")
-    return [str(celery) if celery.exists() else shutil.which("celery") or "celery", "-A", "config", *args]
+    with django_db_blocker.unblock():
+        return database_url(connection.settings_dict)
 
 
 @pytest.fixture(scope="session")
@@ -126,84 +103,52 @@ def worker_media_root(settings, worker_media_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(request, django_db_setup, django_db_blocker, worker_media_dir, tmp_path_factory) -> CeleryWorker:
+def celery_worker(request, test_database_url, worker_media_dir, tmp_path_factory) -> CeleryWorker:
     """Start a real `celery -A config worker -Q default,gpu -c 1` on the test database; stop it at session end.
 
     Use it with `@pytest.mark.worker` and `@pytest.mark.django_db(transaction=True)`: the worker
     is another process, so it only sees rows the test has committed.
     """
-    from django.conf import settings
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        database_url = _database_url(connection.settings_dict)
-    env = {
-        **os.environ,
-        "LOUPE_ENV": "test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "LOUPE_VAR_DIR": str(settings.VAR_DIR),
-        "MEDIA_ROOT": str(worker_media_dir),
-        "LOG_LEVEL": "INFO",  # the fixture waits for the worker's "ready." line
-        "PYTHONUNBUFFERED": "1",
-        **LOOPBACK_ENDPOINTS,
-    }
+    env = worker_env(database=test_database_url, media_dir=worker_media_dir)
     nodename = f"loupe-test-{os.getpid()}@%h"
     log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
 
     # Messages left by an earlier, interrupted run would be executed against this database.
     purge = subprocess.run(
-        _celery_command("purge", "-f"), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+        celery_command("purge", "-f"), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     if purge.returncode != 0:
         pytest.fail(f"celery purge failed ({purge.returncode}):\n{purge.stdout}\n{purge.stderr}")
 
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        _celery_command(
-            "worker", "-Q", "default,gpu", "-c", "1", "--without-gossip", "--without-mingle", "-l", "info", "-n", nodename
-        ),
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so that stopping it reaches the pool child too
-    )
-    worker = CeleryWorker(process=process, nodename=nodename, log_path=log_path, env=env)
-    request.config.stash[_worker_key] = worker
+    process = worker_start(queues="default,gpu", nodename=nodename, env=env, log_path=log_path)
+    request.config.stash[_worker_key] = CeleryWorker(process=process, nodename=nodename, log_path=log_path, env=env)
     try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-        ready_line = f"{nodename.replace('%h', '')}"  # the hostname part is filled in by celery
-        while True:
-            text = log_path.read_text(errors="replace")
-            if any(ready_line in line and line.rstrip().endswith("ready.") for line in text.splitlines()):
-                break
-            if process.poll() is not None:
-                pytest.fail(f"The Celery worker exited with {process.returncode} before it was ready:\n{worker.log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"The Celery worker was not ready after {WORKER_READY_TIMEOUT_S}s:\n{worker.log_tail()}")
-            time.sleep(0.2)
-        yield worker
+        yield request.config.stash[_worker_key]
     finally:
-        _stop_worker(process)
-        log_file.close()
+        worker_stop(process)
         request.config.stash[_worker_key] = None
 
 
-def _stop_worker(process: subprocess.Popen) -> None:
-    """Warm shutdown first (TERM to the main process), then kill the whole group if it hangs."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
+@pytest.fixture
+def queue_workers(test_database_url, tmp_path, worker_media_dir):
+    """Make a test's own workers: `queue_workers("scoring", LOUPE_CRITIC_SCORE_CHUNK="4")` gives a QueueWorkers on a
+    queue named for this test (`scoring-<pid>-<ns>`), with those variables added to the worker environment; start
+    them with `.start()`. Every worker still running is stopped when the test ends."""
+    pools: list[QueueWorkers] = []
+
+    def make(prefix: str, *, ready_timeout_s: float = WORKER_READY_TIMEOUT_S, **env: str) -> QueueWorkers:
+        pool = QueueWorkers(
+            env=worker_env(database=test_database_url, media_dir=worker_media_dir, **env),
+            queue=f"{prefix}-{os.getpid()}-{time.monotonic_ns()}", log_dir=tmp_path, ready_timeout_s=ready_timeout_s,
+        )
+        pools.append(pool)
+        return pool
+
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # the pool child, if the main process left it behind
-    except ProcessLookupError:
-        pass
-    if process.poll() is None:
-        process.wait(timeout=10)
+        yield make
+    finally:
+        for pool in pools:
+            pool.stop()
 
 
 @pytest.hookimpl(wrapper=True)

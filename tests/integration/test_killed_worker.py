@@ -4,23 +4,16 @@ The worker here is started by the test, on a queue of its own (the session's wor
 trains a critic version long enough to be killed mid-run. No message comes back for it in time (Redis redelivers
 after the visibility timeout, the filesystem broker never does): the periodic sweep, or a Cancel, ends the run.
 """
-import os
-import signal
-import subprocess
 import time
 
 import pytest
 from django.conf import settings
 
-from annotation.vocabulary import TaskKind
 from config.sweep import runs_sweep
-from modeling.critic import services as critic_services, storage
-from modeling.critic.data import heldout_split, judgement_last_id
+from modeling.critic import services as critic_services
 from modeling.critic.models import CriticVersion
 from modeling.critic.tasks import critic_retrain
-from tests.conftest import LOOPBACK_ENDPOINTS, REPO_ROOT, _celery_command, _database_url, _stop_worker
-from tests.evaluation.judgement_builders import annotators_make, judgements_add
-from tests.work_data import project_images
+from tests.modeling.critic.scorable import trainable_version
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,82 +25,31 @@ LONG = {"optimisation": {"max_steps": 400, "batch_size": 2, "vision_warmup_steps
 
 
 @pytest.fixture
-def own_worker(django_db_blocker, tmp_path, worker_media_dir):
-    """A `celery worker -c 1` on the test database, consuming only a queue named for this test; yields (process, queue, log)."""
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        database_url = _database_url(connection.settings_dict)
-    queue = f"loupe-killed-{os.getpid()}-{time.monotonic_ns()}"
-    env = {
-        **os.environ,
-        "LOUPE_ENV": "test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "LOUPE_VAR_DIR": str(settings.VAR_DIR),
-        "MEDIA_ROOT": str(worker_media_dir),
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-        **LOOPBACK_ENDPOINTS,
-    }
-    log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            _celery_command("worker", "-Q", queue, "-c", "1", "--without-gossip", "--without-mingle", "-l", "info",
-                            "-n", f"{queue}@%h"),
-            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while not any(line.rstrip().endswith("ready.") for line in log_path.read_text(errors="replace").splitlines()):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the worker did not start:\n{log_path.read_text(errors='replace')[-5000:]}")
-                time.sleep(0.2)
-            yield process, queue, log_path
-        finally:
-            _stop_worker(process)
-
-
-def _training_version(project) -> CriticVersion:
-    """A queued version of the tiny critic with a long run, as critic_version_request makes it (not enqueued)."""
-    images = project_images(project, 24)
-    train_ids, _ = heldout_split(project=project, fraction=0.3)
-    train = [image for image in images if image.pk in set(train_ids.tolist())]
-    judgements_add(project, [(image, 1 + i % 5) for i, image in enumerate(train)], annotators_make(project, 2), kind=TaskKind.RATING)
-    base_dir, _ = storage.critic_tiny_base_ensure(storage.critic_base_dir())
-    chosen = critic_services._merged(critic_services.training_settings_default(tiny=True), LONG)
-    version = CriticVersion.objects.create(
-        project=project, number=1, base_model_dir=str(base_dir), is_tiny=True, training_settings=chosen,
-        last_judgement_id=judgement_last_id(project=project),
-    )
-    version.artifact_dir = f"{project.pk}/{version.pk}"
-    version.save(update_fields=["artifact_dir"])
-    return version
+def own_worker(queue_workers):
+    """A `celery worker -c 1` on the test database, consuming only a queue named for this test (conftest's
+    `queue_workers`)."""
+    workers = queue_workers("loupe-killed", ready_timeout_s=READY_TIMEOUT_S)
+    workers.start()
+    return workers
 
 
 def _killed_mid_training(own_worker, project) -> tuple[CriticVersion, float]:
     """Train a version on the test's worker, SIGKILL the worker's main process then its pool; (version, when killed)."""
     import psutil
 
-    process, queue, log_path = own_worker
-    version = _training_version(project)
-    critic_retrain.apply_async(args=[version.pk], queue=queue)
+    version = trainable_version(project, LONG)
+    critic_retrain.apply_async(args=[version.pk], queue=own_worker.queue)
     deadline = time.monotonic() + TRAINING_TIMEOUT_S
     while True:
         version.refresh_from_db()
         if version.status == CriticVersion.Status.TRAINING and version.step >= 2:
             break
         if time.monotonic() > deadline or not version.is_pending:
-            pytest.fail(f"v{version.number} {version.status} step {version.step}: {version.error}\n"
-                        f"{log_path.read_text(errors='replace')[-5000:]}")
+            pytest.fail(f"v{version.number} {version.status} step {version.step}: {version.error}\n{own_worker.log()}")
         time.sleep(0.2)
-    pool = psutil.Process(process.pid).children()
-    assert pool, "the worker has no pool process"
-    os.kill(process.pid, signal.SIGKILL)  # the main process: no warm shutdown, no WorkerLostError handling
+    assert psutil.Process(own_worker.process.pid).children(), "the worker has no pool process"
+    pool = own_worker.kill()  # the main process: no warm shutdown, no WorkerLostError handling; then its pool
     killed_at = time.monotonic()
-    process.wait(timeout=10)
-    os.killpg(process.pid, signal.SIGKILL)  # its pool, as the container or the OOM killer takes the whole group
-    psutil.wait_procs(pool, timeout=10)
     assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in pool)
     version.refresh_from_db()
     assert version.status == CriticVersion.Status.TRAINING, "nothing else should have ended the run yet"

@@ -6,18 +6,14 @@ messages); the scoring task is sent there, and its chunks and callback follow it
 production. One image's file is missing when scoring starts, so its chunk fails; the file is put back once the
 failure is on the version's row, and the retry, on whichever worker takes it, scores the chunk.
 """
-import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from modeling.critic.models import CriticScore, CriticVersion
 from modeling.critic.tasks import critic_score_pool
-from tests.conftest import LOOPBACK_ENDPOINTS, REPO_ROOT, _celery_command, _database_url, _stop_worker
 from tests.modeling.critic.scorable import scorable_version
 from tests.work_data import project_images
 
@@ -30,59 +26,19 @@ N_IMAGES = 5 * CHUNK
 
 
 @pytest.fixture
-def two_workers(django_db_blocker, tmp_path, worker_media_dir):
-    """Two `celery worker -c 1` processes on the test database and one queue named for this test; yields (queue, logs)."""
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        database_url = _database_url(connection.settings_dict)
-    queue = f"gpu-scoring-{os.getpid()}-{time.monotonic_ns()}"
-    env = {
-        **os.environ,
-        "LOUPE_ENV": "test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "LOUPE_VAR_DIR": str(settings.VAR_DIR),
-        "MEDIA_ROOT": str(worker_media_dir),
-        "LOUPE_CRITIC_DIR": str(settings.LOUPE_CRITIC_DIR),
-        "LOUPE_CRITIC_SCORE_CHUNK": str(CHUNK),
-        "LOUPE_CRITIC_SCORE_RETRY_S": "2",
-        "OMP_NUM_THREADS": "1",
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-        **LOOPBACK_ENDPOINTS,
-    }
-    processes, logs, handles = [], [], []
-    try:
-        for n in (1, 2):
-            log_path = tmp_path / f"worker{n}.log"
-            handles.append(log_path.open("wb"))
-            processes.append(subprocess.Popen(
-                _celery_command("worker", "-Q", queue, "-c", "1", "--without-gossip", "--without-mingle", "-l", "info",
-                                "-n", f"scorer{n}-{queue}@%h"),
-                cwd=REPO_ROOT, env=env, stdout=handles[-1], stderr=subprocess.STDOUT, start_new_session=True,
-            ))
-            logs.append(log_path)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        for process, log_path in zip(processes, logs):
-            while not any(line.rstrip().endswith("ready.") for line in log_path.read_text(errors="replace").splitlines()):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"a worker did not start:\n{log_path.read_text(errors='replace')[-5000:]}")
-                time.sleep(0.2)
-        yield queue, logs
-    finally:
-        for process in processes:
-            _stop_worker(process)
-        for handle in handles:
-            handle.close()
-
-
-def _logs(logs) -> str:
-    return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in logs)
+def two_workers(queue_workers, settings):
+    """Two `celery worker -c 1` processes on the test database and one queue named for this test (conftest's
+    `queue_workers`), scoring in chunks of CHUNK and retrying a failed chunk after 2 s."""
+    workers = queue_workers(
+        "gpu-scoring", ready_timeout_s=READY_TIMEOUT_S, LOUPE_CRITIC_DIR=str(settings.LOUPE_CRITIC_DIR),
+        LOUPE_CRITIC_SCORE_CHUNK=str(CHUNK), LOUPE_CRITIC_SCORE_RETRY_S="2", OMP_NUM_THREADS="1",
+    )
+    workers.start("scorer", count=2)
+    return workers
 
 
 def test_two_gpu_workers_score_every_image_exactly_once_and_retry_a_failed_chunk_alone(two_workers, worker_media_root, project):
-    queue, logs = two_workers
+    queue, logs = two_workers.queue, two_workers.log_paths
     images = project_images(project, N_IMAGES)
     version = scorable_version(project)
     broken = Path(images[CHUNK + 1].file.path)  # an image of the second chunk (index 1)
@@ -99,10 +55,10 @@ def test_two_gpu_workers_score_every_image_exactly_once_and_retry_a_failed_chunk
             break
         time.sleep(0.1)
     else:
-        pytest.fail(f"scoring did not finish: {version.score_status} {version.score_chunks}\n{_logs(logs)}")
+        pytest.fail(f"scoring did not finish: {version.score_status} {version.score_chunks}\n{two_workers.log()}")
 
     state = version.score_chunks
-    assert version.score_status == CriticVersion.ScoreStatus.DONE, f"{version.score_error}\n{_logs(logs)}"
+    assert version.score_status == CriticVersion.ScoreStatus.DONE, f"{version.score_error}\n{two_workers.log()}"
     assert version.scored_count == N_IMAGES and state["total"] == 5 and state["done"] == [0, 1, 2, 3, 4]
     # Every chunk ran once, except the failed one, which ran twice: retried alone.
     assert state["attempts"] == {"0": 1, "1": 2, "2": 1, "3": 1, "4": 1}, state
@@ -114,6 +70,6 @@ def test_two_gpu_workers_score_every_image_exactly_once_and_retry_a_failed_chunk
     assert sorted(scored) == sorted(image.pk for image in images)
     # The workers' own logs: five chunks succeeded, one retry, one callback; nothing ran twice.
     text = "".join(path.read_text(errors="replace") for path in logs)
-    assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] succeeded", text)) == 5, _logs(logs)
-    assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] retry", text)) == 1, _logs(logs)
-    assert len(re.findall(r"Task modeling\.critic_score_finish\[[^\]]+\] succeeded", text)) == 1, _logs(logs)
+    assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] succeeded", text)) == 5, two_workers.log()
+    assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] retry", text)) == 1, two_workers.log()
+    assert len(re.findall(r"Task modeling\.critic_score_finish\[[^\]]+\] succeeded", text)) == 1, two_workers.log()

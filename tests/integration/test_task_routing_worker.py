@@ -1,7 +1,5 @@
 """A real worker that consumes only `gpu` runs a gpu task sent without a queue, and never gets a `default` one."""
 import os
-import subprocess
-import time
 
 import pytest
 from django.conf import settings
@@ -10,7 +8,7 @@ from config.celery import app
 from modeling.models import DeviceReport
 from modeling.selection.tasks import pair_queue_refill
 from modeling.tasks import device_report
-from tests.conftest import REPO_ROOT, _celery_command, _database_url, _stop_worker
+from tests.workers import worker_env, worker_start, worker_stop
 
 pytestmark = [
     pytest.mark.worker,
@@ -21,56 +19,27 @@ pytestmark = [
     ),
 ]
 
-READY_TIMEOUT_S = 90
-
-
-def _ready(log_path) -> bool:
-    return any(line.rstrip().endswith("ready.") for line in log_path.read_text(errors="replace").splitlines())
-
 
 @pytest.fixture
-def gpu_only_worker(django_db_blocker, tmp_path):
+def gpu_only_worker(test_database_url, tmp_path):
     """A `celery worker -Q gpu` on the test database, with a broker folder of its own; yields (broker, log)."""
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        database_url = _database_url(connection.settings_dict)
     var_dir = tmp_path / "var"  # the worker's settings put its broker folders under LOUPE_VAR_DIR/broker
     broker_dir = var_dir / "broker"
-    env = {
-        **os.environ,
-        "LOUPE_ENV": "test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "LOUPE_VAR_DIR": str(var_dir),
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    }
-    nodename = f"loupe-gpu-only-{os.getpid()}@%h"
+    env = worker_env(database=test_database_url, media_dir=tmp_path / "media", LOUPE_VAR_DIR=str(var_dir))
     log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            _celery_command("worker", "-Q", "gpu", "-c", "1", "--without-gossip", "--without-mingle", "-l", "info",
-                            "-n", nodename),
-            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while not _ready(log_path):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the gpu-only worker did not start:\n{log_path.read_text(errors='replace')}")
-                time.sleep(0.2)
-            transport_options = {
-                **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-                "data_folder_in": str(broker_dir / "queue"),
-                "data_folder_out": str(broker_dir / "queue"),
-                "processed_folder": str(broker_dir / "processed"),
-                "control_folder": str(broker_dir / "control"),
-            }
-            with app.connection_for_write(transport_options=transport_options) as broker:
-                yield broker, log_path
-        finally:
-            _stop_worker(process)
+    process = worker_start(queues="gpu", nodename=f"loupe-gpu-only-{os.getpid()}@%h", env=env, log_path=log_path)
+    try:
+        transport_options = {
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "data_folder_in": str(broker_dir / "queue"),
+            "data_folder_out": str(broker_dir / "queue"),
+            "processed_folder": str(broker_dir / "processed"),
+            "control_folder": str(broker_dir / "control"),
+        }
+        with app.connection_for_write(transport_options=transport_options) as broker:
+            yield broker, log_path
+    finally:
+        worker_stop(process)
 
 
 def test_a_gpu_only_worker_runs_gpu_tasks_and_leaves_default_ones(gpu_only_worker):
