@@ -64,19 +64,19 @@ def _centre_crop(image, side: int):
 
 
 def _patch_loader(mode: str, input_side: int) -> None:
-    """Wrap critic_runs._image_loader so the tiny model gets a centre crop (measurement only)."""
+    """Wrap critic_runs.image_loader so the tiny model gets a centre crop (measurement only)."""
     if mode == "resize":
         return
     from modeling.critic import runs as critic_runs
 
-    original = critic_runs._image_loader
+    original = critic_runs.image_loader
     side = input_side * (2 if mode == "crop2" else 1)
 
-    def loader(names):
-        load = original(names)
+    def loader(names, **options):
+        load = original(names, **options)
         return lambda key: _centre_crop(load(key), side)
 
-    critic_runs._image_loader = loader
+    critic_runs.image_loader = loader
 
 
 def _labels_write(project, *, seed: int, raters: int, rating_noise: float, n_pairs: int) -> tuple[int, int]:

@@ -47,7 +47,7 @@ ADAPTER_DIR = "adapter"
 JUDGEMENTS_FILE = "judgement_ids.npz"
 
 
-def _image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0, files=None):
+def image_loader(names: dict[str, str], *, crop: int | None = None, random_crop: bool = False, seed: int = 0, files=None):
     """Key (str(image id)) -> RGB PIL image read from storage, shrunk to IMAGE_MAX_SIDE, cached per run.
 
     `crop` (the tiny demo model, see `input_crop`): a square of that many stored pixels instead of the whole
@@ -91,7 +91,8 @@ def input_crop(version: CriticVersion) -> int | None:
     return int(side) if side else None
 
 
-def _image_names(image_ids) -> dict[str, str]:
+def image_names(image_ids) -> dict[str, str]:
+    """Key (str(image id)) -> the stored file's name, what `image_loader` reads."""
     return {str(i): name for i, name in Image.objects.filter(id__in=list(image_ids)).values_list("id", "file")}
 
 
@@ -268,7 +269,7 @@ def _train(version: CriticVersion, folder, *, resume: bool = False):
 
     base = critic_base_dir_for(version)
     loader = training_job.StorageImages(
-        _image_loader, training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")), seed=optimisation.seed,
+        image_loader, training_set.image_names, crop=input_crop(version), random_crop=bool((chosen.get("input") or {}).get("random_crop")), seed=optimisation.seed,
         files=training_set.image_files,
     )
     critic = None
@@ -328,7 +329,7 @@ def _score_chunks(critic, image_ids, *, batch_size: int, version_id: int | None 
     """Yield (image ids, LevelScores) chunk by chunk, with a heartbeat on the version after each (centre crops with `crop`)."""
     from modeling.critic.core.scoring import score_images
 
-    load = _image_loader(_image_names(image_ids), crop=crop)
+    load = image_loader(image_names(image_ids), crop=crop)
     ids = [int(i) for i in image_ids]
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = ids[start : start + SCORE_CHUNK]
@@ -405,7 +406,7 @@ def _safe(metric, pred, target):
     return value if np.isfinite(value) else None
 
 
-def _load_trained(version: CriticVersion):
+def load_trained(version: CriticVersion):
     """The version's critic with its adapter, after checking the artifact's checksum."""
     from modeling.critic.core.loading import load_critic
     from modeling.critic.core.training import artifact_sha256
@@ -415,12 +416,6 @@ def _load_trained(version: CriticVersion):
     if digest != version.artifact_sha256:
         raise RuntimeError(f"The artifact in {folder} does not match v{version.number}'s checksum: it changed or is incomplete.")
     return load_critic(critic_base_dir_for(version), adapter_directory=folder / ADAPTER_DIR)
-
-
-#: Public names for other apps (studies, system benchmarks) that run a trained version on the `gpu` queue.
-load_trained = _load_trained
-image_loader = _image_loader
-image_names = _image_names
 
 
 # ------------------------------------------------------------------------------------------ texts
@@ -442,8 +437,8 @@ def critic_texts_generate(version_id: int, image_ids: list[int], *, max_new_toke
            if int(i) not in have]
     if not ids:
         return 0
-    critic = _load_trained(version)
-    load = _image_loader(_image_names(ids), crop=input_crop(version))
+    critic = load_trained(version)
+    load = image_loader(image_names(ids), crop=input_crop(version))
     written = 0
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = ids[start : start + SCORE_CHUNK]
