@@ -155,8 +155,9 @@ def chunks_requeue(model, pk: int, field: str, *, ids_between, send, fail, runni
             return []
         worst = max(lost, key=lambda index: int(state.get("requeues", {}).get(str(index), 0)))
         if int(state.get("requeues", {}).get(str(worst), 0)) >= settings.LOUPE_CHUNK_REQUEUES:
+            lost_times = settings.LOUPE_CHUNK_REQUEUES + 1
             outcome.update(what="failed", message=(
-                f"Chunk {worst + 1} of {state['total']} was lost {settings.LOUPE_CHUNK_REQUEUES + 1} times (its worker "
+                f"Chunk {worst + 1} of {state['total']} was lost {lost_times} time{'s' if lost_times != 1 else ''} (its worker "
                 f"{state.get('workers', {}).get(str(worst)) or '?'} stopped mid-chunk: killed, out of memory or restarted); "
                 f"{len(missing)} of {state['total']} chunks were not done."
             ))
