@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from studies.api import SystemSerializer
 from studies.models import Answer, System
 from studies.services import answers
 from studies.services.setup import study_create, system_add_critic
@@ -48,6 +49,8 @@ def test_chunked_answers_are_the_answers_of_one_pass(settings, critic_study):
     assert (whole.chunks_total, chunked.chunks_total) == (1, 3) and chunked.chunks["done"] == [0, 1, 2]
     assert chunked.chunks["attempts"] == {"0": 1, "1": 1, "2": 1} and chunked.answered_count == 5
     assert _texts(chunked) == _texts(whole) and len(_texts(whole)) == 5
+    shown = SystemSerializer(chunked).data  # what the API shows of the progress
+    assert (shown["chunks_done"], shown["chunks_total"], shown["answered_count"]) == (3, 3, 5)
 
 
 def test_a_redelivered_chunk_counts_once_and_an_old_runs_chunk_changes_nothing(settings, critic_study):
