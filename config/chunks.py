@@ -2,7 +2,7 @@
 
 Pool scoring (modeling.critic.pool_scoring), a critic's study answers (studies.services.answers) and a critic's
 benchmark calls (system_benchmarks.services.execution) share this: a planner splits the work into chunks of ids
-and records a fresh run in the row's JSON field (:func:`chunks_plan`); every worker of the queue takes chunk
+(:func:`chunks_split`) and records a fresh run in the row's JSON field (:func:`chunks_state`); every worker of the queue takes chunk
 tasks; the chord's callback ends the run. The field holds:
 
 - `run`: the run's token; a chunk or callback of an older run changes nothing; `queue`: where its tasks go;
@@ -10,12 +10,12 @@ tasks; the chord's callback ends the run. The field holds:
 - `done` (a set: a redelivered chunk counts once), `attempts`, `workers`, `started` (when its last attempt
   began), `failures` (each attempt's error), `requeues` (how often the sweep sent it again).
 
-A chunk whose attempt began more than LOUPE_CHUNK_LOST_AFTER_S ago and is not done lost its worker (a Celery
-time limit ends any chunk well before): the periodic sweep sends the missing chunks again with the callback
-(:func:`chunks_requeue`), at most LOUPE_CHUNK_REQUEUES times per chunk, then fails the run with the reason. A
-run whose chunks are all done but which is still running after LOUPE_RUN_STALE_AFTER_S lost its callback: the
-sweep sends the callback alone. Chunks not begun yet are taken to be waiting in the queue (behind a training
-run, say) and are left alone.
+A chunk whose attempt began (or which the sweep sent again) more than LOUPE_CHUNK_LOST_AFTER_S ago and is not done
+lost its worker (a Celery time limit ends any chunk well before): the periodic sweep sends the missing chunks again
+with the callback (:func:`chunks_requeue`), at most LOUPE_CHUNK_REQUEUES times per chunk, then fails the run with
+the reason. A run whose chunks are all done but which is still running after LOUPE_RUN_STALE_AFTER_S lost its
+callback: the sweep sends the callback alone. Chunks never begun are taken to be waiting in the queue (behind a
+training run, say) and are left alone.
 """
 from __future__ import annotations
 
@@ -165,12 +165,14 @@ def chunks_requeue(model, pk: int, field: str, *, ids_between, send, fail, runni
         requeues = dict(state.get("requeues", {}))
         for index in lost:
             requeues[str(index)] = int(requeues.get(str(index), 0)) + 1
-            state["started"] = {key: value for key, value in state.get("started", {}).items() if key != str(index)}
+        # Counted from now: a re-sent chunk that never begins (the message lost again) is lost again later.
+        state["started"] = {**state.get("started", {}), **{str(index): now.isoformat() for index in lost}}
         state["requeues"] = requeues
-        outcome.update(what="requeued", send={index: None for index in missing}, state=state)
+        outcome.update(what="requeued", send={index: None for index in missing})
         return []
 
-    row = chunks_update(model, pk, field, (getattr(model.objects.filter(pk=pk).first(), field, None) or {}).get("run", ""), change)
+    current = model.objects.filter(pk=pk).values_list(field, flat=True).first() or {}
+    row = chunks_update(model, pk, field, current.get("run", ""), change)
     if row is None or not outcome["what"]:
         return ""
     state = getattr(row, field)
