@@ -15,7 +15,7 @@ lost its worker (a Celery time limit ends any chunk well before): the periodic s
 with the callback (:func:`chunks_requeue`), at most LOUPE_CHUNK_REQUEUES times per chunk, then fails the run with
 the reason. A run whose chunks are all done but which is still running after LOUPE_RUN_STALE_AFTER_S lost its
 callback: the sweep sends the callback alone. Chunks never begun are taken to be waiting in the queue (behind a
-training run, say) and are left alone.
+training run, say) until LOUPE_CHUNK_QUEUED_LOST_AFTER_S (a day) after the run was planned; then they count as lost.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def chunks_split(ids: list[int], size: int) -> list[list[int]]:
 def chunks_state(chunks: list[list[int]], size: int, *, queue: str) -> dict:
     """A fresh run's state for `chunks` (lists of ids, ascending), whose tasks go to `queue`."""
     return {
-        "run": uuid.uuid4().hex, "queue": queue, "total": len(chunks), "size": size, "items": sum(map(len, chunks)),
+        "run": uuid.uuid4().hex, "queue": queue, "planned": timezone.now().isoformat(), "total": len(chunks), "size": size, "items": sum(map(len, chunks)),
         "bounds": [[chunk[0], chunk[-1]] for chunk in chunks], "done": [], "attempts": {}, "workers": {}, "started": {},
         "failures": {}, "requeues": {},
     }
@@ -97,10 +97,17 @@ def chunks_missing(state: dict) -> list[int]:
 
 
 def chunks_lost(state: dict, *, now: datetime | None = None) -> list[int]:
-    """Chunks whose last attempt began over LOUPE_CHUNK_LOST_AFTER_S ago and did not end (see the module docstring)."""
-    limit = (now or timezone.now()) - timedelta(seconds=settings.LOUPE_CHUNK_LOST_AFTER_S)
+    """Chunks whose last attempt began over LOUPE_CHUNK_LOST_AFTER_S ago and did not end, and chunks never begun
+    LOUPE_CHUNK_QUEUED_LOST_AFTER_S after the run was planned (see the module docstring)."""
+    now = now or timezone.now()
+    limit = now - timedelta(seconds=settings.LOUPE_CHUNK_LOST_AFTER_S)
+    queued_limit = now - timedelta(seconds=settings.LOUPE_CHUNK_QUEUED_LOST_AFTER_S)
+    planned = datetime.fromisoformat(state["planned"]) if state.get("planned") else now
     started = state.get("started", {})
-    return [index for index in chunks_missing(state) if str(index) in started and datetime.fromisoformat(started[str(index)]) < limit]
+    return [
+        index for index in chunks_missing(state)
+        if (datetime.fromisoformat(started[str(index)]) < limit if str(index) in started else planned < queued_limit)
+    ]
 
 
 def chord_send(chunk_task, finish_task, key: int, run: str, chunks: dict[int, list[int]], *, queue: str) -> None:
@@ -156,9 +163,11 @@ def chunks_requeue(model, pk: int, field: str, *, ids_between, send, fail, runni
         worst = max(lost, key=lambda index: int(state.get("requeues", {}).get(str(index), 0)))
         if int(state.get("requeues", {}).get(str(worst), 0)) >= settings.LOUPE_CHUNK_REQUEUES:
             lost_times = settings.LOUPE_CHUNK_REQUEUES + 1
+            worker = state.get("workers", {}).get(str(worst))
+            why = (f"its worker {worker} stopped mid-chunk: killed, out of memory or restarted" if worker
+                   else "it never began: its message is gone from the broker")
             outcome.update(what="failed", message=(
-                f"Chunk {worst + 1} of {state['total']} was lost {lost_times} time{'s' if lost_times != 1 else ''} (its worker "
-                f"{state.get('workers', {}).get(str(worst)) or '?'} stopped mid-chunk: killed, out of memory or restarted); "
+                f"Chunk {worst + 1} of {state['total']} was lost {lost_times} time{'s' if lost_times != 1 else ''} ({why}); "
                 f"{len(missing)} of {state['total']} chunks were not done."
             ))
             return []

@@ -47,6 +47,16 @@ def test_a_scoring_run_whose_chunks_have_not_begun_is_left_alone(settings, chunk
     assert version.score_status == CriticVersion.ScoreStatus.RUNNING and version.score_chunks["run"] == run
 
 
+def test_chunks_never_begun_a_day_after_the_plan_count_as_lost(settings, chunked):
+    version, _ = chunked
+    settings.LOUPE_CHUNK_QUEUED_LOST_AFTER_S, settings.LOUPE_CHUNK_REQUEUES = 0, 0  # "a day" has passed; no re-send left
+    pool_scoring.scoring_plan(version.pk)
+    assert runs_sweep()["critic_scoring_runs"] == 1
+    version.refresh_from_db()
+    assert version.score_status == CriticVersion.ScoreStatus.FAILED
+    assert version.score_error.startswith("Chunk 1 of 2 was lost 1 time (it never began: its message is gone from the broker); 2 of 2")
+
+
 def test_a_chunk_lost_more_often_than_allowed_fails_the_scoring_run_with_the_reason(settings, chunked):
     version, _ = chunked
     settings.LOUPE_CHUNK_LOST_AFTER_S, settings.LOUPE_CHUNK_REQUEUES = 0, 0
