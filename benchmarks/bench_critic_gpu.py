@@ -175,7 +175,7 @@ def bench_training(critic, images, *, steps: int, batch_size: int, tiny: bool, w
     from modeling import conversations as conv
     from modeling.critic.core.loading import enable_gradient_checkpointing
     from modeling.critic.core.lora import CriticTrainingSettings, apply_training_settings
-    from modeling.critic.core.training import TrainingConfig, answer_loss, conversation_batch, train_critic
+    from modeling.critic.core.training import TrainingConfig, conversation_batch, train_critic
 
     device = critic.device
     rng = np.random.default_rng(0)
@@ -204,7 +204,7 @@ def bench_training(critic, images, *, steps: int, batch_size: int, tiny: bool, w
     _peak_reset(device)
 
     def step(batch):
-        loss = answer_loss(critic, batch, 1.0)
+        loss = critic.model(**batch).loss  # transformers' own loss: logits over the whole sequence
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

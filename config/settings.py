@@ -168,6 +168,14 @@ LOUPE_CRITIC_RETRAIN_EVERY = env.int("LOUPE_CRITIC_RETRAIN_EVERY", default=0)
 LOUPE_CRITIC_SCORE_CHUNK = env.int("LOUPE_CRITIC_SCORE_CHUNK", default=256)
 LOUPE_CRITIC_SCORE_RETRY_S = env.float("LOUPE_CRITIC_SCORE_RETRY_S", default=30.0)
 LOUPE_CRITIC_SCORE_RETRIES = env.int("LOUPE_CRITIC_SCORE_RETRIES", default=2)
+# A critic's study answers and benchmark calls are split the same way, in chunks of this many items or calls.
+LOUPE_CRITIC_ANSWER_CHUNK = env.int("LOUPE_CRITIC_ANSWER_CHUNK", default=32)
+# A chunk that began over LOUPE_CHUNK_LOST_AFTER_S ago and never ended lost its worker (its task's time limit is
+# 65 minutes): the sweep sends it again, at most LOUPE_CHUNK_REQUEUES times, then fails the run (config/chunks.py).
+LOUPE_CHUNK_LOST_AFTER_S = env.int("LOUPE_CHUNK_LOST_AFTER_S", default=2 * 3600)
+LOUPE_CHUNK_REQUEUES = env.int("LOUPE_CHUNK_REQUEUES", default=2)
+# A chunk never begun this long after its run was planned is taken for lost too (its message gone from the broker).
+LOUPE_CHUNK_QUEUED_LOST_AFTER_S = env.int("LOUPE_CHUNK_QUEUED_LOST_AFTER_S", default=24 * 3600)
 # General-purpose instruction data (paper 001's D3): LLaVA-style JSON files with their images, placed here by an
 # administrator; a retrain may name a file under this folder (nothing is downloaded). Empty: the option is off.
 LOUPE_GENERAL_DATA_DIR = env.str("LOUPE_GENERAL_DATA_DIR", default="")

@@ -12,6 +12,15 @@ from config.tasks import default_task
 logger = logging.getLogger(__name__)
 
 
+#: Extra steps of the sweep, registered by the apps that own them (their AppConfig.ready): {name: step}; a step
+#: returns how many rows it changed. Scoring runs, which are no run rows, are swept this way.
+_STEPS: dict = {}
+
+
+def sweep_step_register(name: str, step) -> None:
+    _STEPS[name] = step
+
+
 def run_models() -> list[type[RunRow]]:
     """Every installed run kind: the concrete models built on the run-row kernel."""
     return [model for model in apps.get_models() if issubclass(model, RunRow)]
@@ -35,6 +44,8 @@ def runs_sweep() -> dict[str, int]:
 
     now = timezone.now()
     changed = {model._meta.label: runs_stale_fail(model, now=now) for model in run_models()}
+    for name, step in _STEPS.items():
+        changed[name] = step()
     changed["leases"] = leases_expire_due(now=now)
     changed["import_stagings"] = import_stagings_prune()
     task_results_prune()

@@ -28,5 +28,9 @@ class ModelingConfig(AppConfig):
         quality_report_sections.connect(quality_report_critic, dispatch_uid="modeling.quality_report_critic")
         scores_selection_note.connect(scores_note, dispatch_uid="modeling.scores_selection_note")
         run_resume_register(CriticVersion, resumes=version_resumes, requeue=version_requeue)
+        from config.sweep import sweep_step_register
+        from modeling.critic.pool_scoring import scoring_runs_requeue
+
+        sweep_step_register("critic_scoring_runs", scoring_runs_requeue)
         for name in TASK_MODULES:
             import_module(name)

@@ -23,11 +23,13 @@ def gpu_queue_busy_with() -> list[str]:
     for run in BenchmarkRun.objects.filter(status__in=BenchmarkRun.RUN_WORKING, system_kind=BenchmarkRun.SystemKind.CRITIC).select_related("project"):
         if run_is_stale(run):
             continue
-        busy.append((run.started_at, f"benchmark run {run.name or run.pk} (project {run.project.slug}), {run.n_done} of {run.n_calls} calls"))
+        busy.append((run.started_at, f"benchmark run {run.name or run.pk} (project {run.project.slug}), {run.n_done} of {run.n_calls} calls"
+                     + (f", {run.chunks_done} of {run.chunks_total} chunks" if run.chunks_total else "")))
     for system in System.objects.filter(status__in=System.RUN_WORKING, kind=System.Kind.CRITIC).select_related("study"):
         if run_is_stale(system):
             continue
-        busy.append((system.started_at, f"study “{system.study.name}” answers from {system.name}, {system.answered_count} so far"))
+        busy.append((system.started_at, f"study “{system.study.name}” answers from {system.name}, {system.answered_count} so far"
+                     + (f", {system.chunks_done} of {system.chunks_total} chunks" if system.chunks_total else "")))
     return [text for _, text in sorted(busy, key=lambda entry: (entry[0] is None, entry[0] or 0))]
 
 

@@ -63,7 +63,7 @@ echo "==> starting a Celery worker on the default queue, with beat for the perio
 $own_group .venv/bin/celery -A config worker -B -Q default -c 2 -n "loupe-default@%h" -l info >"$worker_log" 2>&1 &
 pids+=("$!")
 echo "==> starting a Celery worker on the gpu queue, one task at a time (log: $gpu_worker_log)"
-$own_group .venv/bin/celery -A config worker -Q gpu -c 1 -n "loupe-gpu@%h" -l info >"$gpu_worker_log" 2>&1 &
+$own_group .venv/bin/celery -A config worker -Q gpu -c 1 --prefetch-multiplier 1 -n "loupe-gpu@%h" -l info >"$gpu_worker_log" 2>&1 &
 pids+=("$!")
 
 logins="$(sed -n '/^Logins:/,$p' <<< "$seed_output")"

@@ -32,6 +32,8 @@ class SystemSerializer(serializers.Serializer):
     error = serializers.CharField()
     answered_count = serializers.IntegerField()
     failed_count = serializers.IntegerField()
+    chunks_total = serializers.IntegerField(help_text="A critic system's last run: chunks its items were split into across `gpu` workers.")
+    chunks_done = serializers.IntegerField(help_text="Of those, the chunks answered so far.")
 
 
 class StudyOutputSerializer(serializers.Serializer):

@@ -16,6 +16,11 @@ class StudiesConfig(AppConfig):
         from studies.models import AnswerScore, System, Vote
         from studies.receivers import answer_score_changed_results, study_results_compute, system_changed_results, vote_changed_results
 
+        from config.runs import run_resume_register
+        from studies.services.answers import critic_answers_requeue
+
+        # A critic system's chunks are re-sent by the sweep, not failed, when their worker is lost (config.chunks).
+        run_resume_register(System, resumes=lambda row: row.RUN_RESUMES, requeue=critic_answers_requeue)
         exports.register()
         image_links.register()  # trial images go out as annotation's signed per-lease URLs
         # Study results are cached (evaluation/report_cache.py) and recomputed on the worker when votes, systems or scores change.

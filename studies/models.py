@@ -78,12 +78,23 @@ class System(RunRow):
     error = models.TextField(blank=True)
     answered_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0, help_text="Items whose answer failed in the last run.")
+    chunks = models.JSONField(
+        default=dict, blank=True, help_text="A critic system's chunks across `gpu` workers (config.chunks): run, total, done, attempts, failures.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     RUN_DONE = Status.READY
     RUN_CANCELLED = None
     RUN_STALE_HINT = "Answers already written are kept; Retry asks only for the items still missing."
+
+    @property
+    def chunks_total(self) -> int:
+        return int((self.chunks or {}).get("total", 0))
+
+    @property
+    def chunks_done(self) -> int:
+        return len((self.chunks or {}).get("done", []))
 
     class Meta:
         ordering = ["id"]

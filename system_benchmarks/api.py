@@ -39,6 +39,8 @@ class BenchmarkRunOutputSerializer(serializers.Serializer):
     n_answered = serializers.IntegerField()
     n_unparseable = serializers.IntegerField()
     n_failed = serializers.IntegerField()
+    chunks_total = serializers.IntegerField(help_text="A critic run: chunks its pending calls were split into across `gpu` workers.")
+    chunks_done = serializers.IntegerField(help_text="Of those, the chunks answered so far.")
     cancel_requested = serializers.BooleanField()
     results = serializers.JSONField()
     created_at = serializers.DateTimeField()

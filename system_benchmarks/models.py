@@ -62,6 +62,9 @@ class BenchmarkRun(RunRow):
     n_failed = models.PositiveIntegerField(default=0, help_text="Calls the system gave no usable reply to.")
     results = models.JSONField(default=dict, blank=True, help_text="Metrics per protocol × prompting (see services).")
     predictions = models.JSONField(default=dict, blank=True, help_text='{"protocol:prompting": {image_id: score}}.')
+    chunks = models.JSONField(
+        default=dict, blank=True, help_text="A critic run's chunks across `gpu` workers (config.chunks): run, total, done, attempts, failures.",
+    )
 
     RUN_STALE_HINT = "Answered calls are kept; Resume goes on from here."
 
@@ -86,6 +89,14 @@ class BenchmarkRun(RunRow):
         if self.system_kind == self.SystemKind.CRITIC and self.critic_version_id:
             return f"critic v{self.critic_version.number}"
         return f"{self.endpoint_model} at {self.endpoint_base_url}"
+
+    @property
+    def chunks_total(self) -> int:
+        return int((self.chunks or {}).get("total", 0))
+
+    @property
+    def chunks_done(self) -> int:
+        return len((self.chunks or {}).get("done", []))
 
     @property
     def n_done(self) -> int:

@@ -101,8 +101,10 @@ class EndpointSystem:
 class CriticSystem:
     """A trained critic version, on a `gpu` worker; it answers by likelihood (see critic_answers.py)."""
 
-    def __init__(self, run):
+    def __init__(self, run, *, kept: bool = False):
+        """`kept`: use the critic this worker process keeps loaded between chunks (modeling.critic.pool_scoring)."""
         from modeling.critic.models import CriticVersion
+        from modeling.critic.pool_scoring import loaded_critic
         from modeling.critic.runs import image_loader, image_names, load_trained
 
         version = run.critic_version
@@ -111,7 +113,7 @@ class CriticSystem:
         ):
             raise SystemUnavailable("The critic version has no trained adapter (train it until it is ready first).")
         try:
-            self.critic = load_trained(version)
+            self.critic = loaded_critic(version) if kept else load_trained(version)
         except (FileNotFoundError, RuntimeError) as error:
             raise SystemUnavailable(str(error)) from error
         self.load = image_loader(image_names(run_image_ids(run)))

@@ -18,7 +18,11 @@ GPU_TASKS = {
     "modeling.critic_score_finish",
     "modeling.critic_generate",
     "studies.system_generate_critic",
+    "studies.system_generate_critic_chunk",
+    "studies.system_generate_critic_finish",
     "system_benchmarks.run_critic",
+    "system_benchmarks.run_critic_chunk",
+    "system_benchmarks.run_critic_finish",
 }
 
 

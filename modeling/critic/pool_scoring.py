@@ -18,13 +18,16 @@ asking for scoring again starts a new run, and the old run's chunks and callback
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Image
+from config.chunks import (
+    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_requeue, chunks_split, chunks_state, chunks_update, error_text,
+)
+from config.queues import Queue
 from modeling.critic.data import scorer_config
 from modeling.critic.models import CriticScore, CriticVersion
 from modeling.critic.runs import image_loader, image_names, input_crop, load_trained
@@ -35,7 +38,11 @@ logger = logging.getLogger(__name__)
 #: The loaded critic of this worker process, kept between chunks: {(version id, artifact checksum): Critic}.
 _LOADED: dict = {}
 #: Tasks that use the kept critic; any other task frees it first (a training run needs the memory).
-SCORING_TASKS = frozenset({"modeling.critic_score_chunk", "modeling.critic_score_finish"})
+SCORING_TASKS = frozenset({
+    "modeling.critic_score_chunk", "modeling.critic_score_finish",
+    "studies.system_generate_critic_chunk", "studies.system_generate_critic_finish",
+    "system_benchmarks.run_critic_chunk", "system_benchmarks.run_critic_finish",
+})
 
 
 def chunk_size() -> int:
@@ -65,7 +72,7 @@ def loaded_critic_free(**_signal_kwargs) -> None:
         torch.cuda.empty_cache()
 
 
-def scoring_plan(version_id: int) -> tuple[str, list[list[int]]] | None:
+def scoring_plan(version_id: int, *, queue: str = Queue.GPU.value) -> tuple[str, list[list[int]]] | None:
     """Start a scoring run: the version's row says running with a fresh run token; (token, chunks of image ids).
 
     None when there is nothing to score with (no such version, or one without a trained artifact).
@@ -76,44 +83,24 @@ def scoring_plan(version_id: int) -> tuple[str, list[list[int]]] | None:
         if version is None or not version.artifact_sha256:
             return None
         ids = list(Image.objects.filter(project_id=version.project_id).order_by("id").values_list("id", flat=True))
-        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
-        run = uuid.uuid4().hex
+        chunks = chunks_split(ids, size)
         version.score_status, version.score_error, version.scored_count = CriticVersion.ScoreStatus.RUNNING, "", 0
-        version.score_chunks = {
-            "run": run, "total": len(chunks), "size": size, "images": len(ids), "done": [], "attempts": {}, "workers": {}, "failures": {},
-        }
+        version.score_chunks = chunks_state(chunks, size, queue=queue)
         version.save(update_fields=["score_status", "score_error", "scored_count", "score_chunks", "updated_at"])
     logger.info("Critic v%s: scoring %s images of project %s in %s chunks", version.number, len(ids), version.project_id, len(chunks))
-    return run, chunks
+    return version.score_chunks["run"], chunks
 
 
 def _chunks_update(version_id: int, run: str, change) -> CriticVersion | None:
-    """Apply `change(version, state)` to the run's chunk state under the row lock; None when `run` is no longer current.
-
-    `change` returns the other fields it set, to be saved with it.
-    """
-    with transaction.atomic():
-        version = CriticVersion.objects.select_for_update().filter(pk=version_id).first()
-        if version is None or (version.score_chunks or {}).get("run") != run:
-            return None
-        state = dict(version.score_chunks)
-        fields = change(version, state) or []
-        version.score_chunks = state
-        version.save(update_fields=["score_chunks", "updated_at", *fields])
-        return version
+    """Apply `change(version, state)` to the run's chunk state under the row lock; None when `run` is no longer current."""
+    return chunks_update(CriticVersion, version_id, "score_chunks", run, change)
 
 
 def chunk_score(version_id: int, run: str, index: int, image_ids: list[int], *, worker: str = "") -> int:
     """Score one chunk and write its rows; returns the images written (0 when the run is no longer current)."""
     from modeling.critic.core.scoring import score_images
 
-    key = str(index)
-
-    def attempt(version, state):
-        state["attempts"] = {**state.get("attempts", {}), key: int(state.get("attempts", {}).get(key, 0)) + 1}
-        state["workers"] = {**state.get("workers", {}), key: worker}
-
-    version = _chunks_update(version_id, run, attempt)
+    version = _chunks_update(version_id, run, lambda version, state: chunk_began(state, index, worker))
     if version is None or version.score_status != CriticVersion.ScoreStatus.RUNNING:
         return 0
     ids = [int(i) for i in Image.objects.filter(id__in=image_ids).order_by("id").values_list("id", flat=True)]  # deleted since: skipped
@@ -131,9 +118,8 @@ def chunk_score(version_id: int, run: str, index: int, image_ids: list[int], *, 
         written = len(rows)
 
     def done(version, state):
-        if index in state.get("done", []):
+        if not chunk_ended(state, index):
             return []  # a redelivered chunk: counted once
-        state["done"] = sorted([*state.get("done", []), index])
         version.scored_count += len(image_ids)
         return ["scored_count"]
 
@@ -148,17 +134,14 @@ def chunk_score(version_id: int, run: str, index: int, image_ids: list[int], *, 
 
 def chunk_failed(version_id: int, run: str, index: int, error: BaseException, *, final: bool) -> None:
     """Record a chunk's failed attempt; `final` (no retry left) fails the whole run with the chunk's error."""
-    message = f"{type(error).__name__}: {error}"[:2000]
-    key = str(index)
+    message = error_text(error)
 
     def failed(version, state):
-        failures = dict(state.get("failures", {}))
-        failures[key] = [*failures.get(key, []), message]
-        state["failures"] = failures
+        attempts = chunk_failure(state, index, message)
         if not final or version.score_status != CriticVersion.ScoreStatus.RUNNING:
             return []
         version.score_status = CriticVersion.ScoreStatus.FAILED
-        version.score_error = f"Chunk {index + 1} of {state.get('total', '?')} failed after {len(failures[key])} attempts: {message}"
+        version.score_error = f"Chunk {index + 1} of {state.get('total', '?')} failed after {attempts} attempts: {message}"
         return ["score_status", "score_error"]
 
     _chunks_update(version_id, run, failed)
@@ -206,3 +189,30 @@ def critic_pool_score(version_id: int) -> int:
             chunk_failed(version_id, run, index, error, final=True)
             raise
     return scoring_finish(version_id, run)
+
+
+def scoring_runs_requeue() -> int:
+    """The sweep's step for scoring runs (config.chunks.chunks_requeue): lost chunks sent again, a lost callback
+    sent alone, a chunk lost too often fails the run. Returns the runs it changed."""
+    from modeling.critic.tasks import critic_score_chunk, critic_score_finish
+
+    def ids_between(version, first, last):
+        rows = Image.objects.filter(project_id=version.project_id, id__gte=first, id__lte=last).order_by("id")
+        return list(rows.values_list("id", flat=True))
+
+    def send(version, run, chunks):
+        chord_send(critic_score_chunk, critic_score_finish, version.pk, run, chunks, queue=version.score_chunks.get("queue") or Queue.GPU.value)
+
+    def fail(version, message):
+        CriticVersion.objects.filter(pk=version.pk, score_status=CriticVersion.ScoreStatus.RUNNING).update(
+            score_status=CriticVersion.ScoreStatus.FAILED, score_error=message, updated_at=timezone.now(),
+        )
+        logger.warning("Critic version %s: scoring failed: %s", version.pk, message)
+
+    changed = 0
+    for pk in CriticVersion.objects.filter(score_status=CriticVersion.ScoreStatus.RUNNING).values_list("pk", flat=True):
+        changed += bool(chunks_requeue(
+            CriticVersion, pk, "score_chunks", ids_between=ids_between, send=send, fail=fail,
+            running=lambda version: version.score_status == CriticVersion.ScoreStatus.RUNNING,
+        ))
+    return changed

@@ -260,9 +260,10 @@ def _train(version: CriticVersion, folder, *, resume: bool = False):
             training_composition=training_set.composition,
         )
     stages = training_job.training_stages(chosen, training_set.conversations, optimisation)
+    strategy = training_job.training_strategy(chosen, processes, stages)
     global_batch = optimisation.batch_size * processes * optimisation.gradient_accumulation_steps
     # What this run trains with (a Retry copies the settings, so the worker's own choice is not written into `distributed`).
-    recorded = {**chosen, "scale": {"processes": processes, "global_batch_size": global_batch,
+    recorded = {**chosen, "scale": {"processes": processes, "strategy": strategy, "global_batch_size": global_batch,
                                     "gradient_accumulation_steps": optimisation.gradient_accumulation_steps}}
     CriticVersion.objects.filter(pk=version.pk).update(training_settings=recorded)
     version.training_settings = recorded
@@ -302,7 +303,7 @@ def _train(version: CriticVersion, folder, *, resume: bool = False):
     job = TrainingJob(
         base_dir=str(base), adapter=adapter_settings, stages=stages, config=optimisation, output_dir=str(folder / ADAPTER_DIR),
         image_loader=loader, checkpoint_dir=str(checkpoints), gradient_checkpointing=bool(chosen.get("gradient_checkpointing")),
-        quantization=quantization, result_path=str(folder / training_job.RESULT_FILE),
+        quantization=quantization, result_path=str(folder / training_job.RESULT_FILE), strategy=strategy,
     )
     result = SimpleNamespace(**training_job.train_launched(version.pk, folder, job, processes=processes))
     critic = load_critic(base, adapter_directory=folder / ADAPTER_DIR)

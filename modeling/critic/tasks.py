@@ -1,8 +1,7 @@
 """Celery tasks of the critic, all declared on the `gpu` queue."""
-from celery import chord, group
 from celery.signals import task_prerun
-from django.conf import settings
 
+from config.chunks import chord_send, chunk_task_run
 from config.queues import Queue
 from config.tasks import gpu_task
 from modeling.critic import pool_scoring, runs as critic_runs
@@ -28,31 +27,22 @@ def critic_retrain(version_id: int) -> None:
 # task came on (`gpu`), so every worker consuming it takes a share (modeling.critic.pool_scoring).
 @gpu_task(name="modeling.critic_score_pool", bind=True, soft_time_limit=600, time_limit=900)
 def critic_score_pool(self, version_id: int) -> None:
-    plan = pool_scoring.scoring_plan(version_id)
+    queue = (self.request.delivery_info or {}).get("routing_key") or Queue.GPU.value
+    plan = pool_scoring.scoring_plan(version_id, queue=queue)
     if plan is None:
         return
     run, chunks = plan
-    queue = (self.request.delivery_info or {}).get("routing_key") or Queue.GPU.value
-    finish = critic_score_finish.si(version_id, run).set(queue=queue)
-    if not chunks:
-        finish.apply_async()
-        return
-    header = group(critic_score_chunk.si(version_id, run, index, ids).set(queue=queue) for index, ids in enumerate(chunks))
-    chord(header, finish).apply_async()
+    chord_send(critic_score_chunk, critic_score_finish, version_id, run, dict(enumerate(chunks)), queue=queue)
 
 
 # Safe to run twice: the chunk's scores are upserted and its index is counted done once. An error retries
 # this chunk alone (LOUPE_CRITIC_SCORE_RETRIES times, LOUPE_CRITIC_SCORE_RETRY_S apart); the last one fails the run.
 @gpu_task(name="modeling.critic_score_chunk", bind=True, soft_time_limit=CHUNK_SOFT_LIMIT_S, time_limit=CHUNK_SOFT_LIMIT_S + 300)
 def critic_score_chunk(self, version_id: int, run: str, index: int, image_ids: list[int]) -> int:
-    try:
-        return pool_scoring.chunk_score(version_id, run, index, image_ids, worker=self.request.hostname or "")
-    except Exception as error:
-        final = self.request.retries >= settings.LOUPE_CRITIC_SCORE_RETRIES
-        pool_scoring.chunk_failed(version_id, run, index, error, final=final)
-        if final:
-            raise
-        raise self.retry(exc=error, countdown=settings.LOUPE_CRITIC_SCORE_RETRY_S, max_retries=settings.LOUPE_CRITIC_SCORE_RETRIES)
+    return chunk_task_run(
+        self, lambda: pool_scoring.chunk_score(version_id, run, index, image_ids, worker=self.request.hostname or ""),
+        lambda error, final: pool_scoring.chunk_failed(version_id, run, index, error, final=final),
+    )
 
 
 # Safe to run twice: it finishes only the current, still running run.

@@ -86,6 +86,38 @@ def training_processes(chosen: dict) -> int:
     return processes
 
 
+def training_strategy(chosen: dict, processes: int, stages) -> str:
+    """`distributed.strategy` of the version: "ddp" (the default) or "fsdp", refused with the reason where it cannot run.
+
+    FSDP runs through Accelerate, which applies it to CUDA processes only (on CPU it would quietly train with DDP),
+    so it needs 2 or more processes on as many GPUs; it writes no checkpoints and does not load 4-/8-bit bases here.
+    """
+    from modeling.critic.core.distributed import FSDP_NEEDS_CUDA, STRATEGIES  # torch: on the worker only
+
+    strategy = str((chosen.get("distributed") or {}).get("strategy") or "ddp").strip().lower()
+    if strategy not in STRATEGIES:
+        raise CriticDataError(f"distributed.strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    if strategy == "ddp":
+        return strategy
+    import torch
+
+    if processes < 2:
+        raise CriticDataError(
+            "distributed.strategy \"fsdp\" shards the model over 2 or more GPU processes: set distributed.processes "
+            "(or LOUPE_CRITIC_TRAIN_PROCESSES) to 2 or more, or use \"ddp\""
+        )
+    if torch.cuda.device_count() < processes:
+        raise CriticDataError(f"{FSDP_NEEDS_CUDA} This worker sees {torch.cuda.device_count()} GPUs for {processes} processes.")
+    if chosen.get("quantization"):
+        raise CriticDataError("distributed.strategy \"fsdp\" does not load a 4-/8-bit base here: drop quantization, or use \"ddp\"")
+    if any(stage.config.checkpoint_every for stage in stages):
+        raise CriticDataError(
+            "distributed.strategy \"fsdp\" writes no checkpoints yet: set optimisation.checkpoint_every to 0 (a killed run "
+            "then starts over), or use \"ddp\""
+        )
+    return strategy
+
+
 def training_stages(chosen: dict, conversations, optimisation):
     """The run's stages: one of all conversations, or `stages` [{name, tasks, max_steps, learning_rate, ...}] in order.
 

@@ -12,8 +12,14 @@ import logging
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
+from config.chunks import (
+    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_requeue, chunks_split, chunks_state, chunks_update, error_text,
+)
 from config.egress import EgressRefused, endpoint_access
+from config.processes import worker_identity
+from config.queues import Queue
 from config.runs import run_claim, run_fail, run_finish, run_heartbeat, run_keepalive
 from modeling.assist.core.errors import LLMError, LLMRequestRejected
 from studies.models import Answer, StudyItem, System
@@ -64,35 +70,130 @@ def _finish(system: System, *, failed: int = 0, error: str = "") -> None:
     study_trials_generate(study=system.study)
 
 
-def system_answers_generate_critic(system_id: int) -> None:
-    """Answers by a trained critic version (greedy decoding on the study's instruction), written a chunk at a time."""
-    from modeling.critic.core.scoring import generate_answers
-    from modeling.critic.runs import image_loader, image_names, load_trained
+def _critic_fail(system_id: int, message: str) -> None:
+    system = System.objects.select_related("study").get(pk=system_id)
+    if system.status == System.Status.RUNNING:
+        _finish(system, error=message)
 
+
+def critic_answers_plan(system_id: int, *, queue: str = Queue.GPU.value) -> tuple[str, list[list[int]]] | None:
+    """Claim the system and split its items still without an answer into chunks (config.chunks); (run, chunks).
+
+    None when this delivery has nothing to do; a system with no item missing is finished here.
+    """
     system = _claim(system_id, System.Kind.CRITIC)
     if system is None:
-        return
+        return None
+    size = int(settings.LOUPE_CRITIC_ANSWER_CHUNK)
+    chunks = chunks_split(list(_missing_items(system).values_list("pk", flat=True)), size)
+    state = chunks_state(chunks, size, queue=queue)
+    System.objects.filter(pk=system.pk).update(chunks=state)
+    if not chunks:
+        _finish(system)
+        return None
+    logger.info("Study system %s (critic): %s items in %s chunks", system.pk, state["items"], len(chunks))
+    return state["run"], chunks
+
+
+def critic_answers_chunk(system_id: int, run: str, index: int, item_ids: list[int], *, worker: str = "") -> int:
+    """Answer one chunk's items that still have no answer; returns the answers written (0: an old or ended run).
+
+    Answers are unique per (system, item) and written with ignore_conflicts, so a chunk run twice writes each once.
+    """
+    from modeling.critic.core.scoring import generate_answers
+    from modeling.critic.pool_scoring import loaded_critic
+    from modeling.critic.runs import image_loader, image_names
+
+    def began(system, state):
+        chunk_began(state, index, worker)
+        system.worker, system.heartbeat_at = worker_identity(), timezone.now()
+        return ["worker", "heartbeat_at"]
+
+    rows = System.objects.select_related("study", "critic_version")
+    system = chunks_update(System, system_id, "chunks", run, began, queryset=rows)
+    if system is None or system.status != System.Status.RUNNING:
+        return 0
     keepalive = run_keepalive(System, system.pk)
+    written = 0
     try:
-        critic = load_trained(system.critic_version)
-        items = list(_missing_items(system))
-        load = image_loader(image_names([item.image_id for item in items]))
-        messages = [{"role": "user", "content": [{"type": "image", "index": 0}, {"type": "text", "text": system.study.instruction}]}]
-        for start in range(0, len(items), CRITIC_CHUNK):
-            chunk = items[start : start + CRITIC_CHUNK]
-            texts = generate_answers(critic, [[load(str(item.image_id))] for item in chunk], messages, max_new_tokens=CRITIC_MAX_NEW_TOKENS)
-            Answer.objects.bulk_create(
-                [Answer(system=system, item=item, text=text.strip() or "(empty answer)") for item, text in zip(chunk, texts)],
-                ignore_conflicts=True,
-            )
-            _progress(system)
-    except Exception as error:  # any failure is shown on the study page; the worker log has the traceback
-        logger.exception("Study system %s (critic) failed", system_id)
-        _finish(system, error=f"{type(error).__name__}: {error}")
-        return
+        items = list(_missing_items(system).filter(pk__in=item_ids))
+        if items:
+            critic = loaded_critic(system.critic_version)
+            load = image_loader(image_names([item.image_id for item in items]))
+            messages = [{"role": "user", "content": [{"type": "image", "index": 0}, {"type": "text", "text": system.study.instruction}]}]
+            for start in range(0, len(items), CRITIC_CHUNK):
+                batch = items[start : start + CRITIC_CHUNK]
+                texts = generate_answers(critic, [[load(str(item.image_id))] for item in batch], messages, max_new_tokens=CRITIC_MAX_NEW_TOKENS)
+                written += len(Answer.objects.bulk_create(
+                    [Answer(system=system, item=item, text=text.strip() or "(empty answer)") for item, text in zip(batch, texts)],
+                    ignore_conflicts=True,
+                ))
+                _progress(system)
     finally:
         keepalive.stop()
+    chunks_update(System, system_id, "chunks", run, lambda system, state: chunk_ended(state, index))
+    return written
+
+
+def critic_answers_chunk_failed(system_id: int, run: str, index: int, error: BaseException, *, final: bool) -> None:
+    """Record a chunk's failed attempt; `final` (no retry left) ends the system failed with the chunk's error."""
+    message = error_text(error)
+    logger.warning("Study system %s: chunk %s failed (%s): %s", system_id, index, "final" if final else "will retry", message)
+    failures = {}
+    row = chunks_update(System, system_id, "chunks", run, lambda system, state: failures.update(n=chunk_failure(state, index, message)))
+    if row is not None and final:
+        _critic_fail(system_id, f"Chunk {index + 1} of {row.chunks.get('total', '?')} failed after {failures['n']} attempts: {message}")
+
+
+def critic_answers_finish(system_id: int, run: str) -> None:
+    """End the run (the chord's callback): READY when every item has an answer, else FAILED with the reason."""
+    system = System.objects.select_related("study").filter(pk=system_id).first()
+    if system is None or (system.chunks or {}).get("run") != run or system.status != System.Status.RUNNING:
+        return
     _finish(system)
+
+
+def system_answers_generate_critic(system_id: int) -> None:
+    """Answers by a trained critic version (greedy decoding on the study's instruction), chunk after chunk in this
+    process: the same steps as the chord of the `gpu` task, without the broker (tests, benchmarks)."""
+    plan = critic_answers_plan(system_id)
+    if plan is None:
+        return
+    run, chunks = plan
+    for index, ids in enumerate(chunks):
+        try:
+            critic_answers_chunk(system_id, run, index, ids, worker="in-process")
+        except Exception as error:  # any failure is shown on the study page; the log has the traceback
+            logger.exception("Study system %s (critic) failed", system_id)
+            critic_answers_chunk_failed(system_id, run, index, error, final=True)
+            return
+    critic_answers_finish(system_id, run)
+
+
+def critic_answers_requeue(system: System) -> bool:
+    """The sweep's step for a stale critic system (registered in StudiesConfig.ready): see config.chunks.chunks_requeue.
+
+    A system between chunks (its chunks waiting in the queue) has no heartbeat of its own: its row is beaten
+    here so the kernel's stale rule does not fail it; True when the row was changed.
+    """
+    from studies.tasks import system_generate_critic_chunk, system_generate_critic_finish
+
+    if system.kind != System.Kind.CRITIC or not (system.chunks or {}).get("run"):
+        return False
+    what = chunks_requeue(
+        System, system.pk, "chunks",
+        ids_between=lambda row, first, last: list(
+            StudyItem.objects.filter(study_id=row.study_id, pk__gte=first, pk__lte=last).order_by("pk").values_list("pk", flat=True)
+        ),
+        send=lambda row, run, chunks: chord_send(
+            system_generate_critic_chunk, system_generate_critic_finish, row.pk, run, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
+        ),
+        fail=lambda row, message: _critic_fail(row.pk, message),
+        running=lambda row: row.status == System.Status.RUNNING,
+    )
+    if what != "failed":
+        run_heartbeat(System, system.pk)
+    return True
 
 
 def _image_bytes(image) -> bytes:

@@ -11,15 +11,21 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from config.chunks import (
+    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_requeue, chunks_split, chunks_state, chunks_update, error_text,
+)
+from config.processes import worker_identity
+from config.queues import Queue
 from config.runs import run_claim, run_fail, run_heartbeat, run_keepalive
 from evaluation.protocols import answer_parse
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
 from system_benchmarks.services.results import results_compute
-from system_benchmarks.systems import CallFailed, SystemUnavailable, system_for
+from system_benchmarks.systems import CallFailed, CriticSystem, SystemUnavailable, system_for
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +113,148 @@ def benchmark_run_execute(*, run_id: int) -> BenchmarkRun | None:
     finally:
         keepalive.stop()
         system.close()
-    counts_refresh(run.pk)
-    run.refresh_from_db()
+    return _complete(run.pk)
+
+
+def _complete(run_id: int) -> BenchmarkRun:
+    """Compute the results of a run whose calls are all answered, and end it done."""
+    counts_refresh(run_id)
+    run = BenchmarkRun.objects.get(pk=run_id)
     results, predictions = results_compute(run=run)
     with transaction.atomic():
-        current = BenchmarkRun.objects.select_for_update().get(pk=run.pk)
+        current = BenchmarkRun.objects.select_for_update().get(pk=run_id)
         current.results, current.predictions = results, predictions
         current.status, current.finished_at = BenchmarkRun.Status.DONE, timezone.now()
         current.save(update_fields=["results", "predictions", "status", "finished_at", "updated_at"])
-    logger.info("Benchmark #%s done: %s calls", run.pk, run.n_calls)
+    logger.info("Benchmark #%s done: %s calls", run_id, run.n_calls)
     return current
+
+
+# ------------------------------------------------------------------------ a critic's run, in chunks (config.chunks)
+
+
+def critic_run_plan(run_id: int, *, queue: str = Queue.GPU.value) -> tuple[str, list[list[int]]] | None:
+    """Claim a critic run and split its pending calls into chunks of LOUPE_CRITIC_ANSWER_CHUNK; (token, chunks of call ids).
+
+    None when this delivery has nothing to do; a run that cannot start (no trained adapter) or has no call
+    pending is ended here.
+    """
+    from modeling.critic.models import CriticVersion
+
+    run = _claim(run_id)
+    if run is None:
+        return None
+    version = run.critic_version
+    if version is None or not version.artifact_sha256 or version.status not in (
+        CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED,
+    ):
+        _finish(run.pk, BenchmarkRun.Status.FAILED, "The critic version has no trained adapter (train it until it is ready first).")
+        return None
+    size = int(settings.LOUPE_CRITIC_ANSWER_CHUNK)
+    ids = list(BenchmarkCall.objects.filter(run=run, status=BenchmarkCall.Status.PENDING).order_by("id").values_list("id", flat=True))
+    chunks = chunks_split(ids, size)
+    state = chunks_state(chunks, size, queue=queue)
+    BenchmarkRun.objects.filter(pk=run.pk).update(chunks=state)
+    if not chunks:
+        _complete(run.pk)
+        return None
+    return state["run"], chunks
+
+
+def critic_run_chunk(run_id: int, token: str, index: int, call_ids: list[int], *, worker: str = "") -> int:
+    """Answer one chunk's calls that are still pending; returns the calls answered (0: an old or ended run).
+
+    Only `pending` calls are asked, so a chunk run twice answers each call once. A cancel ends the run here.
+    """
+    def began(run, state):
+        chunk_began(state, index, worker)
+        run.worker, run.heartbeat_at = worker_identity(), timezone.now()
+        return ["worker", "heartbeat_at"]
+
+    run = chunks_update(BenchmarkRun, run_id, "chunks", token, began)
+    if run is None or run.status != BenchmarkRun.Status.RUNNING:
+        return 0
+    calls = list(BenchmarkCall.objects.filter(run=run, id__in=call_ids, status=BenchmarkCall.Status.PENDING).order_by("id"))
+    answered = 0
+    if calls:
+        keepalive = run_keepalive(BenchmarkRun, run.pk)
+        try:
+            system = CriticSystem(run, kept=True)
+            for call in calls:
+                if BenchmarkRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                    _finish(run.pk, BenchmarkRun.Status.CANCELLED, "Cancelled by a researcher; answered calls are kept (Resume goes on).")
+                    return answered
+                call_answer(system, run, call)
+                answered += 1
+        finally:
+            keepalive.stop()
+        counts_refresh(run.pk)
+    chunks_update(BenchmarkRun, run_id, "chunks", token, lambda run, state: chunk_ended(state, index))
+    return answered
+
+
+def _critic_run_fail(run_id: int, message: str) -> None:
+    if BenchmarkRun.objects.filter(pk=run_id, status=BenchmarkRun.Status.RUNNING).exists():
+        _finish(run_id, BenchmarkRun.Status.FAILED, f"{message} Answered calls are kept; Resume goes on from here.")
+
+
+def critic_run_chunk_failed(run_id: int, token: str, index: int, error: BaseException, *, final: bool) -> None:
+    """Record a chunk's failed attempt; `final` (no retry left) ends the run failed with the chunk's error."""
+    message = error_text(error)
+    logger.warning("Benchmark #%s: chunk %s failed (%s): %s", run_id, index, "final" if final else "will retry", message)
+    failures = {}
+    row = chunks_update(BenchmarkRun, run_id, "chunks", token, lambda run, state: failures.update(n=chunk_failure(state, index, message)))
+    if row is not None and final:
+        _critic_run_fail(run_id, f"Chunk {index + 1} of {row.chunks.get('total', '?')} failed after {failures['n']} attempts: {message}.")
+
+
+def critic_run_finish(run_id: int, token: str) -> BenchmarkRun | None:
+    """End the run (the chord's callback): results computed and done when no call is pending, else failed."""
+    run = BenchmarkRun.objects.filter(pk=run_id).first()
+    if run is None or (run.chunks or {}).get("run") != token or run.status != BenchmarkRun.Status.RUNNING:
+        return None
+    pending = BenchmarkCall.objects.filter(run=run, status=BenchmarkCall.Status.PENDING).count()
+    if pending:
+        return _finish(run.pk, BenchmarkRun.Status.FAILED, f"{pending} calls were not answered; Resume goes on from here.")
+    return _complete(run.pk)
+
+
+def critic_run_execute(*, run_id: int) -> BenchmarkRun | None:
+    """A critic run chunk after chunk in this process: the chord's steps without the broker (tests, benchmarks)."""
+    plan = critic_run_plan(run_id)
+    if plan is None:
+        return BenchmarkRun.objects.filter(pk=run_id).first()
+    token, chunks = plan
+    for index, ids in enumerate(chunks):
+        try:
+            critic_run_chunk(run_id, token, index, ids, worker="in-process")
+        except Exception as error:
+            critic_run_chunk_failed(run_id, token, index, error, final=True)
+            raise
+    return critic_run_finish(run_id, token) or BenchmarkRun.objects.get(pk=run_id)
+
+
+def critic_run_requeue(run: BenchmarkRun) -> bool:
+    """The sweep's step for a stale critic run (registered in SystemBenchmarksConfig.ready): config.chunks.chunks_requeue.
+
+    A run between chunks has no heartbeat of its own: its row is beaten here so the kernel's stale rule does not
+    fail it; True when the row was changed.
+    """
+    from system_benchmarks.tasks import benchmark_run_critic_chunk, benchmark_run_critic_finish
+
+    if not (run.chunks or {}).get("run"):
+        return False
+    what = chunks_requeue(
+        BenchmarkRun, run.pk, "chunks",
+        ids_between=lambda row, first, last: list(
+            BenchmarkCall.objects.filter(run_id=row.pk, id__gte=first, id__lte=last).order_by("id").values_list("id", flat=True)
+        ),
+        send=lambda row, token, chunks: chord_send(
+            benchmark_run_critic_chunk, benchmark_run_critic_finish, row.pk, token, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
+        ),
+        fail=lambda row, message: _critic_run_fail(row.pk, message),
+        running=lambda row: row.status == BenchmarkRun.Status.RUNNING,
+    )
+    if what != "failed":
+        run_heartbeat(BenchmarkRun, run.pk)
+    return True

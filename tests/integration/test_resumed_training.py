@@ -61,7 +61,7 @@ def test_a_killed_worker_s_run_resumes_from_its_checkpoint_with_the_same_number_
     assert version.attempt == 2
     assert version.metrics["resumed_from_step"] >= CHECKPOINT_EVERY and version.metrics["resumed_from_step"] % CHECKPOINT_EVERY == 0
     assert version.metrics["optimizer_steps"] == STEPS and version.total_steps == STEPS
-    assert version.training_settings["scale"] == {"processes": 1, "global_batch_size": 2, "gradient_accumulation_steps": 1}
+    assert version.training_settings["scale"] == {"processes": 1, "strategy": "ddp", "global_batch_size": 2, "gradient_accumulation_steps": 1}
     assert not training_job.can_resume(folder) and not (folder / training_job.CHECKPOINT_DIR).exists()
     assert version.can_be_activated and version.artifact_sha256  # a resumed run is a normal ready version
 

@@ -67,25 +67,40 @@ def conversation_batch(critic: Critic, conversations: Sequence[Conversation], im
     return batch
 
 
-def answer_loss(critic: Critic, batch, scored_token_weight: float = 1.0, *, model=None) -> torch.Tensor:
+def answer_loss(critic: Critic, batch, scored_token_weight: float = 1.0, *, model=None, full_logits: bool = False) -> torch.Tensor:
     """Mean next-token cross-entropy over the answer tokens, scored tokens weighted.
 
     With ``scored_token_weight == 1`` this is the model's own loss (paper 000, eq. 1).
     Otherwise each answer token whose label is a level word or a pair word
     (``critic.level_token_ids``, ``critic.pair_token_ids``) weighs
     ``scored_token_weight`` and the others 1, normalised by the total weight.
-    ``model`` is what runs the forward pass (a DDP-wrapped ``critic.model`` in a
+    ``model`` is what runs the forward pass (a DDP- or FSDP-wrapped ``critic.model`` in a
     distributed run); default ``critic.model``.
+
+    Logits are computed only at the positions that predict a label (the answer tokens, a few per
+    row; through the model's own ``logits_to_keep``, with the positions any row of the batch needs),
+    not over the whole sequence: a 152k-token vocabulary makes the full ``[batch, sequence, vocab]``
+    logits gigabytes for a real checkpoint's image tokens. ``full_logits=True`` computes them all (the
+    reference the positions-only loss is tested against).
     """
     model = critic.model if model is None else model
-    if scored_token_weight == 1.0:
-        return model(**batch).loss
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    logits = model(**inputs).logits[:, :-1, :].float()
-    targets = batch["labels"][:, 1:].to(logits.device)
+    targets = batch["labels"][:, 1:]
+    if full_logits:
+        if scored_token_weight == 1.0:
+            return model(**batch).loss
+        logits = model(**inputs).logits[:, :-1, :].float()
+    else:
+        keep = (targets != IGNORE_INDEX).any(dim=0).nonzero().squeeze(-1)  # position p predicts token p + 1
+        logits = model(**inputs, logits_to_keep=keep).logits.float()
+        targets = targets[:, keep]
+    targets = targets.to(logits.device)
     mask = targets != IGNORE_INDEX
-    scored = torch.tensor(critic.level_token_ids + critic.pair_token_ids, device=targets.device)
-    weights = torch.where(torch.isin(targets, scored), scored_token_weight, 1.0) * mask
+    if scored_token_weight == 1.0:
+        weights = mask.float()
+    else:
+        scored = torch.tensor(critic.level_token_ids + critic.pair_token_ids, device=targets.device)
+        weights = torch.where(torch.isin(targets, scored), scored_token_weight, 1.0) * mask
     losses = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.clamp(min=0).reshape(-1), reduction="none"
     ).view_as(weights)

@@ -40,6 +40,7 @@ class TrainingJob:
     gradient_checkpointing: bool = False
     quantization: str | None = None
     result_path: str | None = None
+    strategy: str = "ddp"  # or "fsdp" (modeling.critic.core.distributed.STRATEGIES)
 
 
 def job_run(job: TrainingJob, *, progress=None, on_stage=None, should_cancel=None):
@@ -52,12 +53,19 @@ def job_run(job: TrainingJob, *, progress=None, on_stage=None, should_cancel=Non
     first = job.config
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() else torch.device("cpu")
     full = bool(getattr(job.adapter, "full_finetune", False))
-    accelerator = training_accelerator(device=device, mixed_precision=first.mixed_precision, find_unused_parameters=full)
-    critic = load_critic(job.base_dir, device=accelerator.device, gradient_checkpointing=job.gradient_checkpointing, quantization=job.quantization)
+    if job.strategy == "fsdp":  # the plugin wraps the decoder layers of the model, loaded first
+        critic = load_critic(job.base_dir, device=device, gradient_checkpointing=job.gradient_checkpointing, quantization=job.quantization)
+    else:
+        accelerator = training_accelerator(device=device, mixed_precision=first.mixed_precision, find_unused_parameters=full)
+        critic = load_critic(job.base_dir, device=accelerator.device, gradient_checkpointing=job.gradient_checkpointing, quantization=job.quantization)
     adapter = job.adapter
     if adapter.vision_feature_layer is not None and not hasattr(critic.model.config, "vision_feature_layer"):
         adapter = replace(adapter, vision_feature_layer=None)  # families without one (Qwen2-VL)
     apply_training_settings(critic, adapter)
+    if job.strategy == "fsdp":
+        accelerator = training_accelerator(
+            device=device, mixed_precision=first.mixed_precision, find_unused_parameters=full, strategy="fsdp", model=critic.model,
+        )
     result = train_critic(
         critic, output_dir=job.output_dir, config=first, stages=job.stages, image_loader=job.image_loader, progress=progress,
         on_stage=on_stage, should_cancel=should_cancel, checkpoint_dir=job.checkpoint_dir, accelerator=accelerator,

@@ -190,8 +190,10 @@ def trainable_parameter_count(model: torch.nn.Module) -> tuple[int, int]:
     return trainable, total
 
 
-def save_adapter(critic: Critic, directory) -> list[Path]:
+def save_adapter(critic: Critic, directory, *, state_dict: dict | None = None) -> list[Path]:
     """Save what training changed: the peft adapter, or the full weights after a full fine-tune.
+
+    ``state_dict``: the model's whole state when it is not in ``critic.model`` itself (FSDP: gathered on process 0).
 
     Also writes :data:`ADAPTER_SETTINGS_FILE` (the settings, the base model type and
     the vision feature layer) so :func:`load_adapter` restores the same model.
@@ -208,9 +210,9 @@ def save_adapter(critic: Critic, directory) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     settings = getattr(critic, "training_settings", None)
     if isinstance(critic.model, PeftModel):
-        critic.model.save_pretrained(directory)
+        critic.model.save_pretrained(directory, state_dict=state_dict)
     else:
-        state = {k: v.detach().contiguous().cpu() for k, v in critic.model.state_dict().items()}
+        state = {k: v.detach().contiguous().cpu() for k, v in (state_dict if state_dict is not None else critic.model.state_dict()).items()}
         save_file(state, str(directory / FULL_WEIGHTS_FILE))
     record = {
         "model_type": critic.model_type,

@@ -32,7 +32,7 @@ from modeling.critic.core.batches import (
     process_micro_batches,
 )
 from modeling.critic.core.checkpoint import checkpoint_load, checkpoint_save
-from modeling.critic.core.distributed import any_process, mean_over_processes, trainable_in_fp32, training_accelerator
+from modeling.critic.core.distributed import any_process, is_fsdp, mean_over_processes, trainable_in_fp32, training_accelerator
 from modeling.critic.core.lora import save_adapter, vision_module_names
 from modeling.critic.core.model import Critic
 from modeling.critic.core.scoring import as_rgb_image
@@ -344,6 +344,9 @@ def train_critic(
     full = critic.training_settings is not None and getattr(critic.training_settings, "full_finetune", False)
     accelerator = accelerator or training_accelerator(device=critic.device, mixed_precision=config.mixed_precision, find_unused_parameters=full)
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    sharded = is_fsdp(accelerator)
+    if sharded and checkpoint_dir is not None and any(stage.config.checkpoint_every for stage in stages):
+        raise ValueError("checkpoints are not written under FSDP: set checkpoint_every to 0, or train with DDP")
     plans = [global_batches(stage.conversations, stage.config, world) for stage in stages]
     every = [c for stage in stages for c in stage.conversations]
     warmup = config.vision_warmup_steps if scored_image_levels(every) and vision_parameters(critic) else 0
@@ -388,8 +391,9 @@ def train_critic(
                 frozen = [p for name in vision_module_names(critic.model) for p in critic.model.get_submodule(name).parameters() if p.requires_grad]
                 for parameter in frozen:
                     parameter.requires_grad_(False)
-            parameters = [p for p in critic.model.parameters() if p.requires_grad]
             model = accelerator.prepare_model(critic.model)
+            # After prepare: under FSDP the parameters are views into its flat shards (use_orig_params); under DDP the same.
+            parameters = [p for p in model.parameters() if p.requires_grad]
             before = warmup
             for index, (stage, plan) in enumerate(zip(stages, plans)):
                 if saved is not None and index < saved["stage_index"]:
@@ -403,18 +407,21 @@ def train_critic(
                     index=index, count=len(stages), cancel_now=cancel_now,
                 )
                 before += len(plan)
+            # FSDP: the whole state, gathered from every process's shard onto process 0 (all take part).
+            gathered = accelerator.get_state_dict(model) if sharded else None
         finally:
             if model is not None:
                 accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # the forward is the model's own again
             for parameter in frozen:
                 parameter.requires_grad_(True)
-            parameters = dict(critic.model.named_parameters())
-            for name, dtype in upcast.items():
-                parameters[name].data = parameters[name].data.to(dtype)
+            if not sharded:  # an FSDP process ends with its run; its parameters are shards, not the model's
+                parameters = dict(critic.model.named_parameters())
+                for name, dtype in upcast.items():
+                    parameters[name].data = parameters[name].data.to(dtype)
             critic.model.eval()
     seconds = time.perf_counter() - started
     if main:
-        save_adapter(critic, output_dir)
+        save_adapter(critic, output_dir, state_dict=gathered)
     accelerator.wait_for_everyone()
     digest, files = artifact_sha256(output_dir)
     metrics = heldout_metrics(critic, heldout[0], heldout[1]) if heldout is not None and main else None

@@ -185,6 +185,35 @@ def test_answer_loss_weighting(tiny_dirs, scoring_data):
         TrainingConfig(scored_token_weight=0.0)
 
 
+@pytest.mark.parametrize("family", ["qwen2_vl", "llava_onevision"])
+def test_the_loss_from_label_positions_only_is_the_loss_from_every_position(tiny_dirs, scoring_data, family):
+    """Logits at the label positions only (logits_to_keep) give the full-logits loss and gradients within 1e-5, for
+    rows of different lengths (a scoring and a pair conversation, padded) and with the scored tokens weighted."""
+    import torch
+
+    from modeling.critic.core.training import answer_loss
+
+    critic = apply_training_settings(load_critic(tiny_dirs[family]), CriticTrainingSettings(r=4, alpha=8, dropout=0.0))
+    conversations, lookup = scoring_data
+    keys = list(lookup)
+    pair = conv.relativity_from_scores([conv.ScoredImage(keys[0], 10.0), conv.ScoredImage(keys[1], 90.0)], n_pairs=1, rng=np.random.default_rng(0))
+    batch = conversation_batch(critic, [conversations[0], *pair, conversations[1]], lookup.__getitem__)
+    lengths = (batch["labels"] != -100).sum(dim=1)
+    assert (lengths > 0).all() and batch["attention_mask"].sum(dim=1).unique().numel() > 1  # padded rows of different lengths
+    trainable = [p for p in critic.model.parameters() if p.requires_grad]
+    for weight in (1.0, 20.0):
+        losses, grads = [], []
+        for full in (True, False):
+            critic.model.zero_grad(set_to_none=True)
+            loss = answer_loss(critic, batch, weight, full_logits=full)
+            loss.backward()
+            losses.append(loss.detach())
+            grads.append([p.grad.detach().clone() for p in trainable])
+        torch.testing.assert_close(losses[1], losses[0], atol=1e-5, rtol=0)
+        for positions_only, everywhere in zip(grads[1], grads[0]):
+            torch.testing.assert_close(positions_only, everywhere, atol=1e-5, rtol=1e-4)
+
+
 def test_scored_image_levels_reads_the_answers(scoring_data):
     """Each scoring conversation gives (its image, the index of the level its answer names)."""
     from modeling.critic.core.training import scored_image_levels
