@@ -42,6 +42,10 @@ UNDRAFTABLE_MESSAGE = "A draft could not be written from these answers. Your ans
 FLAG_MIN_REVISIONS = 10
 FLAG_MIN_SHARE = 0.5
 FLAG_MADS = 2.0
+#: The configured server's URL is refused by the endpoint policy (config.egress): no call can be made at all.
+POLICY_REFUSED_MESSAGE = (
+    "The endpoint policy refuses the configured LLM server (LOUPE_LLM_BASE_URL). A researcher needs to check the LLM settings."
+)
 #: Output kept on a ledger row when it broke the rules (enough to review; a model can ramble).
 OUTPUT_KEEP_CHARS = 20_000
 
@@ -92,7 +96,7 @@ def llm_client_for(project: Project | None) -> LLMClient | None:
     try:
         access = endpoint_access(config.base_url, timeout_s=config.timeout_s)
     except ValueError as error:  # EgressRefused, or policy settings that cannot be read
-        raise LLMRequestRejected(detail=f"the endpoint policy refuses LOUPE_LLM_BASE_URL: {error}") from error
+        raise LLMRequestRejected(POLICY_REFUSED_MESSAGE, detail=f"the endpoint policy refuses LOUPE_LLM_BASE_URL: {error}") from error
     limiter = _rate_limiter(config.requests_per_minute) if config.requests_per_minute else None
     key = project.pk if project is not None else "global"
     return LLMClient(
@@ -232,7 +236,11 @@ def draft_for_revision(revision_id: int) -> None:
     project = revision.project
     task, answer = revisions.revision_questionnaire(revision=revision)
     template = prompt_active(project=project, name=DRAFT_PROMPTS[task])
-    client = llm_client_for(project)
+    try:
+        client = llm_client_for(project)
+    except LLMRequestRejected as error:
+        _call_record(project=project, purpose=LLMCall.Purpose.DRAFT, template=template, error=error)
+        raise
     try:
         draft = draft_paragraph(client, template, answer, questionnaire_labels())
     except LLMError as error:
@@ -298,12 +306,18 @@ def vqa_generate(*, project: Project, judgement_ids: list[int]) -> list[VQAItem]
     Offline (no key): the template drafter's balanced yes/no questions only. With a model: yes/no, what/how
     multiple choice with distractors, and an extended conversation. A (judgement, kind) that has items
     already is skipped, so running twice adds nothing. Every call is on the ledger; failed calls and outputs
-    that broke the rules with nothing usable in them are visible there; items keep the set's problems.
+    that broke the rules with nothing usable in them are visible there; items keep the set's problems. When the
+    endpoint policy refuses the configured server, one failed ledger row says so and nothing is generated.
     """
     judgements = Judgement.objects.filter(
         project=project, kind=TaskKind.PATHWAY, pk__in=judgement_ids, training_attempt__isnull=True, excluded=False,
     ).order_by("id")
-    client = llm_client_for(project)
+    try:
+        client = llm_client_for(project)
+    except LLMRequestRejected as error:  # no call can be made this run: one ledger row says why, on the VQA page
+        template = prompt_active(project=project, name="qsit_yes_no")
+        _call_record(project=project, purpose=LLMCall.Purpose.VQA_YES_NO, template=template, error=error)
+        return []
     labels = questionnaire_labels()
     kinds = [(VQAItem.Kind.YES_NO, "qsit_yes_no", LLMCall.Purpose.VQA_YES_NO)]
     if client is not None:

@@ -249,6 +249,9 @@ def test_a_configured_url_the_policy_refuses_is_not_retried(online, settings, re
         llm_services.llm_client_for(revision.project)
     revision = _run(revision)
     assert revision.status == TextRevision.Status.DRAFT_FAILED and online.requests == []
+    assert revision.draft_error.startswith("The endpoint policy refuses the configured LLM server")
+    call = LLMCall.objects.get()
+    assert (call.ok, call.purpose) == (False, "draft") and "refuses LOUPE_LLM_BASE_URL" in call.error_detail
 
 
 @pytest.mark.django_db
@@ -344,6 +347,19 @@ def test_vqa_failure_is_on_the_ledger(online, project, feedback_judgement):
     assert failed.count() == 2 and "refused the request" in failed.order_by("id").first().error
     assert not VQAItem.objects.exists()
     assert LLMCall.objects.get(purpose="vqa_conversation").problems  # an empty conversation breaks its rules
+
+
+@pytest.mark.django_db
+def test_vqa_with_a_configured_url_the_policy_refuses_is_on_the_ledger(online, settings, project, feedback_judgement):
+    """The policy refuses the configured base URL: the task ends normally, one failed ledger row (shown on the VQA
+    page) says why, no request is made and no items are proposed."""
+    settings.LOUPE_LLM_BASE_URL = online.base_url.replace("http://", "http://user:pw@")
+    assert vqa_generate.apply(args=[project.pk, [feedback_judgement.pk]]).get() == 0
+    call = LLMCall.objects.get()
+    assert (call.ok, call.purpose, call.prompt_name) == (False, "vqa_yes_no", "qsit_yes_no")
+    assert call.error.startswith("The endpoint policy refuses the configured LLM server")
+    assert "refuses LOUPE_LLM_BASE_URL" in call.error_detail and "pw" not in call.error_detail
+    assert online.requests == [] and not VQAItem.objects.exists()
 
 
 @pytest.mark.django_db
