@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -33,6 +34,7 @@ Z_95 = 1.959963984540054
 #: marked failed, so that it no longer blocks new requests. (A running run follows the one stale rule, config.runs.)
 QUEUED_STALE_AFTER = timedelta(minutes=15)
 BULK_BATCH_SIZE = 2000
+SCALE_TASK = "evaluation.project_scale"  # evaluation/tasks.py
 
 
 class ScalingInputError(ValueError):
@@ -50,8 +52,6 @@ def scaling_run_request(*, project: Project, trigger: str = ScalingRun.Trigger.M
     judgements at once) costs one run. The project row is locked so that two requests at once cannot
     both create a run.
     """
-    from evaluation.tasks import project_scale as project_scale_task
-
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         _stale_runs_fail(project=project)
@@ -59,7 +59,8 @@ def scaling_run_request(*, project: Project, trigger: str = ScalingRun.Trigger.M
         if queued is not None:
             return queued
         run = ScalingRun.objects.create(project=project, trigger=trigger, status=ScalingRun.Status.QUEUED)
-        transaction.on_commit(lambda: project_scale_task.delay(project.pk, run.pk))
+        # By name (routed to the default queue by config.tasks.task_route): evaluation.tasks imports this module.
+        transaction.on_commit(lambda: current_app.send_task(SCALE_TASK, args=(project.pk, run.pk)))
     return run
 
 

@@ -10,7 +10,7 @@ from evaluation.report_cache import REFRESH_TASK, report_refresh_run
 # a run whose worker died mid-way (acks_late + reject_on_worker_lost hand the message back) is redone
 # from the start, its partial scores deleted in the same transaction that writes the new ones.
 # Never retried: a failure here is bad data or a fit that does not converge, and the run row shows it.
-@default_task(name="evaluation.project_scale", soft_time_limit=600, time_limit=660)
+@default_task(name=services.SCALE_TASK, soft_time_limit=600, time_limit=660)
 def project_scale(project_id: int, run_id: int | None = None) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:

@@ -5,6 +5,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +18,7 @@ from exports.models import ExportJob
 from exports.writing import export_write, formats_check, rows_expected
 
 EXPORTS_DIR = "exports"
+EXPORT_TASK = "exports.export_job_run"  # exports/tasks.py
 
 
 def export_job_create(
@@ -26,8 +28,6 @@ def export_job_create(
 
     Raises ExportInputError (unknown format, bad date, an annotator who is not the project's) before anything is saved.
     """
-    from exports.tasks import export_job_run_task
-
     if isinstance(formats, str):
         formats = [part.strip() for part in formats.split(",") if part.strip()]
     formats = formats_check(list(formats))
@@ -35,7 +35,8 @@ def export_job_create(
     job = ExportJob.objects.create(
         project=project, requested_by=requested_by, formats=formats, filters=parsed.to_dict(), include_images=bool(include_images),
     )
-    transaction.on_commit(lambda: export_job_run_task.delay(job.pk))
+    # By name (routed to the default queue by config.tasks.task_route): exports.tasks imports this module.
+    transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=(job.pk,)))
     return job
 
 

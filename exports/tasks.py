@@ -7,6 +7,6 @@ from exports import services
 # a job whose worker died mid-way (acks_late + reject_on_worker_lost hand the message back) is written again from
 # the start into a temporary file, which replaces the final one only when complete. Never retried: a failure here
 # is bad data or a full disk, and the job row shows it.
-@default_task(name="exports.export_job_run", soft_time_limit=3600, time_limit=3660)
+@default_task(name=services.EXPORT_TASK, soft_time_limit=3600, time_limit=3660)
 def export_job_run_task(job_id: int) -> None:
     services.export_job_run(job_id=job_id)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -27,6 +28,7 @@ from config.runs import run_claim, run_keepalive
 
 logger = logging.getLogger(__name__)
 
+IMPORT_TASK = "annotation.import_batch_process"  # annotation/tasks.py
 IMPORTED, DUPLICATE, ERROR = "imported", "duplicate", "error"
 PROGRESS_SAVE_INTERVAL_S = 1.0
 # Entries a zip carries that are not content (macOS resource forks, folder entries, thumbnails caches).
@@ -387,8 +389,6 @@ def import_batch_create(
     The files are copied under the media root (names replaced by numbers; the original names are kept in
     an index), so the request returns at once and a worker that dies can start over from the same copy.
     """
-    from annotation.tasks import import_batch_process
-
     if not files:
         raise ImportRequestError("Choose at least one image or zip file to import.")
     with transaction.atomic():
@@ -413,7 +413,8 @@ def import_batch_create(
             raise
         batch.staging_dir = str(staging)
         batch.save(update_fields=["staging_dir"])
-        transaction.on_commit(lambda: import_batch_process.delay(batch.pk))
+        # By name (routed to the default queue by config.tasks.task_route): annotation.tasks imports this module.
+        transaction.on_commit(lambda: current_app.send_task(IMPORT_TASK, args=(batch.pk,)))
     return batch
 
 

@@ -16,6 +16,7 @@ from annotation.models import TextRevision
 from annotation.permissions import IsProjectResearcher, can_manage_project
 from annotation.services import revisions
 from config.api import Pagination, error_responses, paginated_response
+from modeling.assist import selectors as llm_selectors
 from modeling.assist import services as llm_services
 from modeling.assist.tasks import vqa_generate_request
 from modeling.assist.models import VQAItem
@@ -130,14 +131,14 @@ class RevisionStatsApi(ProjectApiMixin, APIView):
         share_unchanged = serializers.FloatField(allow_null=True)
         median_time_ms = serializers.FloatField(allow_null=True)
         flagged = serializers.BooleanField(
-            help_text=f"At least {llm_services.FLAG_MIN_REVISIONS} drafts, share unchanged > {llm_services.FLAG_MIN_SHARE} "
-            f"and > the peers' median + {llm_services.FLAG_MADS:g} x MAD.",
+            help_text=f"At least {llm_selectors.FLAG_MIN_REVISIONS} drafts, share unchanged > {llm_selectors.FLAG_MIN_SHARE} "
+            f"and > the peers' median + {llm_selectors.FLAG_MADS:g} x MAD.",
         )
         flag_reason = serializers.CharField()
 
     @extend_schema(responses={200: OutputSerializer(many=True), **error_responses(403, 404)})
     def get(self, request, project_id):
-        return Response(self.OutputSerializer(llm_services.revision_stats(project=self.get_project()), many=True).data)
+        return Response(self.OutputSerializer(llm_selectors.revision_stats(project=self.get_project()), many=True).data)
 
 
 class VQAItemSerializer(serializers.Serializer):

@@ -32,7 +32,7 @@ from modeling.assist.services import _call_record, llm_client_for, llm_model_nam
 from modeling.critic.data import CriticDataSettings, heldout_split, judgements_usable
 from modeling.critic.models import CriticVersion
 from modeling.assist.core.drafting import construct_text
-from modeling.assist.core.errors import LLMError
+from modeling.assist.core.errors import LLMError, LLMRequestRejected
 
 #: At most this many model calls per "Write answers" run (a click never spends without bound).
 MAX_CALLS_PER_RUN = 2000
@@ -114,7 +114,8 @@ def constructed_texts_write(
 
     An input that has a row for the active prompt version and the current model is skipped, so running
     twice calls nothing twice. Failed calls are stored (status failed, the error shown) and are tried again
-    next time; every call is on the LLM ledger (purpose "construction").
+    next time; every call is on the LLM ledger (purpose "construction"). When the endpoint policy refuses the
+    configured server, one failed ledger row says so, nothing is written and the counts are {"refused": 1}.
     """
 
     model = llm_model_name()[:200]
@@ -126,7 +127,12 @@ def constructed_texts_write(
     )
     counts: Counter = Counter()
     calls = 0
-    client = llm_client_for(project)
+    try:
+        client = llm_client_for(project)
+    except LLMRequestRejected as error:  # no call can be made this run: one ledger row says why; nothing is stored
+        template = templates[ConstructedText.Purpose.SCORES]
+        _call_record(project=project, purpose=LLMCall.Purpose.CONSTRUCTION, template=template, error=error)
+        return {"refused": 1}
     try:
         for item in construction_inputs(project=project, data=data or data_settings_for(project)):
             template = templates[item.purpose]

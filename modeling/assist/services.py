@@ -1,5 +1,5 @@
 """The Django side of the LLM core (issue 5): clients from settings, prompt versions, drafts for text revisions,
-question-answer data from pathway feedback, the call ledger, and the researcher's revision and usage figures.
+question-answer data from pathway feedback, and the call ledger (its figures are read in modeling.assist.selectors).
 
 The core (modeling/assist/core/) knows nothing of Django; this module reads the database and settings, calls it, and
 writes back: drafts through annotation.services.revisions (annotation's own writes), everything else here.
@@ -8,15 +8,13 @@ Settings are read at call time, so `override_settings` in tests points the clien
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Avg, Count, Max, Q, Sum
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotation import vocabulary
@@ -38,10 +36,10 @@ DRAFT_PROMPTS = {revisions.TASK_DESCRIPTION: "description_paragraph", revisions.
 RATE_WAIT_MAX_S = 20.0
 #: Shown to the annotator when the answers cannot be turned into a prompt at all (bad data, never retried).
 UNDRAFTABLE_MESSAGE = "A draft could not be written from these answers. Your answers are saved; please write the paragraph yourself."
-#: Revision statistics: the flag needs this many revisions of a shown draft, from the annotator and from each peer.
-FLAG_MIN_REVISIONS = 10
-FLAG_MIN_SHARE = 0.5
-FLAG_MADS = 2.0
+#: The configured server's URL is refused by the endpoint policy (config.egress): no call can be made at all.
+POLICY_REFUSED_MESSAGE = (
+    "The endpoint policy refuses the configured LLM server (LOUPE_LLM_BASE_URL). A researcher needs to check the LLM settings."
+)
 #: Output kept on a ledger row when it broke the rules (enough to review; a model can ramble).
 OUTPUT_KEEP_CHARS = 20_000
 
@@ -92,7 +90,7 @@ def llm_client_for(project: Project | None) -> LLMClient | None:
     try:
         access = endpoint_access(config.base_url, timeout_s=config.timeout_s)
     except ValueError as error:  # EgressRefused, or policy settings that cannot be read
-        raise LLMRequestRejected(detail=f"the endpoint policy refuses LOUPE_LLM_BASE_URL: {error}") from error
+        raise LLMRequestRejected(POLICY_REFUSED_MESSAGE, detail=f"the endpoint policy refuses LOUPE_LLM_BASE_URL: {error}") from error
     limiter = _rate_limiter(config.requests_per_minute) if config.requests_per_minute else None
     key = project.pk if project is not None else "global"
     return LLMClient(
@@ -232,7 +230,11 @@ def draft_for_revision(revision_id: int) -> None:
     project = revision.project
     task, answer = revisions.revision_questionnaire(revision=revision)
     template = prompt_active(project=project, name=DRAFT_PROMPTS[task])
-    client = llm_client_for(project)
+    try:
+        client = llm_client_for(project)
+    except LLMRequestRejected as error:
+        _call_record(project=project, purpose=LLMCall.Purpose.DRAFT, template=template, error=error)
+        raise
     try:
         draft = draft_paragraph(client, template, answer, questionnaire_labels())
     except LLMError as error:
@@ -298,12 +300,18 @@ def vqa_generate(*, project: Project, judgement_ids: list[int]) -> list[VQAItem]
     Offline (no key): the template drafter's balanced yes/no questions only. With a model: yes/no, what/how
     multiple choice with distractors, and an extended conversation. A (judgement, kind) that has items
     already is skipped, so running twice adds nothing. Every call is on the ledger; failed calls and outputs
-    that broke the rules with nothing usable in them are visible there; items keep the set's problems.
+    that broke the rules with nothing usable in them are visible there; items keep the set's problems. When the
+    endpoint policy refuses the configured server, one failed ledger row says so and nothing is generated.
     """
     judgements = Judgement.objects.filter(
         project=project, kind=TaskKind.PATHWAY, pk__in=judgement_ids, training_attempt__isnull=True, excluded=False,
     ).order_by("id")
-    client = llm_client_for(project)
+    try:
+        client = llm_client_for(project)
+    except LLMRequestRejected as error:  # no call can be made this run: one ledger row says why, on the VQA page
+        template = prompt_active(project=project, name="qsit_yes_no")
+        _call_record(project=project, purpose=LLMCall.Purpose.VQA_YES_NO, template=template, error=error)
+        return []
     labels = questionnaire_labels()
     kinds = [(VQAItem.Kind.YES_NO, "qsit_yes_no", LLMCall.Purpose.VQA_YES_NO)]
     if client is not None:
@@ -407,86 +415,3 @@ def vqa_export_lines(*, project: Project) -> Iterator[str]:
                 row["options"] = item.options
         row.update(status=item.status, model=item.model, prompt=f"{item.prompt_name}@{item.prompt_version}")
         yield json.dumps(row, ensure_ascii=False) + "\n"
-
-
-# ------------------------------------------------------------------------------------------ figures
-
-
-@dataclass(frozen=True)
-class AnnotatorRevisionStats:
-    """One annotator's saved revisions in a project, and whether they accept drafts unchanged suspiciously often."""
-
-    annotator_id: int
-    username: str
-    saved: int  # saved revisions
-    with_draft: int  # of which a draft was shown (these count for the distance and the share)
-    mean_edit_distance: float | None
-    share_unchanged: float | None
-    median_time_ms: float | None
-    flagged: bool
-    flag_reason: str
-
-
-def _mad(values: list[float]) -> float:
-    centre = statistics.median(values)
-    return statistics.median([abs(v - centre) for v in values])
-
-
-def revision_stats(*, project: Project) -> list[AnnotatorRevisionStats]:
-    """Per annotator: saved revisions, mean edit distance, share of drafts accepted unchanged, median time.
-
-    The flag (docs in templates/modeling/llm/revisions.html): an annotator with at least FLAG_MIN_REVISIONS
-    revisions of a shown draft is flagged when their share accepted unchanged is above FLAG_MIN_SHARE and above
-    the peers' median + FLAG_MADS x the peers' median absolute deviation, peers being the other annotators with
-    at least FLAG_MIN_REVISIONS such revisions (at least one peer is needed; without peers nothing is flagged).
-    """
-    saved = TextRevision.objects.filter(project=project, status=TextRevision.Status.SAVED)
-    rows = (
-        saved.values("annotator_id", "annotator__username")
-        .annotate(
-            saved=Count("id"),
-            with_draft=Count("id", filter=Q(edit_distance__isnull=False)),
-            unchanged=Count("id", filter=Q(accepted_unchanged=True)),
-            mean_distance=Avg("edit_distance"),
-        )
-        .order_by("annotator__username")
-    )
-    times: dict[int, list[int]] = {}
-    for annotator_id, time_ms in saved.filter(time_spent_ms__isnull=False).values_list("annotator_id", "time_spent_ms"):
-        times.setdefault(annotator_id, []).append(time_ms)
-    shares = {row["annotator_id"]: row["unchanged"] / row["with_draft"] for row in rows if row["with_draft"]}
-    eligible = {row["annotator_id"] for row in rows if row["with_draft"] >= FLAG_MIN_REVISIONS}
-    out = []
-    for row in rows:
-        annotator_id = row["annotator_id"]
-        share = shares.get(annotator_id)
-        flagged, reason = False, ""
-        peers = [shares[a] for a in eligible if a != annotator_id]
-        if annotator_id in eligible and peers and share is not None:
-            threshold = statistics.median(peers) + FLAG_MADS * _mad(peers)
-            if share > FLAG_MIN_SHARE and share > threshold:
-                flagged = True
-                reason = (f"accepts {share:.0%} of drafts unchanged; peers' median + {FLAG_MADS:g}×MAD is {threshold:.0%}")
-        out.append(AnnotatorRevisionStats(
-            annotator_id=annotator_id, username=row["annotator__username"], saved=row["saved"], with_draft=row["with_draft"],
-            mean_edit_distance=row["mean_distance"], share_unchanged=share,
-            median_time_ms=statistics.median(times[annotator_id]) if annotator_id in times else None,
-            flagged=flagged, flag_reason=reason,
-        ))
-    return out
-
-
-def usage_summary(*, project: Project) -> dict:
-    """Calls, failures, tokens, cost and mean latency per model and purpose, and the totals."""
-    calls = LLMCall.objects.filter(project=project)
-    sums = {
-        "calls": Count("id"), "failed": Count("id", filter=Q(ok=False)), "prompt_tokens": Sum("prompt_tokens"),
-        "completion_tokens": Sum("completion_tokens"), "cost": Sum("cost"), "mean_latency_ms": Avg("latency_ms"),
-        "attempts": Sum("attempts"),
-    }
-    rows = list(calls.values("model", "purpose").annotate(**sums).order_by("model", "purpose"))
-    purposes = dict(LLMCall.Purpose.choices)
-    for row in rows:
-        row["purpose_label"] = purposes.get(row["purpose"], row["purpose"])
-    totals = calls.aggregate(**sums)
-    return {"rows": rows, "totals": {key: value or 0 for key, value in totals.items()}}

@@ -17,6 +17,7 @@ from annotation.models import Judgement, TextRevision
 from annotation.views.access import ProjectResearcherMixin
 from annotation.vocabulary import TaskKind
 from config.parsing import parse_int
+from modeling.assist import selectors as llm_selectors
 from modeling.assist import services as llm_services
 from modeling.assist.tasks import vqa_generate_request
 from modeling.assist.core.default_prompts import DEFAULT_TEMPLATES
@@ -49,11 +50,11 @@ class RevisionsView(ProjectResearcherMixin, View):
             revisions = revisions.filter(status=status)
         context = {
             "project": self.project,
-            "stats": llm_services.revision_stats(project=self.project),
+            "stats": llm_selectors.revision_stats(project=self.project),
             "page": Paginator(revisions, REVISIONS_PER_PAGE).get_page(request.GET.get("page")),
             "statuses": TextRevision.Status.choices,
             "status": status,
-            "rule": {"min": llm_services.FLAG_MIN_REVISIONS, "share": llm_services.FLAG_MIN_SHARE, "mads": llm_services.FLAG_MADS},
+            "rule": {"min": llm_selectors.FLAG_MIN_REVISIONS, "share": llm_selectors.FLAG_MIN_SHARE, "mads": llm_selectors.FLAG_MADS},
             "drafter": llm_services.llm_model_name(),
             "subtab": "revisions",
         }
@@ -182,7 +183,7 @@ class UsageView(ProjectResearcherMixin, View):
     def get(self, request, project_id):
         context = {
             "project": self.project,
-            "summary": llm_services.usage_summary(project=self.project),
+            "summary": llm_selectors.usage_summary(project=self.project),
             "problem_calls": LLMCall.objects.filter(project=self.project).exclude(ok=True, problems=[]).order_by("-created_at", "-id")[:50],
             "drafter": llm_services.llm_model_name(),
             "subtab": "usage",

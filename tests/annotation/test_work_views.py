@@ -474,6 +474,22 @@ def test_judgements_page_shows_answers_gold_accuracy_and_filters(client, project
     assert by_annotator.context["page"].paginator.count == 1
 
 
+def test_the_judgements_page_pages_with_its_filters_kept(client, project, researcher, monkeypatch):
+    """Past one page of judgements the shared pagination shows, and its links keep the page's filters."""
+    from annotation.views import researcher_work
+    from annotation.vocabulary import TaskKind
+    from tests.evaluation.judgement_builders import annotators_make, judgements_add
+
+    monkeypatch.setattr(researcher_work, "JUDGEMENTS_PER_PAGE", 1)
+    images = work_project(project, kinds=["rating"], images=2)
+    judgements_add(project, [(images[0], 2), (images[1], 4)], annotators_make(project, 1), kind=TaskKind.RATING)
+    client.force_login(researcher)
+    html = client.get(_url("annotation:project_judgements", project), {"kind": "rating"}).content.decode()
+    assert "Page 1 of 2" in html and "?kind=rating&amp;page=2" in html
+    last = client.get(_url("annotation:project_judgements", project), {"kind": "rating", "page": 2}).content.decode()
+    assert "Page 2 of 2" in last and "Next" not in last
+
+
 def test_resubmitting_a_client_id_with_another_answer_says_so(client, rating_project, annotator_member):
     """The same client id with a changed answer keeps the first one and tells the annotator (409, swapped in)."""
     client.force_login(annotator_member)

@@ -24,11 +24,18 @@ def _clear_cache():
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Scaling tasks the code enqueued (their arguments), instead of sending them to a broker."""
-    from evaluation import tasks
+    """Scaling tasks the code enqueued (their arguments), instead of sending them to a broker; others are sent."""
+    from config.celery import app
 
     calls = []
-    monkeypatch.setattr(tasks.project_scale, "delay", lambda *args: calls.append(args))
+    send = app.send_task
+
+    def record(name, args=(), **options):
+        if name != services.SCALE_TASK:
+            return send(name, args=args, **options)
+        calls.append(tuple(args))
+
+    monkeypatch.setattr(app, "send_task", record)
     return calls
 
 

@@ -12,6 +12,7 @@ import pytest
 from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
+from modeling.assist import selectors as llm_selectors
 from modeling.assist import services as llm_services
 from modeling.assist.models import LLMCall
 from tests.work_data import work_project
@@ -57,7 +58,7 @@ def test_the_worker_drafts_the_paragraph_of_a_submitted_questionnaire(celery_wor
         revision_id=revision.pk, annotator=annotator_member, final_text=revision.draft + " The leaves are still sharp.", time_spent_ms=3000,
     )
     assert saved.edit_distance == len(" The leaves are still sharp.")
-    (row,) = llm_services.revision_stats(project=project)
+    (row,) = llm_selectors.revision_stats(project=project)
     assert (row.saved, row.with_draft, row.share_unchanged) == (1, 1, 0.0)
 
 

@@ -87,6 +87,28 @@ def test_changed_scores_make_the_cached_text_stale(online, project, split):
     assert training_set.answer_text["fell_back"] == {"scores": 1}
 
 
+def test_a_configured_url_the_policy_refuses_is_on_the_ledger(online, settings, project, split):
+    """The policy refuses the configured base URL: the task ends normally, one failed construction call on the ledger
+    says why, no request is made and nothing is stored, so the next run (settings fixed) writes everything."""
+    from modeling.assist.tasks import llm_construct
+
+    train, _ = split
+    Image.objects.filter(pk=train[0].pk).update(mos_normalised=31.5)
+    settings.LOUPE_LLM_BASE_URL = online.base_url.replace("http://", "http://user:pw@")
+
+    assert llm_construct.apply(args=[project.pk]).get() == {"refused": 1}
+
+    call = LLMCall.objects.get(project=project)
+    assert (call.ok, call.purpose) == (False, LLMCall.Purpose.CONSTRUCTION)
+    assert call.error.startswith("The endpoint policy refuses the configured LLM server")
+    assert "refuses LOUPE_LLM_BASE_URL" in call.error_detail
+    assert online.requests == [] and not ConstructedText.objects.exists()
+
+    settings.LOUPE_LLM_BASE_URL = online.base_url
+    online.script(Ok(GOOD), Ok(json.dumps(QUESTIONS)))
+    assert construction.constructed_texts_write(project=project, data=LLM_DATA) == {"accepted": 2}
+
+
 def test_offline_drafter_writes_labelled_answers_that_enter_training(offline, project, split):
     """No key: the template drafter writes every purpose, labelled; the conversations carry its sentences."""
     train, _ = split

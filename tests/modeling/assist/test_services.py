@@ -7,6 +7,7 @@ import pytest
 from annotation.models import TextRevision
 from annotation.services import revisions
 from annotation.services.queue import assignment_next, judgement_submit
+from modeling.assist import selectors as llm_selectors
 from modeling.assist import services as llm_services
 from modeling.assist.core.errors import LLMRateLimited, LLMRequestRejected
 from modeling.assist.models import LLMCall, PromptVersion, VQAItem
@@ -249,6 +250,9 @@ def test_a_configured_url_the_policy_refuses_is_not_retried(online, settings, re
         llm_services.llm_client_for(revision.project)
     revision = _run(revision)
     assert revision.status == TextRevision.Status.DRAFT_FAILED and online.requests == []
+    assert revision.draft_error.startswith("The endpoint policy refuses the configured LLM server")
+    call = LLMCall.objects.get()
+    assert (call.ok, call.purpose) == (False, "draft") and "refuses LOUPE_LLM_BASE_URL" in call.error_detail
 
 
 @pytest.mark.django_db
@@ -347,6 +351,19 @@ def test_vqa_failure_is_on_the_ledger(online, project, feedback_judgement):
 
 
 @pytest.mark.django_db
+def test_vqa_with_a_configured_url_the_policy_refuses_is_on_the_ledger(online, settings, project, feedback_judgement):
+    """The policy refuses the configured base URL: the task ends normally, one failed ledger row (shown on the VQA
+    page) says why, no request is made and no items are proposed."""
+    settings.LOUPE_LLM_BASE_URL = online.base_url.replace("http://", "http://user:pw@")
+    assert vqa_generate.apply(args=[project.pk, [feedback_judgement.pk]]).get() == 0
+    call = LLMCall.objects.get()
+    assert (call.ok, call.purpose, call.prompt_name) == (False, "vqa_yes_no", "qsit_yes_no")
+    assert call.error.startswith("The endpoint policy refuses the configured LLM server")
+    assert "refuses LOUPE_LLM_BASE_URL" in call.error_detail and "pw" not in call.error_detail
+    assert online.requests == [] and not VQAItem.objects.exists()
+
+
+@pytest.mark.django_db
 def test_vqa_review_and_export(offline, project, feedback_judgement, researcher):
     llm_services.vqa_generate(project=project, judgement_ids=[feedback_judgement.pk])
     first, second, *rest = VQAItem.objects.order_by("id")
@@ -387,7 +404,7 @@ def test_the_flag_rule(project):
     _saved_revisions(project, users["peer2"], total=10, unchanged=2)
     _saved_revisions(project, users["careful"], total=10, unchanged=5)  # 0.5 is not above 0.5
     _saved_revisions(project, users["newcomer"], total=4, unchanged=4)  # too few to judge
-    stats = {row.username: row for row in llm_services.revision_stats(project=project)}
+    stats = {row.username: row for row in llm_selectors.revision_stats(project=project)}
     assert stats["copier"].flagged and "90%" in stats["copier"].flag_reason
     assert not any(stats[name].flagged for name in ("peer1", "peer2", "careful", "newcomer"))
     assert stats["copier"].share_unchanged == pytest.approx(0.9)
@@ -399,7 +416,7 @@ def test_the_flag_rule(project):
 def test_nobody_is_flagged_without_peers(project, annotator_member):
     work_project(project, kinds=["description"], images=10)
     _saved_revisions(project, annotator_member, total=10, unchanged=10)
-    (row,) = llm_services.revision_stats(project=project)
+    (row,) = llm_selectors.revision_stats(project=project)
     assert row.share_unchanged == 1.0 and not row.flagged
 
 
@@ -407,6 +424,6 @@ def test_nobody_is_flagged_without_peers(project, annotator_member):
 def test_usage_summary_adds_up(online, revision):
     online.script(Ok(GOOD_PARAGRAPH, prompt_tokens=100, completion_tokens=50))
     _run(revision)
-    summary = llm_services.usage_summary(project=revision.project)
+    summary = llm_selectors.usage_summary(project=revision.project)
     assert summary["totals"]["calls"] == 1 and summary["totals"]["prompt_tokens"] == 100
     assert summary["rows"][0]["model"] == "fake-vision-1" and summary["rows"][0]["purpose_label"] == "Paragraph draft"
