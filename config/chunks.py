@@ -110,15 +110,19 @@ def chunks_lost(state: dict, *, now: datetime | None = None) -> list[int]:
     ]
 
 
-def chord_send(chunk_task, finish_task, key: int, run: str, chunks: dict[int, list[int]], *, queue: str) -> None:
-    """Send `chunk_task(key, run, index, ids)` for each chunk, then `finish_task(key, run)` once they all succeeded."""
-    from celery import chord, group
+def chord_send(chunk_task: str, finish_task: str, key: int, run: str, chunks: dict[int, list[int]], *, queue: str) -> None:
+    """Send `chunk_task(key, run, index, ids)` for each chunk, then `finish_task(key, run)` once they all succeeded.
 
-    finish = finish_task.si(key, run).set(queue=queue)
+    The tasks are named (a service sends them without importing its app's tasks module, which imports it).
+    """
+    from celery import chord, group, signature
+
+    finish = signature(finish_task, args=(key, run), immutable=True).set(queue=queue)
     if not chunks:
         finish.apply_async()
         return
-    header = group(chunk_task.si(key, run, index, ids).set(queue=queue) for index, ids in sorted(chunks.items()))
+    header = group(signature(chunk_task, args=(key, run, index, ids), immutable=True).set(queue=queue)
+                   for index, ids in sorted(chunks.items()))
     chord(header, finish).apply_async()
 
 

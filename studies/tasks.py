@@ -18,7 +18,7 @@ def system_generate_critic(self, system_id: int) -> None:
     plan = answers.critic_answers_plan(system_id, queue=queue)
     if plan is not None:
         run, chunks = plan
-        chord_send(system_generate_critic_chunk, system_generate_critic_finish, system_id, run, dict(enumerate(chunks)), queue=queue)
+        chord_send(system_generate_critic_chunk.name, system_generate_critic_finish.name, system_id, run, dict(enumerate(chunks)), queue=queue)
 
 
 # Safe to run twice: answers are unique per (system, item) and only missing ones are generated; the chunk counts

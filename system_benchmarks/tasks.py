@@ -30,7 +30,7 @@ def benchmark_run_critic(self, run_id: int) -> None:
     plan = execution.critic_run_plan(run_id, queue=queue)
     if plan is not None:
         token, chunks = plan
-        chord_send(benchmark_run_critic_chunk, benchmark_run_critic_finish, run_id, token, dict(enumerate(chunks)), queue=queue)
+        chord_send(benchmark_run_critic_chunk.name, benchmark_run_critic_finish.name, run_id, token, dict(enumerate(chunks)), queue=queue)
 
 
 # Safe to run twice: only pending calls are asked, and the chunk counts done once. An error retries this chunk

@@ -194,14 +194,12 @@ def critic_pool_score(version_id: int) -> int:
 def scoring_runs_requeue() -> int:
     """The sweep's step for scoring runs (config.chunks.chunks_requeue): lost chunks sent again, a lost callback
     sent alone, a chunk lost too often fails the run. Returns the runs it changed."""
-    from modeling.critic.tasks import critic_score_chunk, critic_score_finish
-
     def ids_between(version, first, last):
         rows = Image.objects.filter(project_id=version.project_id, id__gte=first, id__lte=last).order_by("id")
         return list(rows.values_list("id", flat=True))
 
     def send(version, run, chunks):
-        chord_send(critic_score_chunk, critic_score_finish, version.pk, run, chunks, queue=version.score_chunks.get("queue") or Queue.GPU.value)
+        chord_send("modeling.critic_score_chunk", "modeling.critic_score_finish", version.pk, run, chunks, queue=version.score_chunks.get("queue") or Queue.GPU.value)
 
     def fail(version, message):
         CriticVersion.objects.filter(pk=version.pk, score_status=CriticVersion.ScoreStatus.RUNNING).update(

@@ -32,7 +32,7 @@ def critic_score_pool(self, version_id: int) -> None:
     if plan is None:
         return
     run, chunks = plan
-    chord_send(critic_score_chunk, critic_score_finish, version_id, run, dict(enumerate(chunks)), queue=queue)
+    chord_send(critic_score_chunk.name, critic_score_finish.name, version_id, run, dict(enumerate(chunks)), queue=queue)
 
 
 # Safe to run twice: the chunk's scores are upserted and its index is counted done once. An error retries

@@ -176,8 +176,6 @@ def critic_answers_requeue(system: System) -> bool:
     A system between chunks (its chunks waiting in the queue) has no heartbeat of its own: its row is beaten
     here so the kernel's stale rule does not fail it; True when the row was changed.
     """
-    from studies.tasks import system_generate_critic_chunk, system_generate_critic_finish
-
     if system.kind != System.Kind.CRITIC or not (system.chunks or {}).get("run"):
         return False
     what = chunks_requeue(
@@ -186,7 +184,7 @@ def critic_answers_requeue(system: System) -> bool:
             StudyItem.objects.filter(study_id=row.study_id, pk__gte=first, pk__lte=last).order_by("pk").values_list("pk", flat=True)
         ),
         send=lambda row, run, chunks: chord_send(
-            system_generate_critic_chunk, system_generate_critic_finish, row.pk, run, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
+            "studies.system_generate_critic_chunk", "studies.system_generate_critic_finish", row.pk, run, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
         ),
         fail=lambda row, message: _critic_fail(row.pk, message),
         running=lambda row: row.status == System.Status.RUNNING,

@@ -240,7 +240,6 @@ def critic_run_requeue(run: BenchmarkRun) -> bool:
     A run between chunks has no heartbeat of its own: its row is beaten here so the kernel's stale rule does not
     fail it; True when the row was changed.
     """
-    from system_benchmarks.tasks import benchmark_run_critic_chunk, benchmark_run_critic_finish
 
     if not (run.chunks or {}).get("run"):
         return False
@@ -250,7 +249,7 @@ def critic_run_requeue(run: BenchmarkRun) -> bool:
             BenchmarkCall.objects.filter(run_id=row.pk, id__gte=first, id__lte=last).order_by("id").values_list("id", flat=True)
         ),
         send=lambda row, token, chunks: chord_send(
-            benchmark_run_critic_chunk, benchmark_run_critic_finish, row.pk, token, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
+            "system_benchmarks.run_critic_chunk", "system_benchmarks.run_critic_finish", row.pk, token, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
         ),
         fail=lambda row, message: _critic_run_fail(row.pk, message),
         running=lambda row: row.status == BenchmarkRun.Status.RUNNING,
