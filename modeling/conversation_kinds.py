@@ -184,8 +184,14 @@ def numeric_answer(item: NumericScores) -> str:
 
 def numeric_conversations(
     items: Iterable[NumericScores], *, rng: np.random.Generator, task_identifiers: bool = True, short_answer: bool = False,
+    answers: Mapping[str, str] | None = None,
 ) -> list[Conversation]:
-    """Numeric-score conversations (paper 000, Sec. 3.2): the answer holds the MOS and attribute scores as numbers."""
+    """Numeric-score conversations (paper 000, Sec. 3.2): the answer holds the MOS and attribute scores as numbers.
+
+    `answers`: image -> an answer the LLM wrote with Fig. 3's quantitative prompt (its numbers checked by the
+    caller); other images get :func:`numeric_answer`.
+    """
+    answers = answers or {}
     rng = check_rng(rng)
     out = []
     for item in items:
@@ -195,7 +201,7 @@ def numeric_conversations(
             parts.append(NUMERIC_HINT)
         messages = (
             {"role": "user", "content": [_image(0), _text(" ".join(parts))]},
-            {"role": "assistant", "content": [_text(numeric_answer(item))]},
+            {"role": "assistant", "content": [_text(answers.get(item.image) or numeric_answer(item))]},
         )
         out.append(Conversation("numeric", (item.image,), messages))
     return out

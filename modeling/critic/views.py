@@ -87,7 +87,7 @@ class CriticConstructView(ProjectResearcherMixin, View):
     """Queue the LLM-written training answers (paper 000's data-construction prompts) on the default queue."""
 
     def post(self, request, project_id):
-        constructed_texts_request(project=self.project)
+        constructed_texts_request(project=self.project, numeric=request.POST.get("numeric") == "on")
         writer = "the offline template drafter (no model configured)" if llm_model_name() == TEMPLATE_DRAFTER_MODEL else llm_model_name()
         messages.success(request, f"Writing training answers with {writer}; reload to see them counted below.")
         return redirect("critic:index", project_id=self.project.pk)
