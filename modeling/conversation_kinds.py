@@ -150,7 +150,11 @@ def general_conversations(records: Sequence[Mapping], *, image_key) -> list[Conv
             messages.append({"role": "user" if expected == "human" else "assistant", "content": content})
         if n_tokens != len(images):
             raise GeneralDataError(f"record {number}: {n_tokens} <image> tokens for {len(images)} images")
-        out.append(Conversation("general", tuple(image_key(i) for i in images), tuple(messages)))
+        try:
+            keys = tuple(image_key(i) for i in images)
+        except GeneralDataError as error:
+            raise GeneralDataError(f"record {number}: {error}") from error
+        out.append(Conversation("general", keys, tuple(messages)))
     return out
 
 

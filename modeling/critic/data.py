@@ -74,7 +74,8 @@ class CriticDataSettings:
     perception : bool
         Accepted VQA items and conversations from pathway feedback train as "perception" (paper 001, §III-B4/5).
     general_data : str
-        A LLaVA-style JSON file under LOUPE_GENERAL_DATA_DIR (paper 001's D3), "" for none.
+        A LLaVA-style JSON file under LOUPE_GENERAL_DATA_DIR (paper 001's D3), "upload:<id>" for a zip uploaded
+        on the Critic page (modeling/critic/general_uploads.py), "" for none.
     level_bounds : str
         Eq. 1 of paper 001: "observed" (the paper's: each source's lowest and highest score) or "scale"
         (the scale's ends, 0-100 for MOS and 1-5 for ratings).
@@ -348,7 +349,7 @@ def training_set_build(
     image_files: dict[str, str] = {}
     if data.general_data:
         try:
-            general, image_files = data_sources.general_data_load(data.general_data)
+            general, image_files = data_sources.general_data_load(data.general_data, project=project)
         except data_sources.GeneralDataUnusable as error:
             raise CriticDataError(str(error)) from error
         pools["general"] += general
