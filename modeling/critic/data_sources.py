@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -62,7 +63,7 @@ def _upload_source(name: str, project: Project | None) -> tuple[Path, Path]:
     """(JSON path, its upload's folder) of "upload:<id>", an upload of `project`."""
     number = name.removeprefix(UPLOAD_PREFIX)
     upload = None
-    if number.isdigit() and project is not None:
+    if re.fullmatch(r"[0-9]{1,18}", number) and project is not None:  # not "²" or 5,000 nines
         upload = GeneralDataUpload.objects.filter(pk=int(number), project=project).first()
     if upload is None:
         raise GeneralDataUnusable(f"No uploaded general-purpose data {name!r} in this project (it may have been removed).")

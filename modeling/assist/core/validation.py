@@ -143,7 +143,7 @@ def _check_numbers(text: str, required: tuple[tuple[str, float], ...]) -> list[s
         )
     for name, value in required:
         names = (name,) + METRIC_ALIASES.get(name.lower(), ())
-        starts = [m.end() for n in names for m in re.finditer(r"(?<![^\W_])" + re.escape(n), text, flags=re.IGNORECASE)]
+        starts = [m.end() for n in names for m in re.finditer(r"(?<![^\W_])" + re.escape(n) + r"(?![^\W_])", text, flags=re.IGNORECASE)]
         if not starts:
             problems.append(f"does not name {name}")
             continue

@@ -196,7 +196,26 @@ def test_annotators_get_403_and_other_projects_uploads_are_out_of_reach(client, 
     assert "not one of the available choices" in page and not CriticVersion.objects.filter(project=other).exists()
     with pytest.raises(GeneralDataUnusable, match="No uploaded general-purpose data"):
         general_data_load(stored.option, project=other)
+    for hostile in ("upload:²", "upload:" + "9" * 5000, "upload:-1", "upload:"):
+        with pytest.raises(GeneralDataUnusable, match="No uploaded general-purpose data"):
+            general_data_load(hostile, project=project)
 
     client.logout()
     response = upload(client, project, good_zip())
     assert response.status_code == 302 and "/login" in response.url and GeneralDataUpload.objects.count() == 1
+
+
+def test_api_retrain_names_an_upload_of_its_own_project_only(client, project, researcher, settings, tmp_path, no_enqueue):
+    """POST retrain with options.general_data = "upload:<id>": 202 for this project's upload, 400 for another's."""
+    settings.LOUPE_CRITIC_DIR = tmp_path
+    client.force_login(researcher)
+    upload(client, project, good_zip())
+    stored = GeneralDataUpload.objects.get()
+    other = ProjectFactory(created_by=researcher)
+    refused = client.post(reverse("critic_api:critic_retrain", kwargs={"project_id": other.pk}),
+                          {"recipe": "qsit", "options": {"general_data": stored.option}}, content_type="application/json")
+    assert refused.status_code == 400 and "No uploaded general-purpose data" in json.dumps(refused.json())
+    response = client.post(reverse("critic_api:critic_retrain", kwargs={"project_id": project.pk}),
+                           {"recipe": "qsit", "options": {"general_data": stored.option}}, content_type="application/json")
+    assert response.status_code == 202
+    assert CriticVersion.objects.get(pk=response.json()["id"]).training_settings["data"]["general_data"] == stored.option

@@ -121,5 +121,6 @@ def test_required_numbers_each_after_its_name_and_no_other():
     assert swapped == ["gives MOS as 55.40, not 48.86", "gives Brightness as 48.86, not 55.40"]
     added = validate("On a 0 to 100 scale, the MOS is 48.86 and the brightness is 55.40.", rules)
     assert added == ["states the numbers 0.00, 48.86, 55.40, 100.00, but the input's are 48.86, 55.40 (a number was changed, dropped or added)"]
+    assert validate("Most viewers: brightness 55.40, MOS 48.86.", rules) == []  # "Most" does not name the MOS
     stored = OutputRules.from_dict(json.loads(json.dumps(rules.to_dict())))
     assert stored == rules
