@@ -179,6 +179,8 @@ LOUPE_CHUNK_QUEUED_LOST_AFTER_S = env.int("LOUPE_CHUNK_QUEUED_LOST_AFTER_S", def
 # General-purpose instruction data (paper 001's D3): LLaVA-style JSON files with their images, placed here by an
 # administrator; a retrain may name a file under this folder (nothing is downloaded). Empty: the option is off.
 LOUPE_GENERAL_DATA_DIR = env.str("LOUPE_GENERAL_DATA_DIR", default="")
+# A researcher may also upload it as a zip on the Critic page (stored under MEDIA_ROOT); larger zips are refused.
+LOUPE_GENERAL_UPLOAD_MAX_MB = env.int("LOUPE_GENERAL_UPLOAD_MAX_MB", default=200)
 # Processes a `gpu` worker trains one version with: 1 (in the worker's own process), a number, or "all" (one per GPU
 # of the host, started through torchrun with DDP). A version's `distributed.processes` overrides it.
 LOUPE_CRITIC_TRAIN_PROCESSES = env.str("LOUPE_CRITIC_TRAIN_PROCESSES", default="1")

@@ -150,7 +150,11 @@ def general_conversations(records: Sequence[Mapping], *, image_key) -> list[Conv
             messages.append({"role": "user" if expected == "human" else "assistant", "content": content})
         if n_tokens != len(images):
             raise GeneralDataError(f"record {number}: {n_tokens} <image> tokens for {len(images)} images")
-        out.append(Conversation("general", tuple(image_key(i) for i in images), tuple(messages)))
+        try:
+            keys = tuple(image_key(i) for i in images)
+        except GeneralDataError as error:
+            raise GeneralDataError(f"record {number}: {error}") from error
+        out.append(Conversation("general", keys, tuple(messages)))
     return out
 
 
@@ -184,8 +188,14 @@ def numeric_answer(item: NumericScores) -> str:
 
 def numeric_conversations(
     items: Iterable[NumericScores], *, rng: np.random.Generator, task_identifiers: bool = True, short_answer: bool = False,
+    answers: Mapping[str, str] | None = None,
 ) -> list[Conversation]:
-    """Numeric-score conversations (paper 000, Sec. 3.2): the answer holds the MOS and attribute scores as numbers."""
+    """Numeric-score conversations (paper 000, Sec. 3.2): the answer holds the MOS and attribute scores as numbers.
+
+    `answers`: image -> an answer the LLM wrote with Fig. 3's quantitative prompt (its numbers checked by the
+    caller); other images get :func:`numeric_answer`.
+    """
+    answers = answers or {}
     rng = check_rng(rng)
     out = []
     for item in items:
@@ -195,7 +205,7 @@ def numeric_conversations(
             parts.append(NUMERIC_HINT)
         messages = (
             {"role": "user", "content": [_image(0), _text(" ".join(parts))]},
-            {"role": "assistant", "content": [_text(numeric_answer(item))]},
+            {"role": "assistant", "content": [_text(answers.get(item.image) or numeric_answer(item))]},
         )
         out.append(Conversation("numeric", (item.image,), messages))
     return out

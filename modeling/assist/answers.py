@@ -10,15 +10,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from annotation.models import Project
+from modeling import conversation_kinds as kinds
 from modeling import conversations as conv
 from modeling.assist.core.default_prompts import default_template
-from modeling.assist.core.prompts import render_task
-from modeling.assist.core.validation import parse_json_output
+from modeling.assist.core.prompts import quantitative_rules, render_task
+from modeling.assist.core.validation import OutputRules, parse_json_output, validate
 from modeling.assist.models import ConstructedText
 
 #: The prompt of each purpose (modeling/assist/core/default_prompts.py; a project may have its own versions).
 PROMPTS = {
     ConstructedText.Purpose.SCORES: "visualcritic_scores_description",
+    ConstructedText.Purpose.QUANTITATIVE: "visualcritic_quantitative",
     ConstructedText.Purpose.AUTHENTICITY: "visualcritic_authenticity",
     ConstructedText.Purpose.MOS_PAIR: "visualcritic_mos_comparison",
     ConstructedText.Purpose.PARAPHRASES: "visualcritic_instruction_paraphrases",
@@ -35,6 +37,7 @@ class LLMAnswers:
     descriptions: list = field(default_factory=list)
     authenticity: list = field(default_factory=list)
     pairs: list = field(default_factory=list)
+    numeric: dict = field(default_factory=dict)  # image key -> the LLM's quantitative answer (numbers checked)
     used: Counter = field(default_factory=Counter)
     fell_back: Counter = field(default_factory=Counter)
 
@@ -47,6 +50,18 @@ def scores_payload(score: float, *, source: str) -> dict[str, float]:
     """The scores prompt's input for a scored image: its MOS (0-100), or its mean rating (1-5) put on 0-100."""
     value = (score - 1.0) / 4.0 * 100.0 if source == "ratings" else score
     return {"MOS": round(min(max(float(value), 0.0), 100.0), 2)}
+
+
+def quantitative_payload(item: kinds.NumericScores) -> dict[str, float]:
+    """The quantitative prompt's input (paper 000, Fig. 3): the MOS and the image's attributes, 0-100, two decimals."""
+    payload = {"MOS": round(float(item.mos), 2)}
+    payload.update((name.capitalize(), round(float(value), 2)) for name, value in item.attributes)
+    return payload
+
+
+def quantitative_problems(text: str, payload: dict[str, float]) -> list[str]:
+    """How `text` misstates the numbers of `payload` (changed, dropped, swapped or added); empty when it states them all."""
+    return validate(text, quantitative_rules(payload, OutputRules()))
 
 
 def authenticity_payload(is_photograph: bool) -> float:
@@ -74,12 +89,14 @@ def _accepted(project: Project) -> dict[tuple[str, str, str], str]:
 
 def llm_answers(
     *, project: Project, scored: list[conv.ScoredImage], labels: list[conv.AuthenticityLabel], training: set[int],
-    mos: dict[int, float],
+    mos: dict[int, float], numeric: list[kinds.NumericScores] = (),
 ) -> LLMAnswers:
     """The cached LLM answers for one training set; `labels` come back with their sentences where there is one.
 
     `scored`: the scoring syllabus's images (MOS or ratings; comparison-only scores get no description);
-    `mos`: training image id -> MOS, to check that a cached pair's numbers are still the images' own.
+    `mos`: training image id -> MOS, to check that a cached pair's numbers are still the images' own;
+    `numeric`: the images of numeric answers (answer format "numbers" or "both"), whose LLM answers are
+    checked again against the labels: one that changed, dropped or added a number falls back to the template.
     """
     cache = _accepted(project)
     found = LLMAnswers()
@@ -91,6 +108,15 @@ def llm_answers(
         text = cache.get((purpose, f"image:{item.image}", input_hash(purpose, payload)))
         if text:
             found.descriptions.append(conv.ImageDescription(item.image, text))
+            found.used[purpose] += 1
+        else:
+            found.fell_back[purpose] += 1
+    purpose = ConstructedText.Purpose.QUANTITATIVE
+    for item in numeric:
+        payload = quantitative_payload(item)
+        text = cache.get((purpose, f"image:{item.image}", input_hash(purpose, payload)))
+        if text and not quantitative_problems(text, payload):
+            found.numeric[item.image] = text
             found.used[purpose] += 1
         else:
             found.fell_back[purpose] += 1

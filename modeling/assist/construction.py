@@ -4,6 +4,9 @@ A project whose critic trains with `answer_text="llm"` (CriticDataSettings) gets
 
 - a description of each training image's quality from its scores (MOS, else the mean rating on 0-100),
   without numbers, as an extra description conversation;
+- with the numeric answer format (or "numeric answers too" on the button), the MOS and attribute numbers
+  put into a sentence by Fig. 3's quantitative prompt, as the numeric conversation's answer; an output
+  that changes, drops or adds a number is rejected (and checked again when training reads it);
 - an authenticity sentence instead of the fixed "Yes, this image is AI-generated.";
 - for pairs of same-source images with MOS, a comparison sentence after the fixed relativity answer
   (the pair scorer reads the fixed words, see conversations.relativity_from_sentences);
@@ -26,9 +29,12 @@ import numpy as np
 
 from annotation.models import Authenticity, Image, Project
 from annotation.vocabulary import TaskKind
-from modeling.assist.answers import PARAPHRASE_METRIC, PROMPTS, authenticity_payload, input_hash, input_text, scores_payload
+from modeling.assist.answers import (
+    PARAPHRASE_METRIC, PROMPTS, authenticity_payload, input_hash, input_text, quantitative_payload, scores_payload,
+)
 from modeling.assist.models import ConstructedText, LLMCall
 from modeling.assist.services import _call_record, llm_client_for, llm_model_name, prompt_active
+from modeling.critic import data_sources
 from modeling.critic.data import CriticDataSettings, heldout_split, judgements_usable
 from modeling.critic.models import CriticVersion
 from modeling.assist.core.drafting import construct_text
@@ -51,12 +57,15 @@ class ConstructionInput:
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def construction_inputs(*, project: Project, data: CriticDataSettings | None = None) -> list[ConstructionInput]:
-    """What the next training run can use an LLM answer for, on the training images (held-out ones never)."""
+def construction_inputs(*, project: Project, data: CriticDataSettings | None = None, numeric: bool = False) -> list[ConstructionInput]:
+    """What the next training run can use an LLM answer for, on the training images (held-out ones never).
+
+    Quantitative answers (numbers) for images with a MOS when `data` has a numeric answer format or `numeric`.
+    """
     data = data or CriticDataSettings()
     train_ids, _ = heldout_split(project=project, fraction=data.heldout_fraction)
     rows = list(Image.objects.filter(project=project, id__in=train_ids.tolist()).order_by("id").values_list(
-        "id", "source_dataset", "mos_normalised", "authenticity",
+        "id", "source_dataset", "mos_normalised", "authenticity", "attributes",
     ))
     levels: dict[int, list[float]] = {}
     for image_id, level in judgements_usable(project=project).filter(
@@ -65,7 +74,11 @@ def construction_inputs(*, project: Project, data: CriticDataSettings | None = N
         levels.setdefault(image_id, []).append(float(level))
     out: list[ConstructionInput] = []
     by_source: dict[str, list[tuple[int, float]]] = {}
-    for image_id, source, mos, authenticity in rows:
+    if numeric or data.answer_format != "levels":
+        with_mos = {row[0]: (row[0], None, row[1], None, row[2], row[3], row[4]) for row in rows}
+        for item in data_sources.numeric_scores(with_mos):
+            out.append(ConstructionInput(ConstructedText.Purpose.QUANTITATIVE, f"image:{item.image}", quantitative_payload(item)))
+    for image_id, source, mos, authenticity, _ in rows:
         if mos is not None:
             out.append(ConstructionInput(ConstructedText.Purpose.SCORES, f"image:{image_id}", scores_payload(mos, source="mos")))
             by_source.setdefault(source, []).append((image_id, float(mos)))
@@ -106,11 +119,12 @@ def data_settings_for(project: Project) -> CriticDataSettings:
 
 
 def constructed_texts_write(
-    *, project: Project, data: CriticDataSettings | None = None, max_calls: int = MAX_CALLS_PER_RUN,
+    *, project: Project, data: CriticDataSettings | None = None, max_calls: int = MAX_CALLS_PER_RUN, numeric: bool = False,
 ) -> dict[str, int]:
     """Write the missing answers for the project's current inputs; returns counts by status (and "skipped").
 
-    The inputs are those of the training images under `data`'s held-out split (default: the newest version's).
+    The inputs are those of the training images under `data`'s held-out split (default: the newest version's);
+    `numeric`: quantitative answers too, whatever `data`'s answer format (construction_inputs).
 
     An input that has a row for the active prompt version and the current model is skipped, so running
     twice calls nothing twice. Failed calls are stored (status failed, the error shown) and are tried again
@@ -134,7 +148,7 @@ def constructed_texts_write(
         _call_record(project=project, purpose=LLMCall.Purpose.CONSTRUCTION, template=template, error=error)
         return {"refused": 1}
     try:
-        for item in construction_inputs(project=project, data=data or data_settings_for(project)):
+        for item in construction_inputs(project=project, data=data or data_settings_for(project), numeric=numeric):
             template = templates[item.purpose]
             digest = input_hash(item.purpose, item.payload)
             if (item.purpose, item.key, digest, template.name, template.version, model) in done:

@@ -5,7 +5,7 @@ from django.db.models import Q
 
 
 class ConstructedText(models.Model):
-    """One data-construction output: a scores description, an authenticity sentence, a MOS-pair sentence or paraphrases.
+    """One data-construction output: a scores description or numeric answer, an authenticity sentence, a MOS-pair sentence or paraphrases.
 
     Keyed by what went into the prompt (`input_key` names the image, pair or metric; `input_hash` is the
     SHA-256 of the rendered input), so a changed MOS or rating makes a new row and the old text is no
@@ -15,6 +15,7 @@ class ConstructedText(models.Model):
 
     class Purpose(models.TextChoices):
         SCORES = "scores", "Scores → description"
+        QUANTITATIVE = "quantitative", "Scores → numeric answer"
         AUTHENTICITY = "authenticity", "Authenticity → sentence"
         MOS_PAIR = "mos_pair", "Two MOS → comparison"
         PARAPHRASES = "instruction_paraphrases", "Instruction paraphrases"

@@ -46,11 +46,11 @@ def vqa_generate(project_id: int, judgement_ids: list[int]) -> int:
 # Safe to run twice: inputs that have a row for the active prompt version and model are skipped. Not retried as
 # a whole: failed calls are stored (and shown on the Critic page) and the next run tries them again.
 @default_task(name="modeling.llm_construct", soft_time_limit=3600, time_limit=3700)
-def llm_construct(project_id: int) -> dict:
+def llm_construct(project_id: int, numeric: bool = False) -> dict:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return {}
-    return construction.constructed_texts_write(project=project)
+    return construction.constructed_texts_write(project=project, numeric=numeric)
 
 
 def vqa_generate_request(*, project: Project, judgement_ids: list[int]) -> None:
@@ -61,6 +61,9 @@ def vqa_generate_request(*, project: Project, judgement_ids: list[int]) -> None:
     transaction.on_commit(lambda: vqa_generate.delay(project.pk, ids))
 
 
-def constructed_texts_request(*, project: Project) -> None:
-    """Queue `modeling.llm_construct` (default queue) once the current transaction commits."""
-    transaction.on_commit(lambda: llm_construct.delay(project.pk))
+def constructed_texts_request(*, project: Project, numeric: bool = False) -> None:
+    """Queue `modeling.llm_construct` (default queue) once the current transaction commits; `numeric`: quantitative answers too."""
+    if numeric:
+        transaction.on_commit(lambda: llm_construct.delay(project.pk, True))
+    else:
+        transaction.on_commit(lambda: llm_construct.delay(project.pk))

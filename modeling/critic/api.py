@@ -87,7 +87,7 @@ class CriticRetrainApi(ProjectApiMixin, APIView):
 
     class InputSerializer(serializers.Serializer):
         recipe = serializers.ChoiceField(choices=list(RECIPES), required=False)
-        options = serializers.DictField(required=False, help_text="Q-SiT: groups, general_data; compose: CriticDataSettings fields and stagewise.")
+        options = serializers.DictField(required=False, help_text="Q-SiT: groups, general_data (a file in LOUPE_GENERAL_DATA_DIR or \"upload:<id>\", a zip uploaded on the Critic page); compose: CriticDataSettings fields and stagewise.")
         answer_text = serializers.ChoiceField(choices=list(ANSWER_TEXTS), required=False, default="template")
 
     @extend_schema(request=InputSerializer, responses={202: CriticVersionOutputSerializer})

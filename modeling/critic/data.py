@@ -74,7 +74,8 @@ class CriticDataSettings:
     perception : bool
         Accepted VQA items and conversations from pathway feedback train as "perception" (paper 001, §III-B4/5).
     general_data : str
-        A LLaVA-style JSON file under LOUPE_GENERAL_DATA_DIR (paper 001's D3), "" for none.
+        A LLaVA-style JSON file under LOUPE_GENERAL_DATA_DIR (paper 001's D3), "upload:<id>" for a zip uploaded
+        on the Critic page (modeling/critic/general_uploads.py), "" for none.
     level_bounds : str
         Eq. 1 of paper 001: "observed" (the paper's: each source's lowest and highest score) or "scale"
         (the scale's ends, 0-100 for MOS and 1-5 for ratings).
@@ -283,15 +284,16 @@ def training_set_build(
     labels = [
         conv.AuthenticityLabel(str(image_id), row[5] == "photographic") for image_id, row in images.items() if row[5]
     ]
+    numeric = data_sources.numeric_scores(images) if data.answer_format != "levels" else []
     found = None
     if data.answer_text == "llm":  # paper 000's data-construction answers, written ahead by the LLM
         mos = {image_id: float(row[4]) for image_id, row in images.items() if row[4] is not None}
-        found = llm_answers(project=project, scored=scored, labels=labels, training=training, mos=mos)
+        found = llm_answers(project=project, scored=scored, labels=labels, training=training, mos=mos, numeric=numeric)
     config = conv.ConversationConfig(scoring_system_prompt=data.scoring_system_prompt)
     if found is not None and found.questions:  # LLM paraphrases join the scoring question pool
         config = conv.ConversationConfig(scoring_system_prompt=data.scoring_system_prompt, extra_questions=(("scoring", found.questions),))
-    if data.answer_format != "levels":
-        pools["numeric"] += kinds.numeric_conversations(data_sources.numeric_scores(images), rng=rng)
+    if numeric:
+        pools["numeric"] += kinds.numeric_conversations(numeric, rng=rng, answers=found.numeric if found is not None else None)
     levelled = [item for item in scored if not (data.answer_format == "numbers" and item.source.startswith("mos:"))]
     if data.absolute_scores == "joint":  # one scale over all sources' MOS (paper 000, Table 5's worse setup)
         levelled = [conv.ScoredImage(i.image, i.score, "mos:*") if i.source.startswith("mos:") else i for i in levelled]
@@ -347,7 +349,7 @@ def training_set_build(
     image_files: dict[str, str] = {}
     if data.general_data:
         try:
-            general, image_files = data_sources.general_data_load(data.general_data)
+            general, image_files = data_sources.general_data_load(data.general_data, project=project)
         except data_sources.GeneralDataUnusable as error:
             raise CriticDataError(str(error)) from error
         pools["general"] += general

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -15,11 +16,14 @@ from annotation.models import Project
 from modeling import conversation_kinds as kinds
 from modeling.assist.models import VQAItem
 from modeling.conversation_prompts import ATTRIBUTES
+from modeling.critic.models import GeneralDataUpload
 
 #: A general-purpose file larger than this is refused (it is read whole into memory).
 GENERAL_MAX_BYTES = 200 * 1024 * 1024
 #: Key prefix of general-data images in a training set (they are files, not project images).
 GENERAL_KEY_PREFIX = "general:"
+#: How a retrain names a zip uploaded on the Critic page (modeling/critic/general_uploads.py): "upload:<id>".
+UPLOAD_PREFIX = "upload:"
 
 
 class GeneralDataUnusable(ValueError):
@@ -55,14 +59,31 @@ def general_data_root() -> Path | None:
     return Path(folder).resolve() if folder else None
 
 
-def general_data_path(name: str) -> Path:
-    """The file `name` (relative to LOUPE_GENERAL_DATA_DIR) after checking it stays inside that folder.
+def _upload_source(name: str, project: Project | None) -> tuple[Path, Path]:
+    """(JSON path, its upload's folder) of "upload:<id>", an upload of `project`."""
+    number = name.removeprefix(UPLOAD_PREFIX)
+    upload = None
+    if re.fullmatch(r"[0-9]{1,18}", number) and project is not None:  # not "²" or 5,000 nines
+        upload = GeneralDataUpload.objects.filter(pk=int(number), project=project).first()
+    if upload is None:
+        raise GeneralDataUnusable(f"No uploaded general-purpose data {name!r} in this project (it may have been removed).")
+    root = (Path(settings.MEDIA_ROOT) / upload.folder).resolve()
+    path = (root / upload.json_name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise GeneralDataUnusable(f"The files of the upload {upload.name!r} are missing from the media folder.")
+    return path, root
+
+
+def general_data_path(name: str, *, project: Project | None = None) -> Path:
+    """The file `name` (relative to LOUPE_GENERAL_DATA_DIR, or "upload:<id>" of `project`) after checking it stays inside its folder.
 
     Raises
     ------
     GeneralDataUnusable
-        The option is off, the path leaves the folder, or there is no such file.
+        The option is off, the path leaves the folder, there is no such file, or no such upload in the project.
     """
+    if name.startswith(UPLOAD_PREFIX):
+        return _upload_source(name, project)[0]
     root = general_data_root()
     if root is None:
         raise GeneralDataUnusable("General-purpose data is off: an administrator sets LOUPE_GENERAL_DATA_DIR to a folder first.")
@@ -86,18 +107,20 @@ def general_files_available() -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.json") if p.is_file())[:200]
 
 
-def general_data_load(name: str) -> tuple[list, dict[str, str]]:
-    """The conversations of a general-purpose file and {image key: absolute path} of its images.
+def general_data_load(name: str, *, project: Project | None = None) -> tuple[list, dict[str, str]]:
+    """The conversations of a general-purpose file (or of `project`'s upload "upload:<id>") and {image key: absolute path} of its images.
 
     Images are looked up beside the file (paths relative to its folder) and must stay inside the
-    general-data folder and exist; every problem is reported with its record.
+    general-data folder (the upload's folder) and exist; every problem is reported with its record.
 
     Raises
     ------
     GeneralDataUnusable
     """
-    path = general_data_path(name)
-    root = general_data_root()
+    if name.startswith(UPLOAD_PREFIX):
+        path, root = _upload_source(name, project)
+    else:
+        path, root = general_data_path(name), general_data_root()
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -1,4 +1,4 @@
-"""The Retrain form: a paper's recipe or one composed from the options, and the answer text."""
+"""The Retrain form (a paper's recipe or one composed from the options, and the answer text) and the general-data upload."""
 from django import forms
 
 from modeling.critic.data import ABSOLUTE_SCORES, ANSWER_FORMATS, LEVEL_BOUNDS
@@ -31,15 +31,19 @@ class RetrainForm(forms.Form):
     stagewise = forms.BooleanField(required=False, label="Stage-wise (relativity, absolute, descriptions)")
     mix_by_groups = forms.BooleanField(required=False, label="Mix by groups (Q-SiT Algorithm 1)")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["general_data"].choices = [("", "none")] + [(name, name) for name in general_files_available()]
+        self.project = project
+        uploads = [] if project is None else [
+            (upload.option, f"{upload.name} (uploaded, {upload.n_records} records)") for upload in project.general_data_uploads.all()
+        ]
+        self.fields["general_data"].choices = [("", "none")] + uploads + [(name, name) for name in general_files_available()]
 
     def clean_general_data(self):
         name = self.cleaned_data.get("general_data") or ""
         if name:
             try:
-                general_data_path(name)
+                general_data_path(name, project=self.project)
             except GeneralDataUnusable as error:
                 raise forms.ValidationError(str(error)) from error
         return name
@@ -68,3 +72,15 @@ class RetrainForm(forms.Form):
                 brief_answers=bool(c.get("brief_answers")), stagewise=bool(c.get("stagewise")),
             )
         return out
+
+
+class GeneralUploadForm(forms.Form):
+    """A zip of general-purpose data: one LLaVA-style JSON and its images (checked by general_uploads.check_zip)."""
+
+    archive = forms.FileField(label="Zip with a LLaVA-style JSON and its images")
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if not archive.name.lower().endswith(".zip"):
+            raise forms.ValidationError("Upload a .zip file.")
+        return archive

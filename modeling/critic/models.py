@@ -180,3 +180,33 @@ class CriticText(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} of {self.image_id} by critic v{self.version_id}"
+
+
+class GeneralDataUpload(models.Model):
+    """A researcher's zip of general-purpose instruction data (paper 001's D3): a LLaVA-style JSON and its images.
+
+    Validated whole before anything is stored (modeling/critic/general_uploads.py); the JSON and the images
+    it names live under MEDIA_ROOT in `folder`, which the `gpu` workers share. A retrain names it as
+    `general_data = "upload:<id>"`.
+    """
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="general_data_uploads")
+    name = models.CharField(max_length=200, help_text="The uploaded zip's file name.")
+    folder = models.CharField(max_length=300, help_text="Relative to MEDIA_ROOT: data.json and the images beside it.")
+    json_name = models.CharField(max_length=300, help_text="The JSON's path inside the folder.")
+    n_records = models.PositiveIntegerField()
+    n_images = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.n_records} records)"
+
+    @property
+    def option(self) -> str:
+        """How a retrain's `general_data` names it."""
+        return f"upload:{self.pk}"

@@ -152,7 +152,7 @@ def critic_version_request_recipe(
             overrides.setdefault("data", {})["answer_text"] = answer_text
         data = CriticDataSettings(**_merged(defaults, overrides)["data"])
         if data.general_data:
-            general_data_path(data.general_data)  # inside the administrator's folder, a .json file that exists
+            general_data_path(data.general_data, project=project)  # an upload of the project, or a .json file in the administrator's folder
     except (RecipeError, GeneralDataUnusable, TypeError, ValueError) as error:
         raise CriticStateError(str(error)) from error
     return critic_version_request(project=project, user=user, trigger=trigger, overrides=overrides)

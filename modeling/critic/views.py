@@ -4,17 +4,17 @@ import time
 
 from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from annotation.views.access import ProjectResearcherMixin
 from modeling.assist import construction
 from modeling.assist.tasks import constructed_texts_request
-from modeling.critic import selectors, services
+from modeling.critic import general_uploads, selectors, services
 from modeling.critic.data import ANSWER_TEXTS
-from modeling.critic.forms import RetrainForm
+from modeling.critic.forms import GeneralUploadForm, RetrainForm
 from modeling.critic.recipes import RECIPES
-from modeling.critic.models import CriticVersion
+from modeling.critic.models import CriticVersion, GeneralDataUpload
 from modeling.assist.core.template_drafter import TEMPLATE_DRAFTER_MODEL
 from modeling.assist.services import llm_model_name
 
@@ -38,13 +38,23 @@ class CriticView(ProjectResearcherMixin, View):
     partial_template = "modeling/critic/_versions.html"
 
     def get(self, request, project_id):
-        context = _context(self.project)
-        if not request.htmx:
-            context["constructed"] = construction.constructed_texts_summary(project=self.project)
-            context["llm_model"] = llm_model_name()
-            context["offline_drafter"] = context["llm_model"] == TEMPLATE_DRAFTER_MODEL
-            context["retrain_form"] = RetrainForm()
-        return render(request, self.partial_template if request.htmx else self.template_name, context)
+        if request.htmx:
+            return render(request, self.partial_template, _context(self.project))
+        return render(request, self.template_name, _page_context(self.project))
+
+
+def _page_context(project, **extra) -> dict:
+    """The whole Critic page: versions, retrain options, LLM-written answers, general-data uploads."""
+    context = _context(project)
+    context["constructed"] = construction.constructed_texts_summary(project=project)
+    context["llm_model"] = llm_model_name()
+    context["offline_drafter"] = context["llm_model"] == TEMPLATE_DRAFTER_MODEL
+    context["retrain_form"] = RetrainForm(project=project)
+    context["general_uploads"] = list(project.general_data_uploads.select_related("uploaded_by"))
+    context["general_upload_form"] = extra.pop("general_upload_form", None) or GeneralUploadForm()
+    context["general_upload_max_mb"] = general_uploads.max_bytes() // 2**20
+    context.update(extra)
+    return context
 
 
 class _CriticActionView(ProjectResearcherMixin, View):
@@ -70,7 +80,7 @@ class CriticRetrainView(_CriticActionView):
     """Retrain with a paper's recipe or a composed one (forms.RetrainForm); "answer_text" trains with the LLM-written answers."""
 
     def act(self, request):
-        form = RetrainForm(request.POST or {"recipe": "default"})
+        form = RetrainForm(request.POST or {"recipe": "default"}, project=self.project)
         if not form.is_valid():
             problems = "; ".join(f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors) for name, errors in form.errors.items())
             raise services.CriticStateError(f"The retrain options are not valid: {problems}")
@@ -87,9 +97,42 @@ class CriticConstructView(ProjectResearcherMixin, View):
     """Queue the LLM-written training answers (paper 000's data-construction prompts) on the default queue."""
 
     def post(self, request, project_id):
-        constructed_texts_request(project=self.project)
+        constructed_texts_request(project=self.project, numeric=request.POST.get("numeric") == "on")
         writer = "the offline template drafter (no model configured)" if llm_model_name() == TEMPLATE_DRAFTER_MODEL else llm_model_name()
         messages.success(request, f"Writing training answers with {writer}; reload to see them counted below.")
+        return redirect("critic:index", project_id=self.project.pk)
+
+
+class CriticGeneralUploadView(ProjectResearcherMixin, View):
+    """Upload general-purpose data (paper 001's D3) as a zip; every problem is listed on the page and nothing is stored."""
+
+    def post(self, request, project_id):
+        form = GeneralUploadForm(request.POST, request.FILES)
+        problems = []
+        if form.is_valid():
+            try:
+                upload = general_uploads.general_upload_store(project=self.project, upload=form.cleaned_data["archive"], user=request.user)
+            except general_uploads.GeneralUploadInvalid as error:
+                problems = error.problems
+            else:
+                messages.success(request, f"Stored {upload.name}: {upload.n_records} records, {upload.n_images} images; "
+                                          "pick it as general-purpose data in the Retrain options.")
+                return redirect("critic:index", project_id=self.project.pk)
+        context = _page_context(self.project, general_upload_form=form, general_upload_problems=problems)
+        return render(request, CriticView.template_name, context, status=400)
+
+
+class CriticGeneralDeleteView(ProjectResearcherMixin, View):
+    """Remove an uploaded general-data zip (refused while a queued or training version uses it)."""
+
+    def post(self, request, project_id, upload_id):
+        upload = get_object_or_404(GeneralDataUpload, pk=upload_id, project=self.project)
+        try:
+            general_uploads.general_upload_delete(upload)
+        except general_uploads.GeneralUploadInvalid as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Removed {upload.name}.")
         return redirect("critic:index", project_id=self.project.pk)
 
 

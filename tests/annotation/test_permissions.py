@@ -17,7 +17,7 @@ from annotation.services.work import project_settings_update
 from annotation.vocabulary import TaskKind
 from exports.services import export_job_create, export_job_run
 from modeling.assist.models import VQAItem
-from modeling.critic.models import CriticVersion
+from modeling.critic.models import CriticVersion, GeneralDataUpload
 from tests.studies.builders import study_world
 from tests.system_benchmarks.builders import benchmark_world
 from tests.factories import AnnotatorFactory, MembershipFactory, ProjectFactory, ResearcherFactory, image_bytes
@@ -78,6 +78,8 @@ RESEARCHER_ONLY = {
     "critic:score",
     "critic:retry",
     "critic:construct",
+    "critic:general_upload",
+    "critic:general_delete",
     "critic:texts",
     "critic:generate",
     "critic_api:critic_versions",
@@ -240,6 +242,8 @@ def world(project, researcher, annotator_member):
         "vqa_item_id": vqa_item.pk,
         "name": "description_paragraph",
         "version_id": CriticVersion.objects.create(project=project, number=1, base_model_dir="unused").pk,
+        "upload_id": GeneralDataUpload.objects.create(project=project, name="g.zip", folder="general_data/none", json_name="data.json",
+                                                      n_records=1, n_images=0, size_bytes=1).pk,
         # A finished export (written here, synchronously), so that its download answers 200 to whoever may have it.
         "export_id": export_job_run(job_id=export_job_create(project=project, requested_by=researcher, formats=["pairs"]).pk).pk,
         **study_world(project=project, researcher=researcher, annotator=annotator_member),  # study_id, system_id, token

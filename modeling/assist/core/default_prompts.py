@@ -148,6 +148,22 @@ _SCORES_EXAMPLES = (
     ),
 )
 
+# Fig. 3, "For Quantitative Measurement": the paper's prompt and its two examples verbatim (one indicator each);
+# Loupe asks for the MOS and whichever of the five attributes an image has, so a third example shows several.
+_QUANTITATIVE_INSTRUCTION = """\
+I will provide you numerical indicators related to the visual quality of an image. Please insert these \
+numerical indicators into a natural language description and return it to me. Keep every number exactly as \
+given, name each indicator before its number, and add no other numbers."""
+
+_QUANTITATIVE_EXAMPLES = (
+    ("MOS: 48.86", "The MOS score of this image is 48.86."),
+    ("MOS: 76.33", "For this image, the MOS score is 76.33."),
+    (
+        "MOS: 62.10\nBrightness: 55.40\nSharpness: 38.25",
+        "This image has a MOS of 62.10; its brightness is 55.40 and its sharpness is 38.25.",
+    ),
+)
+
 _AUTHENTICITY_INSTRUCTION = """\
 Given the authenticity score of an image, return a linguistic description of its authenticity without \
 mentioning specific numerical values or file names. The score ranges from 0 to 100; higher is more \
@@ -311,6 +327,11 @@ DEFAULT_TEMPLATES: dict[str, PromptTemplate] = {
             name="visualcritic_scores_description", version=1, task="scores",
             system=_VC_SYSTEM, instruction=_SCORES_INSTRUCTION, examples=_SCORES_EXAMPLES,
             rules=OutputRules(forbid_digits=True, min_words=15, max_words=150),
+        ),
+        PromptTemplate(
+            name="visualcritic_quantitative", version=1, task="quantitative",
+            system=_VC_SYSTEM, instruction=_QUANTITATIVE_INSTRUCTION, examples=_QUANTITATIVE_EXAMPLES,
+            rules=OutputRules(min_words=5, max_words=80),
         ),
         PromptTemplate(
             name="visualcritic_authenticity", version=1, task="authenticity",

@@ -29,6 +29,7 @@ from modeling.assist.core.template_drafter import (
     draft_comparison_paragraph,
     draft_description_paragraph,
     draft_mos_comparison,
+    draft_quantitative_answer,
     draft_scores_description,
     draft_yes_no_questions,
 )
@@ -193,13 +194,14 @@ def draft_paragraph(
 
 
 def construct_text(client: LLMClient | None, template: PromptTemplate, payload: Any) -> Draft:
-    """VisualCritic data construction (paper 000, Fig. 3-4): scores, authenticity, MOS pair or metric paraphrases.
+    """VisualCritic data construction (paper 000, Fig. 3-4): scores, quantitative answer, authenticity, MOS pair or paraphrases.
 
-    ``payload`` by task: ``{metric: score}``, an authenticity score, ``(mos_first, mos_second)``,
-    or a metric name. Offline, the template drafter writes the score description, the MOS comparison
-    and the authenticity sentence; paraphrases raise :class:`LLMNotConfigured`.
+    ``payload`` by task: ``{metric: score}`` (scores, quantitative), an authenticity score,
+    ``(mos_first, mos_second)``, or a metric name. Offline, the template drafter writes the score
+    description, the quantitative sentence, the MOS comparison and the authenticity sentence;
+    paraphrases raise :class:`LLMNotConfigured`.
     """
-    _require_task(template, "scores", "authenticity", "mos_pair", "instruction_paraphrases")
+    _require_task(template, "scores", "quantitative", "authenticity", "mos_pair", "instruction_paraphrases")
     rendered = render_task(template, payload)
     if client is not None:
         return _ask(client, template, rendered, None)
@@ -209,6 +211,8 @@ def construct_text(client: LLMClient | None, template: PromptTemplate, payload: 
         return _offline(template, rendered, draft_authenticity_sentence(payload))
     if template.task == "scores":
         return _offline(template, rendered, draft_scores_description(payload))
+    if template.task == "quantitative":
+        return _offline(template, rendered, draft_quantitative_answer(payload))
     raise LLMNotConfigured(detail=f"{template.task} has no offline version")
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "mos_pair_input",
     "mos_pair_rules",
     "pair_choice_conflict",
+    "quantitative_rules",
     "render_messages",
     "render_task",
     "scores_input",
@@ -57,6 +58,7 @@ TASKS = (
     "description",  # DepictQA Task-1 questionnaire -> paragraph
     "comparison",  # DepictQA Task-3 reasoning questionnaire -> paragraph
     "scores",  # VisualCritic: quality metrics -> description without numbers
+    "quantitative",  # VisualCritic: quality metrics -> a sentence that states every number unchanged
     "authenticity",  # VisualCritic: authenticity score -> sentence
     "mos_pair",  # VisualCritic: two MOS -> comparison sentence
     "instruction_paraphrases",  # VisualCritic Fig. 4 / DepictQA question sets: metric -> questions
@@ -323,6 +325,11 @@ def scores_input(scores: Mapping[str, float]) -> str:
     return "\n".join(f"{name}: {_score(value)}" for name, value in scores.items())
 
 
+def quantitative_rules(scores: Mapping[str, float], base: OutputRules) -> OutputRules:
+    """``base`` plus every metric's number, to be stated unchanged and after its name (paper 000, Fig. 3)."""
+    return dataclasses.replace(base, required_numbers=tuple((name, round(float(v), 2)) for name, v in scores.items()))
+
+
 def authenticity_input(score: float) -> str:
     """VisualCritic Fig. 3: authenticity 0-100, where 100 means photographic and less means AI-generated."""
     if not 0 <= score <= 100:
@@ -358,7 +365,7 @@ def render_task(template: PromptTemplate, payload: Any, labels: QuestionnaireLab
     """Render ``payload`` for ``template.task`` and attach the rules this output must follow.
 
     ``payload`` is, by task: a questionnaire answer dict (description, comparison; a pair answer
-    may carry "choice"); a ``{name: score}`` mapping (scores); a number (authenticity); a pair
+    may carry "choice"); a ``{name: score}`` mapping (scores, quantitative); a number (authenticity); a pair
     of numbers (mos_pair); a metric name (instruction_paraphrases); a pathway feedback dict
     (feedback_*).
     """
@@ -371,6 +378,8 @@ def render_task(template: PromptTemplate, payload: Any, labels: QuestionnaireLab
         text, rules = comparison_input(payload, labels), comparison_rules(payload, rules)
     elif task == "scores":
         text = scores_input(payload)
+    elif task == "quantitative":
+        text, rules = scores_input(payload), quantitative_rules(payload, rules)
     elif task == "authenticity":
         text = authenticity_input(payload)
     elif task == "mos_pair":

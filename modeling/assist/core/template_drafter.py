@@ -166,6 +166,17 @@ def draft_comparison_paragraph(answer: Mapping, labels: QuestionnaireLabels) -> 
     return " ".join(sentences)
 
 
+def draft_quantitative_answer(scores: Mapping[str, float]) -> str:
+    """VisualCritic's quantitative answer (paper 000, Fig. 3): every metric and its number, as given."""
+    if not scores:
+        raise ValueError("scores must not be empty")
+    (first, value), *rest = scores.items()
+    text = f"The {first} score of this image is {float(value):.2f}"
+    if rest:
+        text += "; its " + ", ".join(f"{name.lower()} is {float(v):.2f}" for name, v in rest)
+    return text + "."
+
+
 def draft_mos_comparison(mos_first: float, mos_second: float) -> str:
     """VisualCritic's relativity sentence (paper 000, Fig. 3) without numbers."""
     if mos_first > mos_second:

@@ -40,6 +40,9 @@ _NO = "no"
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?\s*```\s*$", re.DOTALL)
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+#: Other names a metric goes by in an answer (its own name always counts).
+METRIC_ALIASES = {"mos": ("mean opinion score",), "colorfulness": ("colourfulness",), "noisiness": ("noise level",)}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class OutputRules:
     digit must start a word, so ``"blur"`` matches "blurry" but not "ablur").
     ``min_items``/``max_items``, ``yes_no_balanced``, ``min_options`` and ``question_words``
     apply to JSON list outputs only; ``min_words``/``max_words`` to plain text only.
+    ``required_numbers``: ``(metric name, value)`` pairs that the text must state unchanged (to two
+    decimals), each as the first number after the metric's name, and no other number (VisualCritic's
+    quantitative answers, paper 000 Fig. 3); the answer being drafted sets them.
     """
 
     forbid_digits: bool = False
@@ -63,6 +69,7 @@ class OutputRules:
     yes_no_balanced: bool = False
     min_options: int | None = None
     question_words: tuple[str, ...] = ()
+    required_numbers: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         if self.min_words is not None and self.min_words < 0:
@@ -81,6 +88,9 @@ class OutputRules:
             raise ValueError("min_options must be >= 2 (an answer and at least one distractor)")
         if (self.yes_no_balanced or self.min_options or self.question_words) and self.json_shape != "vqa":
             raise ValueError("yes_no_balanced, min_options and question_words need json_shape='vqa'")
+        for pair in self.required_numbers:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and pair[0].strip()):
+                raise ValueError("required_numbers must be a tuple of (metric name, value) pairs")
         for group in self.required_mentions:
             if not isinstance(group, tuple) or not group or not all(isinstance(a, str) and a.strip() for a in group):
                 raise ValueError("required_mentions must be a tuple of non-empty tuples of non-empty strings")
@@ -94,6 +104,7 @@ class OutputRules:
         data = dataclasses.asdict(self)
         data["required_mentions"] = [list(group) for group in self.required_mentions]
         data["question_words"] = list(self.question_words)
+        data["required_numbers"] = [list(pair) for pair in self.required_numbers]
         return data
 
     @classmethod
@@ -105,6 +116,7 @@ class OutputRules:
         data = dict(data)
         data["required_mentions"] = tuple(tuple(group) for group in data.get("required_mentions", ()))
         data["question_words"] = tuple(data.get("question_words", ()))
+        data["required_numbers"] = tuple((str(name), float(value)) for name, value in data.get("required_numbers", ()))
         return cls(**data)
 
 
@@ -116,6 +128,31 @@ def word_count(text: str) -> int:
 def _mentions(text: str, alternative: str) -> bool:
     prefix = r"(?<![^\W_])" if alternative[:1].isalnum() else ""
     return re.search(prefix + re.escape(alternative), text, flags=re.IGNORECASE) is not None
+
+
+def _check_numbers(text: str, required: tuple[tuple[str, float], ...]) -> list[str]:
+    """The numbers of ``text`` against ``required``: none dropped, changed, swapped or added."""
+    found = [(m.start(), float(m.group())) for m in _NUMBER.finditer(text)]
+    problems = []
+    wanted = sorted(round(float(v), 2) for _, v in required)
+    stated = sorted(round(v, 2) for _, v in found)
+    if stated != wanted:
+        problems.append(
+            f"states the numbers {', '.join(f'{v:.2f}' for v in stated) or 'none'}, "
+            f"but the input's are {', '.join(f'{v:.2f}' for v in wanted)} (a number was changed, dropped or added)"
+        )
+    for name, value in required:
+        names = (name,) + METRIC_ALIASES.get(name.lower(), ())
+        starts = [m.end() for n in names for m in re.finditer(r"(?<![^\W_])" + re.escape(n) + r"(?![^\W_])", text, flags=re.IGNORECASE)]
+        if not starts:
+            problems.append(f"does not name {name}")
+            continue
+        after = [v for position, v in found if position >= min(starts)]
+        if not after:
+            problems.append(f"gives no number after {name}")
+        elif round(after[0], 2) != round(float(value), 2):
+            problems.append(f"gives {name} as {after[0]:.2f}, not {float(value):.2f}")
+    return problems
 
 
 def parse_json_output(text: str) -> Any:
@@ -196,6 +233,8 @@ def validate(text: str, rules: OutputRules) -> list[str]:
         digits = sorted(set(_DIGIT.findall(text)))
         if digits:
             problems.append(f"contains digits ({', '.join(digits)}), which this prompt forbids")
+    if rules.required_numbers:
+        problems += _check_numbers(text, rules.required_numbers)
     for group in rules.required_mentions:
         if not any(_mentions(text, alternative) for alternative in group):
             wanted = " or ".join(f"“{a}”" for a in group)

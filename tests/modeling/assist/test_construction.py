@@ -165,6 +165,10 @@ def test_the_page_queues_the_writer_and_shows_rejected_outputs(client, project, 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/projects/{project.pk}/critic/construct/")
     assert response.status_code == 302 and queued == [(project.pk,)]
+    assert b'name="numeric"' in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/projects/{project.pk}/critic/construct/", {"numeric": "on"})
+    assert queued[-1] == (project.pk, True)  # "numeric answers too"
     assert llm_construct.apply(args=[project.pk]).get() == {"accepted": 1, "needs_a_model": 1}
     row = ConstructedText.objects.get(project=project, input_key=f"image:{int(train_ids[0])}")
     assert (row.status, row.model) == ("accepted", TEMPLATE_DRAFTER_MODEL)
@@ -196,3 +200,58 @@ def test_bad_answer_text_setting_is_refused():
     """CriticDataSettings validates answer_text."""
     with pytest.raises(ValueError, match="answer_text"):
         CriticDataSettings(answer_text="poetry")
+
+
+NUMERIC_DATA = CriticDataSettings(heldout_fraction=FRACTION, answer_text="llm", answer_format="numbers")
+
+
+def _numeric_answers(training_set) -> dict[str, str]:
+    return {c.images[0]: c.answer for c in training_set.conversations if c.task == "numeric"}
+
+
+def test_numeric_answers_use_the_quantitative_prompt_and_keep_the_labels_numbers(online, project, split):
+    """Paper 000, Fig. 3: the LLM puts the MOS and attribute numbers into a sentence; one that changed a number is
+    rejected and that image keeps the template answer; a stored answer whose numbers no longer match is not trained."""
+    train, _ = split
+    first, second, third = sorted(train[:3], key=lambda image: image.pk)
+    Image.objects.filter(pk=first.pk).update(mos_normalised=31.5, source_dataset="koniq", attributes={"sharpness": "42.57", "brightness": 60})
+    Image.objects.filter(pk=second.pk).update(mos_normalised=44.0, source_dataset="spaq")
+    Image.objects.filter(pk=third.pk).update(mos_normalised=70.25, source_dataset="live")
+    written = "For this image, the MOS score is 31.50; its brightness is 60.00 and its sharpness is 42.57."
+    changed = "For this image, the MOS score is 44.5."
+    online.script(Ok(written), Ok(changed), Ok("The MOS score of this image is 70.25."), Ok(GOOD), Ok(GOOD), Ok(GOOD), Ok(json.dumps(QUESTIONS)))
+
+    counts = construction.constructed_texts_write(project=project, data=NUMERIC_DATA)
+
+    assert counts == {"accepted": 6, "rejected": 1}
+    asked = online.chat_requests[0].messages
+    assert "insert these numerical indicators into a natural language description" in " ".join(m["content"] for m in asked)
+    assert asked[-1]["content"].endswith("MOS: 31.50\nBrightness: 60.00\nSharpness: 42.57")
+    bad = ConstructedText.objects.get(purpose="quantitative", input_key=f"image:{second.pk}")
+    assert bad.status == "rejected" and "gives MOS as 44.50, not 44.00" in bad.problems
+    # An accepted row edited by hand (the admin) to a wrong number: training checks the numbers again.
+    ConstructedText.objects.filter(purpose="quantitative", input_key=f"image:{third.pk}").update(text="The MOS score of this image is 90.00.")
+
+    training_set = training_set_build(project=project, last_judgement_id=0, data=NUMERIC_DATA)
+
+    answers = _numeric_answers(training_set)
+    assert answers[str(first.pk)] == written
+    assert answers[str(second.pk)] == "The MOS of the image is 44.00."  # the template answer, numbers from the labels
+    assert answers[str(third.pk)] == "The MOS of the image is 70.25."
+    assert training_set.answer_text["used"]["quantitative"] == 1
+    assert training_set.answer_text["fell_back"]["quantitative"] == 2
+    assert changed not in answers.values() and all("90.00" not in a for a in answers.values())
+
+
+def test_numeric_answers_are_asked_for_only_with_a_numeric_format_or_the_box(offline, project, split):
+    """Levels only: no quantitative calls; the box on the button (numeric=True) writes them with the offline drafter."""
+    train, _ = split
+    Image.objects.filter(pk=train[0].pk).update(mos_normalised=55.0)
+    assert not any(i.purpose == "quantitative" for i in construction.construction_inputs(project=project, data=LLM_DATA))
+
+    construction.constructed_texts_write(project=project, data=LLM_DATA, numeric=True)
+
+    row = ConstructedText.objects.get(purpose="quantitative")
+    assert (row.status, row.model, row.text) == ("accepted", TEMPLATE_DRAFTER_MODEL, "The MOS score of this image is 55.00.")
+    training_set = training_set_build(project=project, last_judgement_id=0, data=NUMERIC_DATA)
+    assert _numeric_answers(training_set) == {str(train[0].pk): "The MOS score of this image is 55.00."}

@@ -138,6 +138,23 @@ def test_visualcritic_construction_online_and_offline(llm_server, make_client):
         construct_text(None, default_template("visualcritic_instruction_paraphrases"), "Sharpness")
 
 
+def test_quantitative_prompt_is_the_papers_and_its_numbers_are_checked(llm_server, make_client):
+    """Fig. 3's quantitative prompt with its examples; a reply that changes a number is rejected, offline states them all."""
+    template = default_template("visualcritic_quantitative")
+    payload = {"MOS": 72.35, "Sharpness": 40.0}
+    llm_server.script(Ok("For this image, the MOS score is 72.35 and its sharpness is 40.00."), Ok("The MOS score is 72 and its sharpness is 40."))
+    good = construct_text(make_client(), template, payload)
+    assert good.ok and good.text == "For this image, the MOS score is 72.35 and its sharpness is 40.00."
+    sent = llm_server.chat_requests[0].messages
+    assert "insert these numerical indicators into a natural language description" in sent[1]["content"] + sent[-1]["content"]
+    assert sent[-1]["content"].endswith("MOS: 72.35\nSharpness: 40.00")
+    assert {"MOS: 48.86", "MOS: 76.33"} <= {m["content"].rsplit("\n", 1)[-1] for m in sent if m["role"] == "user"}
+    changed = construct_text(make_client(), template, payload)
+    assert not changed.ok and "gives MOS as 72.00, not 72.35" in changed.problems
+    offline = construct_text(None, template, payload)
+    assert offline.ok and offline.text == "The MOS score of this image is 72.35; its sharpness is 40.00."
+
+
 def test_template_for_the_wrong_task_is_refused(labels):
     """Passing a VQA template to draft_paragraph is a programming error (ValueError)."""
     with pytest.raises(ValueError, match="feedback_yes_no"):

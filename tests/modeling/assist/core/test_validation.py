@@ -101,3 +101,26 @@ def test_rules_round_trip_through_json_and_refuse_nonsense():
         OutputRules(yes_no_balanced=True)
     with pytest.raises(ValueError, match="unknown output rules"):
         OutputRules.from_dict({"forbid_numbers": True})
+
+
+def test_required_numbers_each_after_its_name_and_no_other():
+    """VisualCritic's quantitative answers: every input number unchanged, after its metric's name, nothing added."""
+    rules = OutputRules(required_numbers=(("MOS", 48.86), ("Brightness", 55.4)))
+    assert validate("The MOS score of this image is 48.86, and its brightness is 55.40.", rules) == []
+    assert validate("Its mean opinion score is 48.86; brightness 55.4.", rules) == []  # an alias, one decimal
+    assert validate("The MOS of this image is 48.9 and its brightness is 55.40.", rules) == [
+        "states the numbers 48.90, 55.40, but the input's are 48.86, 55.40 (a number was changed, dropped or added)",
+        "gives MOS as 48.90, not 48.86",
+    ]
+    dropped = validate("The MOS of this image is 48.86; it is fairly bright.", rules)
+    assert dropped == [
+        "states the numbers 48.86, but the input's are 48.86, 55.40 (a number was changed, dropped or added)",
+        "does not name Brightness",
+    ]
+    swapped = validate("The MOS is 55.40 and the brightness is 48.86.", rules)
+    assert swapped == ["gives MOS as 55.40, not 48.86", "gives Brightness as 48.86, not 55.40"]
+    added = validate("On a 0 to 100 scale, the MOS is 48.86 and the brightness is 55.40.", rules)
+    assert added == ["states the numbers 0.00, 48.86, 55.40, 100.00, but the input's are 48.86, 55.40 (a number was changed, dropped or added)"]
+    assert validate("Most viewers: brightness 55.40, MOS 48.86.", rules) == []  # "Most" does not name the MOS
+    stored = OutputRules.from_dict(json.loads(json.dumps(rules.to_dict())))
+    assert stored == rules
