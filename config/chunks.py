@@ -26,6 +26,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+#: A chunk task's soft time limit (its hard limit is 300 s more); LOUPE_CHUNK_LOST_AFTER_S must stay above both.
+CHUNK_SOFT_LIMIT_S = 3600
+
 
 def chunks_split(ids: list[int], size: int) -> list[list[int]]:
     if size <= 0:

@@ -222,7 +222,12 @@ def runs_stale_fail(model: type[RunRow], *, queryset: models.QuerySet | None = N
     for row in rows.only("pk", "status", "worker", "heartbeat_at", "attempt"):
         if not run_is_stale(row, now=now):
             continue
-        if row.run_requeue():
+        try:
+            requeued = row.run_requeue()
+        except Exception:  # a broker outage or a bad row: this row waits for the next sweep, the others go on
+            logger.exception("%s #%s: re-queueing the stale run failed", model.__name__, row.pk)
+            continue
+        if requeued:
             failed += 1
             continue
         failed += model.objects.filter(pk=row.pk, status=row.status, heartbeat_at=row.heartbeat_at).update(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.apps import apps
 from django.utils import timezone
@@ -34,20 +35,28 @@ def task_results_prune() -> None:
 
 
 def runs_sweep() -> dict[str, int]:
-    """One pass: fail every run that lost its worker, expire the leases that ran out, delete the staging folders of
-    imports that ended without their worker, prune old task results.
+    """One pass: fail (or re-queue, where its kind can resume) every run that lost its worker, run the steps the apps
+    registered (lost chunks of chunked critic runs re-sent: config.chunks.chunks_requeue), expire the leases that ran
+    out, delete the staging folders of imports that ended without their worker, prune old task results. A step that
+    raises is logged and counted 0; the others still run.
 
-    Returns how many rows of each kind it changed (`app_label.Model`, `leases` and `import_stagings`).
+    Returns how many rows of each kind it changed (`app_label.Model`, each registered step, `leases` and `import_stagings`).
     """
     from annotation.services.imports import import_stagings_prune
     from annotation.services.leasing import leases_expire_due
 
     now = timezone.now()
-    changed = {model._meta.label: runs_stale_fail(model, now=now) for model in run_models()}
-    for name, step in _STEPS.items():
-        changed[name] = step()
-    changed["leases"] = leases_expire_due(now=now)
-    changed["import_stagings"] = import_stagings_prune()
+    steps = {model._meta.label: partial(runs_stale_fail, model, now=now) for model in run_models()}
+    steps.update(_STEPS)
+    steps["leases"] = partial(leases_expire_due, now=now)
+    steps["import_stagings"] = import_stagings_prune
+    changed = {}
+    for name, step in steps.items():
+        try:  # one failing step (a broker outage while re-queueing) never stops the others
+            changed[name] = step()
+        except Exception:
+            logger.exception("Sweep: step %s failed", name)
+            changed[name] = 0
     task_results_prune()
     if any(changed.values()):
         logger.info("Sweep: %s", {name: n for name, n in changed.items() if n})

@@ -1,11 +1,10 @@
 """Celery tasks of studies: a system's answers, from a critic version (`gpu` queue) or an endpoint (`default`), and the GPT4-score judge."""
-from config.chunks import chord_send, chunk_task_run
+from config.chunks import CHUNK_SOFT_LIMIT_S, chord_send, chunk_task_run
 from config.queues import Queue
 from config.tasks import default_task, gpu_task
 from studies.services import answers
 
 GENERATE_SOFT_LIMIT_S = 4 * 3600
-CHUNK_SOFT_LIMIT_S = 3600
 
 
 # Safe to run twice: the run claims the system row under a lock and skips a READY one; a stale RUNNING one is

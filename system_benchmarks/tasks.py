@@ -1,12 +1,11 @@
 """Celery tasks of system benchmarks: an endpoint run on `default`, a critic run on `gpu`."""
-from config.chunks import chord_send, chunk_task_run
+from config.chunks import CHUNK_SOFT_LIMIT_S, chord_send, chunk_task_run
 from config.queues import Queue
 from config.tasks import default_task, gpu_task
 from system_benchmarks.services import execution
 from system_benchmarks.services.execution import benchmark_run_execute
 
 RUN_SOFT_LIMIT_S = 12 * 3600
-CHUNK_SOFT_LIMIT_S = 3600
 
 
 # Safe to run twice: the run row is claimed under a lock and only its `pending` calls are answered, each

@@ -105,3 +105,22 @@ def test_the_sweep_is_scheduled_by_beat_on_the_default_queue():
     assert entry["task"] == "config.runs_sweep" and entry["task"] in app.tasks
     assert app.amqp.router.route({}, entry["task"])["queue"].name == "default"
     assert django_settings.CELERY_RESULT_EXPIRES > 0 and str(django_settings.CELERY_BEAT_SCHEDULE_FILENAME).startswith(str(django_settings.VAR_DIR))
+
+
+def test_a_step_that_raises_is_logged_and_the_other_steps_still_run(project, annotator_member, monkeypatch, caplog):
+    """E.g. the broker is down while a lost chunk is re-sent: lease expiry and the rest of the pass go on."""
+    from config import sweep
+
+    def broker_down():
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setitem(sweep._STEPS, "broken step", broker_down)
+    now = timezone.now()
+    expired = Lease.objects.create(
+        item=WorkItemFactory(project=project), annotator=annotator_member, issued_at=now - timedelta(hours=1), expires_at=now - timedelta(minutes=1),
+    )
+    changed = runs_sweep()
+    assert changed["broken step"] == 0 and changed["leases"] == 1
+    expired.refresh_from_db()
+    assert expired.status == Lease.Status.EXPIRED
+    assert "Sweep: step broken step failed" in caplog.text

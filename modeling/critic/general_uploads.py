@@ -81,9 +81,11 @@ def _records_with_lines(text: str) -> list[tuple[int, object]]:
     out: list[tuple[int, object]] = []
     if text[i:i + 1] == "]":
         return out
+    line, counted = 1, 0  # line breaks are counted once, from where the last count stopped
     while True:
         record, end = decoder.raw_decode(text, i)
-        out.append((text.count("\n", 0, i) + 1, record))
+        line, counted = line + text.count("\n", counted, i), i
+        out.append((line, record))
         i = skip(end)
         if text[i:i + 1] == ",":
             i = skip(i + 1)
@@ -222,10 +224,12 @@ def general_upload_in_use(upload: GeneralDataUpload) -> CriticVersion | None:
 
 def general_upload_delete(upload: GeneralDataUpload) -> None:
     """Remove the row and its folder. Raises GeneralUploadInvalid while a queued or training version uses it."""
-    version = general_upload_in_use(upload)
-    if version is not None:
-        raise GeneralUploadInvalid([f"Critic v{version.number} is {version.get_status_display().lower()} with {upload.name}; "
-                                    "cancel it or wait before removing the data."])
-    folder = Path(settings.MEDIA_ROOT) / upload.folder
-    upload.delete()
+    with transaction.atomic():  # under the project's lock, which a retrain request takes too: no run starts in between
+        Project.objects.select_for_update().filter(pk=upload.project_id).first()
+        version = general_upload_in_use(upload)
+        if version is not None:
+            raise GeneralUploadInvalid([f"Critic v{version.number} is {version.get_status_display().lower()} with {upload.name}; "
+                                        "cancel it or wait before removing the data."])
+        folder = Path(settings.MEDIA_ROOT) / upload.folder
+        upload.delete()
     shutil.rmtree(folder, ignore_errors=True)

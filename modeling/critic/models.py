@@ -117,6 +117,13 @@ class CriticVersion(RunRow):
         return f"Critic v{self.number} of {self.project} ({self.status})"
 
     PENDING = (Status.QUEUED, Status.TRAINING, Status.EVALUATING)
+    TRAINED = (Status.READY, Status.ACTIVE, Status.RETIRED)
+
+    @property
+    def has_trained_adapter(self) -> bool:
+        """Trained to the end, with its adapter written: it can score, answer and run benchmarks."""
+        return bool(self.artifact_sha256) and self.status in self.TRAINED
+
     RUN_RUNNING = Status.TRAINING
     RUN_WORKING = (Status.TRAINING, Status.EVALUATING)
     RUN_DONE = Status.READY

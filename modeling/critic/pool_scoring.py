@@ -103,6 +103,8 @@ def chunk_score(version_id: int, run: str, index: int, image_ids: list[int], *, 
     version = _chunks_update(version_id, run, lambda version, state: chunk_began(state, index, worker))
     if version is None or version.score_status != CriticVersion.ScoreStatus.RUNNING:
         return 0
+    if index in version.score_chunks.get("done", []):  # re-sent by the sweep after it was done: nothing to redo
+        return 0
     ids = [int(i) for i in Image.objects.filter(id__in=image_ids).order_by("id").values_list("id", flat=True)]  # deleted since: skipped
     written = 0
     if ids:

@@ -1,7 +1,7 @@
 """Celery tasks of the critic, all declared on the `gpu` queue."""
 from celery.signals import task_prerun
 
-from config.chunks import chord_send, chunk_task_run
+from config.chunks import CHUNK_SOFT_LIMIT_S, chord_send, chunk_task_run
 from config.queues import Queue
 from config.tasks import gpu_task
 from modeling.critic import pool_scoring, runs as critic_runs
@@ -9,7 +9,6 @@ from modeling.critic import pool_scoring, runs as critic_runs
 #: Hours a training run may take before it is stopped (a real checkpoint on a large project runs long).
 TRAIN_SOFT_LIMIT_S = 12 * 3600
 SCORE_SOFT_LIMIT_S = 4 * 3600
-CHUNK_SOFT_LIMIT_S = 3600
 
 
 # Safe to run twice: the run claims its version row under a lock and trains only a `queued` one. A

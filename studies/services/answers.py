@@ -84,6 +84,9 @@ def critic_answers_plan(system_id: int, *, queue: str = Queue.GPU.value) -> tupl
     system = _claim(system_id, System.Kind.CRITIC)
     if system is None:
         return None
+    if system.critic_version is None or not system.critic_version.has_trained_adapter:
+        _finish(system, error="The critic version has no trained adapter (train it until it is ready first).")
+        return None
     size = int(settings.LOUPE_CRITIC_ANSWER_CHUNK)
     chunks = chunks_split(list(_missing_items(system).values_list("pk", flat=True)), size)
     state = chunks_state(chunks, size, queue=queue)

@@ -139,15 +139,11 @@ def critic_run_plan(run_id: int, *, queue: str = Queue.GPU.value) -> tuple[str, 
     None when this delivery has nothing to do; a run that cannot start (no trained adapter) or has no call
     pending is ended here.
     """
-    from modeling.critic.models import CriticVersion
-
     run = _claim(run_id)
     if run is None:
         return None
     version = run.critic_version
-    if version is None or not version.artifact_sha256 or version.status not in (
-        CriticVersion.Status.READY, CriticVersion.Status.ACTIVE, CriticVersion.Status.RETIRED,
-    ):
+    if version is None or not version.has_trained_adapter:
         _finish(run.pk, BenchmarkRun.Status.FAILED, "The critic version has no trained adapter (train it until it is ready first).")
         return None
     size = int(settings.LOUPE_CRITIC_ANSWER_CHUNK)

@@ -114,3 +114,14 @@ def test_a_chunk_failing_on_its_last_attempt_fails_the_system_with_its_error(set
     system.refresh_from_db()
     assert system.status == System.Status.FAILED
     assert system.error == "Chunk 3 of 3 failed after 2 attempts: OSError: still gone"
+
+
+def test_a_version_without_a_trained_adapter_fails_the_system_before_any_chunk_is_sent(critic_study):
+    study, version, _ = critic_study
+    system = system_add_critic(study=study, name="untrained", critic_version=version)
+    type(version).objects.filter(pk=version.pk).update(artifact_sha256="")  # e.g. a version that never finished training
+
+    assert answers.critic_answers_plan(system.pk) is None
+    system.refresh_from_db()
+    assert system.status == System.Status.FAILED and "no trained adapter" in system.error
+    assert not (system.chunks or {}).get("run") and not Answer.objects.filter(system=system).exists()

@@ -409,6 +409,8 @@ def train_critic(
                 before += len(plan)
             # FSDP: the whole state, gathered from every process's shard onto process 0 (all take part).
             gathered = accelerator.get_state_dict(model) if sharded else None
+            if gathered is not None:  # saved in the dtype the weights had before training, as the DDP path does
+                gathered = {name: value.to(upcast[name]) if name in upcast else value for name, value in gathered.items()}
         finally:
             if model is not None:
                 accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # the forward is the model's own again

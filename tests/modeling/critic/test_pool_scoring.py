@@ -49,7 +49,7 @@ def test_redelivered_chunk_counts_once_and_an_old_runs_chunks_change_nothing(cri
     run, chunks = pool_scoring.scoring_plan(version.pk)
     assert [len(c) for c in chunks] == [5, 2]
     assert pool_scoring.chunk_score(version.pk, run, 1, chunks[1], worker="w1") == 2
-    assert pool_scoring.chunk_score(version.pk, run, 1, chunks[1], worker="w2") == 2  # the same message again
+    assert pool_scoring.chunk_score(version.pk, run, 1, chunks[1], worker="w2") == 0  # the same message again: done, not redone
     version.refresh_from_db()
     assert version.scored_count == 2 and version.score_chunks["done"] == [1]
     assert version.score_chunks["attempts"] == {"1": 2} and version.score_chunks["workers"] == {"1": "w2"}

@@ -87,7 +87,7 @@ def test_fsdp_follows_ddp_on_the_gpus(tiny_dirs, tmp_path):
     loader = {im.key: im.image() for im in images}
     conversations = conv.scoring_conversations([conv.ScoredImage(im.key, im.quality) for im in images], rng=rng)
     processes = min(2, torch.cuda.device_count())
-    config = TrainingConfig(max_steps=3, batch_size=2, learning_rate=1e-2, seed=5, mixed_precision="no")
+    config = TrainingConfig(max_steps=3, batch_size=2, learning_rate=1e-2, seed=5, mixed_precision="auto")  # bf16 on CUDA
     results = {}
     for strategy in ("ddp", "fsdp"):
         job = TrainingJob(
@@ -104,3 +104,7 @@ def test_fsdp_follows_ddp_on_the_gpus(tiny_dirs, tmp_path):
     files = lambda folder: sorted(p.name for p in folder.iterdir())  # noqa: E731
     assert files(tmp_path / "fsdp") == files(tmp_path / "ddp")
     assert (tmp_path / "fsdp" / "adapter_config.json").read_text() == (tmp_path / "ddp" / "adapter_config.json").read_text()
+    from safetensors.torch import load_file
+
+    dtypes = {strategy: {name: t.dtype for name, t in load_file(tmp_path / strategy / "adapter_model.safetensors").items()} for strategy in ("ddp", "fsdp")}
+    assert dtypes["fsdp"] == dtypes["ddp"]  # the gathered state is cast back as the DDP path casts its weights
