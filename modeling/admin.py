@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from modeling.assist.models import ConstructedText, LLMCall, PromptVersion, VQAItem
 
-from modeling.critic.models import CriticScore, CriticText, CriticVersion
+from modeling.critic.models import CriticScore, CriticText, CriticVersion, GeneralDataUpload
 
 from modeling.models import DeviceReport
 
@@ -49,6 +49,13 @@ class CriticVersionAdmin(admin.ModelAdmin):
 class CriticScoreAdmin(admin.ModelAdmin):
     list_display = ("version", "image", "score", "variance")
     raw_id_fields = ("version", "image")
+
+
+@admin.register(GeneralDataUpload)
+class GeneralDataUploadAdmin(admin.ModelAdmin):
+    list_display = ("project", "name", "n_records", "n_images", "size_bytes", "uploaded_by", "created_at")
+    list_filter = ("project",)
+    raw_id_fields = ("project", "uploaded_by")
 
 
 @admin.register(CriticText)

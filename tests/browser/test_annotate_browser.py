@@ -487,6 +487,7 @@ def test_training_round_with_feedback_then_work(page, live_server, login, projec
     assert feedback.get_attribute("data-correct") == "true"
     assert "Heavy blur hides every edge." in feedback.inner_text()
 
+    ready_for_enter(page)
     page.keyboard.press("Enter")  # Next item
     page.wait_for_selector("#work [data-testid=work-item][data-training]")
     page.keyboard.press("2")  # wrong: the answer is 5
@@ -497,6 +498,7 @@ def test_training_round_with_feedback_then_work(page, live_server, login, projec
     assert "5 – Excellent" in page.get_by_test_id("expected-answer").inner_text()
     screenshot("training-feedback")
 
+    ready_for_enter(page)
     page.keyboard.press("Enter")  # See the result
     result = page.wait_for_selector("#work [data-testid=training-result]")
     assert result.get_attribute("data-passed") == "true"

@@ -26,6 +26,7 @@ def _answer_training_item(page) -> None:
     page.keyboard.press("Enter")
     feedback = page.wait_for_selector("#work [data-testid=training-feedback]")
     assert feedback.get_attribute("data-correct") == "true"
+    ready_for_enter(page)  # the page ignores Enter for a moment after new content appears
     page.keyboard.press("Enter")  # next item, or the result
 
 
@@ -67,6 +68,7 @@ def test_s_skips_and_u_undoes_the_last_answer(page, live_server, login, project,
     """S gives the item back; after an answer, U brings that item back (the judgement is gone) to answer again."""
     work_project(project, kinds=["rating"], images=4)
     skipped = open_work(page, live_server, login, annotator_member, project)
+    ready_for_enter(page)  # new content takes keys once htmx has settled it (the same grace as Enter)
     page.keyboard.press("s")
     answered = int(wait_for_next(page, skipped))
     assert Lease.objects.get(pk=skipped).status == Lease.Status.RELEASED
@@ -75,6 +77,7 @@ def test_s_skips_and_u_undoes_the_last_answer(page, live_server, login, project,
     page.keyboard.press("Enter")
     wait_for_next(page, answered)
     assert judgement_for(answered).level == 3
+    ready_for_enter(page)
     page.keyboard.press("u")
     page.wait_for_selector(f"#work [data-testid=work-item][data-lease='{answered}']")
     assert "taken back" in page.get_by_test_id("notice").inner_text()
