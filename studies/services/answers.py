@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -58,16 +59,17 @@ def _progress(system: System) -> int:
 
 
 def _finish(system: System, *, failed: int = 0, error: str = "") -> None:
-    """READY when every item has an answer, else FAILED with the reason; new trials are made either way."""
+    """READY when every item has an answer, else FAILED with the reason; new trials are made first, either way."""
     count = _progress(system)
     missing = _missing_items(system).count()
     if missing and not error:
         error = f"{missing} item{'s' if missing != 1 else ''} still without an answer."
-    if missing:
-        run_fail(System, system.pk, error, failed_count=failed, answered_count=count)
-    else:
-        run_finish(System, system.pk, error=error[:5000], failed_count=failed, answered_count=count)
-    study_trials_generate(study=system.study)
+    with transaction.atomic():  # the trials exist by the time anyone reads the system as ended
+        study_trials_generate(study=system.study)
+        if missing:
+            run_fail(System, system.pk, error, failed_count=failed, answered_count=count)
+        else:
+            run_finish(System, system.pk, error=error[:5000], failed_count=failed, answered_count=count)
 
 
 def _critic_fail(system_id: int, message: str) -> None:
