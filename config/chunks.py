@@ -198,3 +198,36 @@ def chunks_requeue(model, pk: int, field: str, *, ids_between, send, fail, runni
     chunks = {index: ids_between(row, *state["bounds"][index]) for index in (outcome["send"] or {})}
     send(row, state["run"], chunks)
     return outcome["what"]
+
+
+def run_chunks_requeue(model, *, items, chunk_task: str, finish_task: str, fail, applies=None):
+    """The sweep's step for a kind of run row (config.runs.RunRow) whose work is chunked in its `chunks` field.
+
+    Registered as the kind's `requeue` rule (config.runs.run_resume_register): the sweep calls it for a row whose
+    heartbeat is stale. `items(row)`: the queryset of the row's work items (a chunk is re-sent with the ids between
+    its bounds); `fail(pk, message)` ends the run failed; `applies(row)`: whether this row is chunked at all.
+    A row between chunks has no heartbeat of its own, so it is beaten here and the kernel's stale rule does not
+    fail it. Returns True when the row was handled (kept running or failed here), False to let the kernel fail it.
+    """
+    from config.queues import Queue
+    from config.runs import run_heartbeat
+
+    def requeue(row) -> bool:
+        if (applies is not None and not applies(row)) or not (row.chunks or {}).get("run"):
+            return False
+        what = chunks_requeue(
+            model, row.pk, "chunks",
+            ids_between=lambda current, first, last: list(
+                items(current).filter(pk__gte=first, pk__lte=last).order_by("pk").values_list("pk", flat=True)
+            ),
+            send=lambda current, run, chunks: chord_send(
+                chunk_task, finish_task, current.pk, run, chunks, queue=current.chunks.get("queue") or Queue.GPU.value,
+            ),
+            fail=lambda current, message: fail(current.pk, message),
+            running=lambda current: current.status == model.RUN_RUNNING,
+        )
+        if what != "failed":
+            run_heartbeat(model, row.pk)
+        return True
+
+    return requeue

@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config.chunks import (
-    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_requeue, chunks_split, chunks_state, chunks_update, error_text,
+    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_split, chunks_state, chunks_update, error_text, run_chunks_requeue,
 )
 from config.egress import EgressRefused, endpoint_access
 from config.processes import worker_identity
@@ -175,28 +175,12 @@ def system_answers_generate_critic(system_id: int) -> None:
     critic_answers_finish(system_id, run)
 
 
-def critic_answers_requeue(system: System) -> bool:
-    """The sweep's step for a stale critic system (registered in StudiesConfig.ready): see config.chunks.chunks_requeue.
-
-    A system between chunks (its chunks waiting in the queue) has no heartbeat of its own: its row is beaten
-    here so the kernel's stale rule does not fail it; True when the row was changed.
-    """
-    if system.kind != System.Kind.CRITIC or not (system.chunks or {}).get("run"):
-        return False
-    what = chunks_requeue(
-        System, system.pk, "chunks",
-        ids_between=lambda row, first, last: list(
-            StudyItem.objects.filter(study_id=row.study_id, pk__gte=first, pk__lte=last).order_by("pk").values_list("pk", flat=True)
-        ),
-        send=lambda row, run, chunks: chord_send(
-            "studies.system_generate_critic_chunk", "studies.system_generate_critic_finish", row.pk, run, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
-        ),
-        fail=lambda row, message: _critic_fail(row.pk, message),
-        running=lambda row: row.status == System.Status.RUNNING,
-    )
-    if what != "failed":
-        run_heartbeat(System, system.pk)
-    return True
+#: The sweep's step for a stale critic system (registered in StudiesConfig.ready): config.chunks.run_chunks_requeue.
+critic_answers_requeue = run_chunks_requeue(
+    System, items=lambda system: StudyItem.objects.filter(study_id=system.study_id),
+    chunk_task="studies.system_generate_critic_chunk", finish_task="studies.system_generate_critic_finish",
+    fail=lambda pk, message: _critic_fail(pk, message), applies=lambda system: system.kind == System.Kind.CRITIC,
+)
 
 
 def _image_bytes(image) -> bytes:

@@ -17,7 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from config.chunks import (
-    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_requeue, chunks_split, chunks_state, chunks_update, error_text,
+    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_split, chunks_state, chunks_update, error_text, run_chunks_requeue,
 )
 from config.processes import worker_identity
 from config.queues import Queue
@@ -230,26 +230,9 @@ def critic_run_execute(*, run_id: int) -> BenchmarkRun | None:
     return critic_run_finish(run_id, token) or BenchmarkRun.objects.get(pk=run_id)
 
 
-def critic_run_requeue(run: BenchmarkRun) -> bool:
-    """The sweep's step for a stale critic run (registered in SystemBenchmarksConfig.ready): config.chunks.chunks_requeue.
-
-    A run between chunks has no heartbeat of its own: its row is beaten here so the kernel's stale rule does not
-    fail it; True when the row was changed.
-    """
-
-    if not (run.chunks or {}).get("run"):
-        return False
-    what = chunks_requeue(
-        BenchmarkRun, run.pk, "chunks",
-        ids_between=lambda row, first, last: list(
-            BenchmarkCall.objects.filter(run_id=row.pk, id__gte=first, id__lte=last).order_by("id").values_list("id", flat=True)
-        ),
-        send=lambda row, token, chunks: chord_send(
-            "system_benchmarks.run_critic_chunk", "system_benchmarks.run_critic_finish", row.pk, token, chunks, queue=row.chunks.get("queue") or Queue.GPU.value,
-        ),
-        fail=lambda row, message: _critic_run_fail(row.pk, message),
-        running=lambda row: row.status == BenchmarkRun.Status.RUNNING,
-    )
-    if what != "failed":
-        run_heartbeat(BenchmarkRun, run.pk)
-    return True
+#: The sweep's step for a stale critic run (registered in SystemBenchmarksConfig.ready): config.chunks.run_chunks_requeue.
+critic_run_requeue = run_chunks_requeue(
+    BenchmarkRun, items=lambda run: BenchmarkCall.objects.filter(run_id=run.pk),
+    chunk_task="system_benchmarks.run_critic_chunk", finish_task="system_benchmarks.run_critic_finish",
+    fail=lambda pk, message: _critic_run_fail(pk, message),
+)
