@@ -7,6 +7,7 @@ counts once, and a failing chunk is retried alone.
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from studies.api import SystemSerializer
 from studies.models import Answer, System
@@ -53,7 +54,7 @@ def test_chunked_answers_are_the_answers_of_one_pass(settings, critic_study):
     assert (shown["chunks_done"], shown["chunks_total"], shown["answered_count"]) == (3, 3, 5)
 
 
-def test_a_redelivered_chunk_counts_once_and_an_old_runs_chunk_changes_nothing(settings, critic_study):
+def test_a_redelivered_chunk_counts_once_and_an_old_runs_chunk_changes_nothing(settings, client, researcher, critic_study):
     study, version, _ = critic_study
     settings.LOUPE_CRITIC_ANSWER_CHUNK = 2
     system = system_add_critic(study=study, name="c", critic_version=version)
@@ -65,6 +66,8 @@ def test_a_redelivered_chunk_counts_once_and_an_old_runs_chunk_changes_nothing(s
     assert system.chunks["done"] == [0] and system.chunks["attempts"] == {"0": 2} and system.chunks["workers"] == {"0": "w2"}
     assert Answer.objects.filter(system=system).count() == system.answered_count == 2
     assert system.status == System.Status.RUNNING
+    client.force_login(researcher)  # the study page shows the chunks while the system generates
+    assert "1 of 3 chunks" in client.get(reverse("studies:study_detail", args=[study.pk])).content.decode()
 
     answers.critic_answers_finish(system.pk, run)  # the callback with chunks 1 and 2 missing: failed, with the reason
     system.refresh_from_db()

@@ -4,6 +4,7 @@ is retried alone."""
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from system_benchmarks.models import BenchmarkCall, BenchmarkRun
 from system_benchmarks.services import execution
@@ -41,7 +42,7 @@ def test_a_chunked_run_answers_and_scores_as_one_pass(settings, project, researc
     assert chunked.results["cells"] == whole.results["cells"]
 
 
-def test_a_redelivered_chunk_counts_once(settings, project, researcher, critic_spec):
+def test_a_redelivered_chunk_counts_once(settings, client, project, researcher, critic_spec):
     spec, _ = critic_spec
     settings.LOUPE_CRITIC_ANSWER_CHUNK = 4
     run = benchmark_run_create(project=project, user=researcher, spec=spec)
@@ -51,6 +52,8 @@ def test_a_redelivered_chunk_counts_once(settings, project, researcher, critic_s
     assert execution.critic_run_chunk(run.pk, token, 1, chunks[1], worker="w2") == 0  # the same message again
     run.refresh_from_db()
     assert run.chunks["done"] == [1] and run.chunks["attempts"] == {"1": 2} and run.n_answered == 4
+    client.force_login(researcher)  # the run's page shows the chunks while it runs
+    assert "1 of 3 chunks" in client.get(reverse("benchmarks:run", args=[run.project_id, run.pk])).content.decode()
     assert execution.critic_run_finish(run.pk, token).status == BenchmarkRun.Status.FAILED  # chunks 0 and 2 never ran
     run.refresh_from_db()
     assert "5 calls were not answered" in run.error
