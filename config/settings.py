@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.uploads.RequestBodyLimitMiddleware",  # config/uploads.py: too large a body is refused before it is read
     "config.csp.ContentSecurityPolicyMiddleware",  # config/csp.py: the policy every page passes
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -150,6 +151,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LOUPE_MAX_IMAGE_BYTES = env.int("LOUPE_MAX_IMAGE_BYTES", default=50 * 1024 * 1024)
 LOUPE_MAX_IMAGE_PIXELS = env.int("LOUPE_MAX_IMAGE_PIXELS", default=64_000_000)
 LOUPE_MAX_ZIP_BYTES = env.int("LOUPE_MAX_ZIP_BYTES", default=2 * 1024 * 1024 * 1024)
+# The largest request body any page accepts (an import of many files or zips); views with uploads of their own
+# kind accept less (config/uploads.py). Checked on the declared length, before the body is read.
+LOUPE_MAX_REQUEST_BYTES = env.int("LOUPE_MAX_REQUEST_BYTES", default=LOUPE_MAX_ZIP_BYTES + 64 * 1024 * 1024)
 LOUPE_THUMBNAIL_SIZE = env.int("LOUPE_THUMBNAIL_SIZE", default=256)
 # Scaling reruns after this many new pair or rating judgements in a project (0: only on request).
 LOUPE_SCALE_EVERY = env.int("LOUPE_SCALE_EVERY", default=20)

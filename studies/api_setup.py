@@ -20,6 +20,7 @@ from accounts.models import User
 from annotation.api import ProjectApiMixin
 from annotation.models import Membership
 from config.egress import EgressRefused, validate_endpoint
+from config.uploads import FORM_MARGIN_BYTES
 from annotation.permissions import IsProjectResearcher, is_researcher, require_project_member
 from config.api import error_responses
 from studies import selectors
@@ -132,6 +133,10 @@ class SystemImportApi(StudyMixin, _NameCheck, APIView):
 
     permission_classes = [IsStudyResearcherElse404]
     parser_classes = [MultiPartParser, FormParser]
+
+    @classmethod
+    def max_body_bytes(cls) -> int:  # config/uploads.py
+        return JSONL_MAX_BYTES + FORM_MARGIN_BYTES
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=120, help_text="Seen by researchers only.")

@@ -13,6 +13,7 @@ from annotation.permissions import require_project_member
 from annotation.spreadsheet import csv_safe
 from annotation.views.access import ProjectResearcherMixin, ResearcherRequiredMixin, RuleRequiredMixin, SignedInMixin
 from config.parsing import parse_int
+from config.uploads import FORM_MARGIN_BYTES
 from evaluation.views_report import report_freshness_response
 from studies import selectors
 from studies.forms import CriticSystemForm, EndpointSystemForm, ImportedSystemForm, StudyAnnotatorsForm, StudyCreateForm
@@ -22,6 +23,7 @@ from studies.permissions import can_manage_study, can_vote_in_study
 from studies.plots import strengths_svg, win_tie_loss_svg
 from studies.services import StudyError
 from studies.services.setup import (
+    JSONL_MAX_BYTES,
     study_annotators_set,
     study_create,
     system_add_critic,
@@ -107,6 +109,10 @@ class StudyDetailView(StudyResearcherMixin, View):
 
     POST replaces the study's annotators.
     """
+
+    @classmethod
+    def max_body_bytes(cls) -> int:  # config/uploads.py: its largest form is the imported answers' JSONL
+        return JSONL_MAX_BYTES + FORM_MARGIN_BYTES
 
     def get(self, request, study_id):
         context = _detail_context(self.study)

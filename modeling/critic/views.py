@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from annotation.views.access import ProjectResearcherMixin
+from config.uploads import FORM_MARGIN_BYTES
 from modeling.assist import construction
 from modeling.assist.tasks import constructed_texts_request
 from modeling.critic import general_uploads, selectors, services
@@ -105,6 +106,10 @@ class CriticConstructView(ProjectResearcherMixin, View):
 
 class CriticGeneralUploadView(ProjectResearcherMixin, View):
     """Upload general-purpose data (paper 001's D3) as a zip; every problem is listed on the page and nothing is stored."""
+
+    @classmethod
+    def max_body_bytes(cls) -> int:  # config/uploads.py
+        return general_uploads.max_bytes() + FORM_MARGIN_BYTES
 
     def post(self, request, project_id):
         form = GeneralUploadForm(request.POST, request.FILES)
