@@ -81,9 +81,13 @@ AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 AXES_VERBOSE = False
 LOUPE_TRUSTED_PROXY_COUNT = env.int("LOUPE_TRUSTED_PROXY_COUNT", default=0)
 # Crowd entry links (crowd/views.py): at most this many entries per client address per window, so that one
-# address cannot mint participant accounts in bulk (counted in the cache, per process).
+# address cannot mint participant accounts in bulk (counted in the cache: CACHE_URL below).
 LOUPE_CROWD_ENTRY_LIMIT = env.int("LOUPE_CROWD_ENTRY_LIMIT", default=30)
 LOUPE_CROWD_ENTRY_WINDOW_SECONDS = env.int("LOUPE_CROWD_ENTRY_WINDOW_SECONDS", default=600)
+# The cache holds the crowd entry counts and the pair-refill debounce (modeling/selection/tasks.py). Local memory,
+# the default, counts per process; with several web processes set CACHE_URL to a Redis database of its own (e.g.
+# redis://127.0.0.1:6379/1: clearing the cache empties that database, so never the broker's).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 TEMPLATES = [
     {

@@ -38,7 +38,8 @@ ENTRY_TEMPLATE = "crowd/entry.html"
 
 
 def _rate_limited(request) -> bool:
-    """True once this address has come in LOUPE_CROWD_ENTRY_LIMIT times within the window (counted per process)."""
+    """True once this address has come in LOUPE_CROWD_ENTRY_LIMIT times within the window (counted in the cache:
+    per process with the default local memory, across processes with CACHE_URL)."""
     key = f"crowd-entry:{client_ip(request)}"
     window = settings.LOUPE_CROWD_ENTRY_WINDOW_SECONDS
     if cache.add(key, 1, timeout=window):

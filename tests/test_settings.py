@@ -170,3 +170,17 @@ def test_redis_visibility_timeout_outlasts_the_longest_task():
     visibility_timeout, longest_time_limit, n_tasks = map(int, out.stdout.split()[-3:])
     assert n_tasks > 10 and longest_time_limit >= 12 * 3600
     assert visibility_timeout > longest_time_limit
+
+
+def test_cache_url_chooses_the_shared_cache():
+    """Local memory by default (per process); CACHE_URL=redis://... gives Django's own Redis cache (README, Production)."""
+    code = "import django; django.setup(); from django.conf import settings as s; c = s.CACHES['default']; print(c['BACKEND'], c.get('LOCATION', '-'))"
+    base = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOUPE_ENV": "test"}
+    base.pop("CACHE_URL", None)
+
+    def backend(env):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT, timeout=120)
+        return out.stdout.split()[-2:]
+
+    assert backend(base)[0] == "django.core.cache.backends.locmem.LocMemCache"
+    assert backend({**base, "CACHE_URL": "redis://127.0.0.1:6379/1"}) == ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/1"]

@@ -8,10 +8,10 @@ from annotation.vocabulary import TaskKind
 from config.tasks import default_task
 from modeling.selection import services as selection
 
-#: How long one web or worker process waits before it enqueues another refill of the same project.
-#: The default cache is local memory, so this holds per process: a burst of judgements in one
-#: process enqueues one refill; several processes may each enqueue one, which is harmless because the
-#: refill itself is idempotent (it adds nothing while the queue holds a batch).
+#: How long to wait before another refill of the same project is enqueued: a burst of judgements enqueues one.
+#: With the default local-memory cache this holds per process (CACHE_URL shares it); several processes may
+#: each enqueue one, which is harmless because the refill itself is idempotent (it adds nothing while the
+#: queue holds a batch).
 REFILL_DEBOUNCE_SECONDS = 10
 
 

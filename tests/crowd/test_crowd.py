@@ -2,6 +2,7 @@
 the researcher sets the link up, sees quality control's verdict, and approves or rejects (rejecting excludes)."""
 import csv
 import io
+import os
 import uuid
 
 import pytest
@@ -130,6 +131,26 @@ def test_entries_are_rate_limited_per_address(client, crowd_project):
     response = _enter(client, link, {"PROLIFIC_PID": "worker9"})
     assert response.status_code == 429 and b"Too many entries" in response.content
     assert CrowdParticipant.objects.count() == 3
+    cache.clear()
+
+
+@pytest.mark.skipif(os.environ.get("LOUPE_EXPECT_SERVICES") != "1", reason="needs the real Redis (CI's second run)")
+def test_with_a_redis_cache_the_entry_limit_holds_across_processes(settings, client, crowd_project):
+    """CACHE_URL on Redis (README, Production): the count lives in Redis, so every web process reads the same one."""
+    from django.core.cache.backends.redis import RedisCache
+
+    url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14"  # a database of its own: clear() empties it
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    settings.LOUPE_CROWD_ENTRY_LIMIT = 2
+    from django.core.cache import cache
+
+    cache.clear()
+    project, link = crowd_project
+    for number in range(2):
+        assert _enter(client, link, {"PROLIFIC_PID": f"worker{number}"}).status_code == 302
+    another_process = RedisCache(url, {})  # a connection of its own, as another gunicorn worker would have
+    assert another_process.get("crowd-entry:127.0.0.1") == 2
+    assert _enter(client, link, {"PROLIFIC_PID": "worker9"}).status_code == 429
     cache.clear()
 
 
