@@ -101,7 +101,8 @@ def _records_with_lines(text: str) -> list[tuple[int, object]]:
 class CheckedZip:
     json_path: PurePosixPath
     json_bytes: bytes
-    images: dict[PurePosixPath, bytes]  # the images the records name (path in the zip -> bytes)
+    archive: zipfile.ZipFile  # open on the upload: the images are copied from it one at a time, never all held
+    images: dict[PurePosixPath, zipfile.ZipInfo]  # the images the records name (path in the zip -> entry)
     n_records: int
 
 
@@ -173,22 +174,24 @@ def check_zip(upload) -> CheckedZip:
             kinds.general_conversations([record], image_key=image_key)
         except kinds.GeneralDataError as error:
             problems.append(f"{json_path}, line {line} (record {number}){str(error).removeprefix('record 1')}")
-    images: dict[PurePosixPath, bytes] = {}
+    images: dict[PurePosixPath, zipfile.ZipInfo] = {}
     for path, info in sorted(files.items()):
         if path == json_path:
             continue
-        data = read(path)
         try:
-            with PILImage.open(io.BytesIO(data)) as image:
+            with PILImage.open(io.BytesIO(read(path))) as image:
                 image.verify()
+        except GeneralUploadInvalid as error:
+            problems.extend(error.problems)
+            continue
         except Exception as error:  # noqa: BLE001 -- PIL raises many kinds for a file that is no image
             problems.append(f"{path}: not an image PIL can open ({type(error).__name__}).")
             continue
         if path in wanted:
-            images[path] = data
+            images[path] = info
     if problems:
         raise GeneralUploadInvalid(problems)
-    return CheckedZip(json_path, json_bytes, images, len(records))
+    return CheckedZip(json_path, json_bytes, archive, images, len(records))
 
 
 def general_upload_store(*, project: Project, upload, user=None) -> GeneralDataUpload:
@@ -197,12 +200,16 @@ def general_upload_store(*, project: Project, upload, user=None) -> GeneralDataU
     relative = Path(UPLOAD_FOLDER) / str(project.pk) / uuid.uuid4().hex
     root = Path(settings.MEDIA_ROOT) / relative
     try:
-        for path, data in [(checked.json_path, checked.json_bytes), *checked.images.items()]:
+        for path in [checked.json_path, *checked.images]:
             target = root.joinpath(*path.parts)
             if not target.resolve().is_relative_to(root.resolve()):  # check_zip refused such names already
                 raise GeneralUploadInvalid([f"Unsafe entry {path}."])
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            if path == checked.json_path:
+                target.write_bytes(checked.json_bytes)
+                continue
+            with checked.archive.open(checked.images[path]) as source, target.open("wb") as sink:
+                shutil.copyfileobj(source, sink, 1024 * 1024)
         with transaction.atomic():
             return GeneralDataUpload.objects.create(
                 project=project, name=Path(getattr(upload, "name", "") or "upload.zip").name[:200], folder=str(relative),
