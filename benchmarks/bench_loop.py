@@ -19,7 +19,8 @@ of neighbours in the current human-only ranking), ``default`` (``propose_pairs``
 and ``critic 0.3 / 0.5 / 0.7 / 0.9`` (``propose_pairs`` with ``critic_scores = truth + noise`` of
 Pearson ``r = 2 sin(pi rho / 6)`` to the truth, i.e. Spearman ``rho`` for Gaussian scores).
 Not run unless named in ``--strategies``: selectors under test (``thompson``, ``thompson m4``, ``thompson bald``,
-``thompson discordant``, ``thompson discordant gap``: ``SelectionConfig(strategy="thompson", ...)``; ``hybrid``:
+``thompson discordant``, ``thompson discordant gap``: ``SelectionConfig(strategy="thompson", ...)``; ``thompson
+full cov`` (``discordant``): the same with samples from the full Laplace covariance, here only; ``hybrid``:
 half the batch by the default, the rest Thompson neighbours) and bounds that know the true scores (``oracle
 closest``, ``oracle default``, ``oracle discordant``, ``oracle discordant adjacent``, ``oracle discordant by
 gap``; see ``EXTRA_CONFIGS`` and ``_oracle_discordant``), never selectors.
@@ -110,6 +111,50 @@ def _oracle_discordant(true, mean, k, rng, adjacent, by_gap=False) -> np.ndarray
     return pairs
 
 
+def _thompson_full_cov(n, winners, losers, k, rng, discordant, cap=2) -> np.ndarray:
+    """Thompson neighbours (or swaps) with samples from the FULL Laplace posterior (correlated scores).
+
+    The Hessian of the human-only MAP (prior N(0, 1), probit likelihood: weight ``lambda (lambda + d)``
+    per comparison, ``lambda = phi(d) / Phi(d)``, ``d`` the MAP difference winner - loser), Cholesky; one
+    correlated sample per pair, over the items below ``cap`` uses in this batch.
+    """
+    from scipy import linalg, special
+    from modeling.selection.core.active import _pair_keys, _sampled_discordant_pair
+    mean = selection_posterior(n, winners, losers).mean
+    d = mean[winners] - mean[losers]
+    lam = np.exp(-0.5 * d**2 - 0.5 * np.log(2 * np.pi) - special.log_ndtr(d))
+    w = lam * (lam + d)
+    hess = np.eye(n)
+    np.add.at(hess, (winners, winners), w)
+    np.add.at(hess, (losers, losers), w)
+    np.add.at(hess, (winners, losers), -w)
+    np.add.at(hess, (losers, winners), -w)
+    upper = linalg.cholesky(hess)  # hess = U^T U, so U^{-1} eps ~ N(0, hess^{-1})
+    uses = np.zeros(n, dtype=np.int64)
+    taken = np.empty(0, dtype=np.int64)
+    out = []
+    for _ in range(20 * k):
+        if len(out) == k:
+            break
+        sample = mean + linalg.solve_triangular(upper, rng.standard_normal(n))
+        allowed = np.flatnonzero(uses < cap)
+        pair = None
+        if discordant:
+            pair = _sampled_discordant_pair(mean[allowed], sample[allowed], allowed, taken, n, rng)
+        if pair is None:
+            order = allowed[np.argsort(sample[allowed])]
+            keys = _pair_keys(order[:-1], order[1:], n)
+            ok = np.flatnonzero(~np.isin(keys, taken))
+            if ok.size == 0:
+                continue
+            p = ok[rng.integers(ok.size)]
+            pair = (min(order[p], order[p + 1]), max(order[p], order[p + 1]))
+        out.append(pair)
+        uses[list(pair)] += 1
+        taken = np.append(taken, np.int64(pair[0] * n + pair[1]))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
 def _closest(mean, k, rng) -> np.ndarray:
     order = np.argsort(mean + 1e-9 * rng.random(mean.size))  # random among equal means
     starts = rng.choice(mean.size - 1, size=min(k, mean.size - 1), replace=False)
@@ -150,6 +195,8 @@ def run_one(args) -> tuple:
                 post.mean, post.var, batch // 2, rng=rng, exclude=first, config=SelectionConfig(strategy="thompson")
             )
             pairs = np.concatenate([first, rest])
+        elif strategy in ("thompson full cov", "thompson full cov discordant"):
+            pairs = _thompson_full_cov(n, winners, losers, batch, rng, discordant=strategy.endswith("discordant"))
         elif strategy == "eig on a sample":  # the default's selector on one posterior sample of the means
             post = selection_posterior(n, winners, losers)
             sample = post.mean + np.sqrt(post.var) * rng.standard_normal(n)
