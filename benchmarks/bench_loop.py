@@ -18,6 +18,12 @@ Strategies: ``random`` (uniformly random distinct pairs), ``closest`` (each batc
 of neighbours in the current human-only ranking), ``default`` (``propose_pairs`` without a critic)
 and ``critic 0.3 / 0.5 / 0.7 / 0.9`` (``propose_pairs`` with ``critic_scores = truth + noise`` of
 Pearson ``r = 2 sin(pi rho / 6)`` to the truth, i.e. Spearman ``rho`` for Gaussian scores).
+Not run unless named in ``--strategies``: selectors under test (``thompson``, ``thompson m4``, ``thompson bald``,
+``thompson discordant``, ``thompson discordant gap``: ``SelectionConfig(strategy="thompson", ...)``; ``thompson
+full cov`` (``discordant``): the same with samples from the full Laplace covariance, here only; ``hybrid``:
+half the batch by the default, the rest Thompson neighbours) and bounds that know the true scores (``oracle
+closest``, ``oracle default``, ``oracle discordant``, ``oracle discordant adjacent``, ``oracle discordant by
+gap``; see ``EXTRA_CONFIGS`` and ``_oracle_discordant``), never selectors.
 
 Spreads: ``normal``: true scores ``N(0, 1.5^2)``; ``wide``: uniform over 20 JND, one JND being the
 difference won 75 % of the time (0.674 Thurstone units), so over 13.5 units.
@@ -64,6 +70,91 @@ def critic_scores(true: np.ndarray, spearman: float, rng) -> np.ndarray:
     return 50.0 + 10.0 * (true + rng.normal(0.0, noise_sd, true.size))  # any raw scale: calibration maps it
 
 
+#: Strategies that need no entry in STRATEGIES to run (--strategies): selectors under test and oracles.
+#: ``oracle ...`` know the true scores (bounds, never a selector): ``oracle closest``: k random pairs adjacent in
+#: the TRUE ranking; ``oracle default``: the default selector on the true means with the posterior's variances;
+#: ``oracle discordant`` (``adjacent``; ``by gap``): k random pairs that the current ranking orders wrongly
+#: (adjacent in it; drawn in proportion to their true gap).
+EXTRA_CONFIGS = {
+    "thompson": SelectionConfig(strategy="thompson"),
+    "thompson m4": SelectionConfig(strategy="thompson", thompson_pairs_per_sample=4),
+    "thompson m20": SelectionConfig(strategy="thompson", thompson_pairs_per_sample=20),
+    "thompson bald": SelectionConfig(strategy="thompson", thompson_weight="bald"),
+    "thompson discordant": SelectionConfig(strategy="thompson", thompson_pairs="discordant"),
+    "thompson discordant gap": SelectionConfig(strategy="thompson", thompson_pairs="discordant", thompson_weight="gap"),
+    "eig": SelectionConfig(strategy="eig"),
+}
+
+
+def _oracle_discordant(true, mean, k, rng, adjacent, by_gap=False) -> np.ndarray:
+    """``k`` random pairs the current ranking orders WRONGLY (knowing the truth; a bound, not a selector).
+
+    ``adjacent``: only pairs next to each other in the current ranking; else any misordered pair. When fewer
+    are misordered than ``k``, the rest are random neighbours in the current ranking. ``by_gap``: drawn in
+    proportion to the true gap (the worst errors first, and the most decisive outcomes).
+    """
+    order = np.argsort(mean + 1e-9 * rng.random(mean.size))
+    if adjacent:
+        a, b = order[:-1], order[1:]
+    else:
+        a, b = np.triu_indices(mean.size, 1)
+    wrong = np.flatnonzero(np.sign(mean[a] - mean[b]) != np.sign(true[a] - true[b]))
+    weight = np.abs(true[a[wrong]] - true[b[wrong]]) if by_gap else None
+    if weight is not None and wrong.size:
+        weight = weight / weight.sum() if weight.sum() > 0 else None
+        if weight is not None and np.count_nonzero(weight) < k:
+            weight = None
+    chosen = rng.choice(wrong, size=min(k, wrong.size), replace=False, p=weight)
+    pairs = np.column_stack([a[chosen], b[chosen]])
+    if len(pairs) < k:
+        pairs = np.concatenate([pairs, _closest(mean, k - len(pairs), rng)])
+    return pairs
+
+
+def _thompson_full_cov(n, winners, losers, k, rng, discordant, cap=2) -> np.ndarray:
+    """Thompson neighbours (or swaps) with samples from the FULL Laplace posterior (correlated scores).
+
+    The Hessian of the human-only MAP (prior N(0, 1), probit likelihood: weight ``lambda (lambda + d)``
+    per comparison, ``lambda = phi(d) / Phi(d)``, ``d`` the MAP difference winner - loser), Cholesky; one
+    correlated sample per pair, over the items below ``cap`` uses in this batch.
+    """
+    from scipy import linalg, special
+    from modeling.selection.core.active import _pair_keys, _sampled_discordant_pair
+    mean = selection_posterior(n, winners, losers).mean
+    d = mean[winners] - mean[losers]
+    lam = np.exp(-0.5 * d**2 - 0.5 * np.log(2 * np.pi) - special.log_ndtr(d))
+    w = lam * (lam + d)
+    hess = np.eye(n)
+    np.add.at(hess, (winners, winners), w)
+    np.add.at(hess, (losers, losers), w)
+    np.add.at(hess, (winners, losers), -w)
+    np.add.at(hess, (losers, winners), -w)
+    upper = linalg.cholesky(hess)  # hess = U^T U, so U^{-1} eps ~ N(0, hess^{-1})
+    uses = np.zeros(n, dtype=np.int64)
+    taken = np.empty(0, dtype=np.int64)
+    out = []
+    for _ in range(20 * k):
+        if len(out) == k:
+            break
+        sample = mean + linalg.solve_triangular(upper, rng.standard_normal(n))
+        allowed = np.flatnonzero(uses < cap)
+        pair = None
+        if discordant:
+            pair = _sampled_discordant_pair(mean[allowed], sample[allowed], allowed, taken, n, rng)
+        if pair is None:
+            order = allowed[np.argsort(sample[allowed])]
+            keys = _pair_keys(order[:-1], order[1:], n)
+            ok = np.flatnonzero(~np.isin(keys, taken))
+            if ok.size == 0:
+                continue
+            p = ok[rng.integers(ok.size)]
+            pair = (min(order[p], order[p + 1]), max(order[p], order[p + 1]))
+        out.append(pair)
+        uses[list(pair)] += 1
+        taken = np.append(taken, np.int64(pair[0] * n + pair[1]))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
 def _closest(mean, k, rng) -> np.ndarray:
     order = np.argsort(mean + 1e-9 * rng.random(mean.size))  # random among equal means
     starts = rng.choice(mean.size - 1, size=min(k, mean.size - 1), replace=False)
@@ -88,8 +179,41 @@ def run_one(args) -> tuple:
             pairs, _ = propose_pairs(n, winners, losers, batch, rng=rng, config=SelectionConfig(strategy="random"))
         elif strategy == "closest":
             pairs = _closest(human, batch, rng)
+        elif strategy == "oracle closest":
+            pairs = _closest(true, batch, rng)
+        elif strategy in ("oracle discordant", "oracle discordant adjacent", "oracle discordant by gap"):
+            pairs = _oracle_discordant(
+                true, human, batch, rng, adjacent=strategy.endswith("adjacent"), by_gap=strategy.endswith("gap")
+            )
+        elif strategy == "oracle default":
+            post = selection_posterior(n, winners, losers)
+            pairs, _ = propose_from_posterior(true, post.var, batch, rng=rng)
+        elif strategy.startswith("hybrid"):  # half the batch by the default, the rest by Thompson neighbours
+            post = selection_posterior(n, winners, losers)
+            first, _ = propose_from_posterior(post.mean, post.var, batch - batch // 2, rng=rng)
+            rest, _ = propose_from_posterior(
+                post.mean, post.var, batch // 2, rng=rng, exclude=first, config=SelectionConfig(strategy="thompson")
+            )
+            pairs = np.concatenate([first, rest])
+        elif strategy in ("thompson full cov", "thompson full cov discordant"):
+            pairs = _thompson_full_cov(n, winners, losers, batch, rng, discordant=strategy.endswith("discordant"))
+        elif strategy == "eig on a sample":  # the default's selector on one posterior sample of the means
+            post = selection_posterior(n, winners, losers)
+            sample = post.mean + np.sqrt(post.var) * rng.standard_normal(n)
+            pairs, _ = propose_from_posterior(sample, post.var, batch, rng=rng)
+        elif strategy == "eig on thompson candidates":  # the default's gain, candidates adjacent in 10 samples
+            post = selection_posterior(n, winners, losers)
+            cands = []
+            for _ in range(10):
+                order = np.argsort(post.mean + np.sqrt(post.var) * rng.standard_normal(n))
+                cands.append(np.column_stack([order[:-1], order[1:]]))
+            pairs, _ = propose_from_posterior(post.mean, post.var, batch, rng=rng, candidates=np.concatenate(cands))
+        elif strategy in EXTRA_CONFIGS:
+            pairs, _ = propose_pairs(n, winners, losers, batch, rng=rng, config=EXTRA_CONFIGS[strategy])
         else:
             pairs, _ = propose_pairs(n, winners, losers, batch, critic_scores=critic, rng=rng)
+        if len(pairs) == 0:
+            break  # a selector that proposes nothing would loop for ever
         won, lost = thurstone_judgements(true, pairs[:, 0], pairs[:, 1], rng=rng)
         winners, losers = np.concatenate([winners, won]), np.concatenate([losers, lost])
         human = selection_posterior(n, winners, losers).mean

@@ -241,7 +241,11 @@ class SelectionConfig:
         the expected variance update of its two items (BALD [1] or the rank
         objective); ``"mst"``: the ``k`` best edges of a maximum spanning
         tree over the candidate gains (the batch mode of ASAP [4]);
-        ``"random"``: uniformly random distinct pairs (the baseline).
+        ``"random"``: uniformly random distinct pairs (the baseline);
+        ``"thompson"``: neighbours (or swapped pairs) in rankings sampled
+        from the posterior, one sample per pair (``thompson_*`` below).
+        Measured slower than ``"eig"`` at n = 200 (docs/benchmarks.md,
+        "Bounds and Thompson neighbours"); not the default.
     objective : {"ranking", "scores"}
         ``"scores"``: expected information (bits) about the scores, BALD [1];
         ``"ranking"``: expected reduction of the summed rank variance, i.e. of
@@ -267,6 +271,23 @@ class SelectionConfig:
         ``1`` leaves only the variance update.
     max_pairs_per_item : int
         Hard cap on how many pairs of one batch may share an item.
+    thompson_pairs_per_sample : int
+        ``"thompson"`` only: adjacent pairs taken from one sampled ranking
+        (``1``: a fresh sample per pair; ``m``: ``m`` adjacencies at a random
+        start and a stride of about ``n / m``).
+    thompson_weight : {"uniform", "bald", "gap"}
+        ``"thompson"`` only: how the position in the sampled ranking is
+        chosen: uniformly, or in proportion to the adjacent pair's BALD
+        (bits) under the current posterior; with ``thompson_pairs =
+        "discordant"``, ``"gap"`` draws the partner in proportion to the
+        pair's gap in the sample (how wrong the current order is, if the
+        sample were the truth).
+    thompson_pairs : {"adjacent", "discordant"}
+        ``"thompson"`` only: ``"adjacent"``: two items next to each other in
+        the sampled ranking; ``"discordant"``: a pair the sampled ranking
+        orders the other way round from the posterior means (an item drawn in
+        proportion to how far the sample moved it, a partner it swapped with
+        uniformly).
     """
 
     strategy: str = "eig"
@@ -276,6 +297,9 @@ class SelectionConfig:
     n_random_partners: int = 2
     reuse_damping: float = 0.5
     max_pairs_per_item: int = 2
+    thompson_pairs_per_sample: int = 1
+    thompson_weight: str = "uniform"
+    thompson_pairs: str = "adjacent"
 
     def __post_init__(self):
         if self.strategy not in _STRATEGIES:
@@ -286,7 +310,21 @@ class SelectionConfig:
             raise ValueError(
                 f"objective must be one of {_OBJECTIVES}, got {self.objective!r}"
             )
-        for name in ("max_candidates_per_item", "max_pairs_per_item"):
+        if self.thompson_pairs not in ("adjacent", "discordant"):
+            raise ValueError(
+                "thompson_pairs must be 'adjacent' or 'discordant', "
+                f"got {self.thompson_pairs!r}"
+            )
+        if self.thompson_weight not in ("uniform", "bald", "gap"):
+            raise ValueError(
+                "thompson_weight must be 'uniform', 'bald' or 'gap', "
+                f"got {self.thompson_weight!r}"
+            )
+        for name in (
+            "max_candidates_per_item",
+            "max_pairs_per_item",
+            "thompson_pairs_per_sample",
+        ):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
@@ -310,7 +348,7 @@ class SelectionConfig:
             )
 
 
-_STRATEGIES = ("eig", "mst", "random")
+_STRATEGIES = ("eig", "mst", "random", "thompson")
 _OBJECTIVES = ("ranking", "scores")
 
 
@@ -453,6 +491,10 @@ def select_pairs_batch(
         return []
     if config.strategy == "random":
         return _select_random(mean, var, int(k), rng, candidates, excluded)
+    if config.strategy == "thompson":
+        if candidates is not None:
+            raise ValueError("candidates are not supported by the thompson strategy")
+        return _select_thompson(mean, var, int(k), rng, excluded, config)
 
     keys = _candidate_keys(mean, config, rng, candidates)
     keys = keys[~np.isin(keys, excluded, assume_unique=True)]
@@ -506,6 +548,117 @@ def select_pairs_batch(
         )
         gains[touched] = np.where(capped, -np.inf, new)
     return picked
+
+
+def _select_thompson(mean, var, k, rng, excluded, config) -> list[ProposedPair]:
+    """Neighbours in rankings sampled from the posterior (Thompson sampling).
+
+    For each pick, one sample ``s ~ N(mean, var)`` (independent) is drawn and
+    sorted over the items still allowed in this batch (fewer than
+    ``max_pairs_per_item`` uses); a position is chosen (uniformly or by the
+    adjacent pair's BALD) and the two items next to each other there are
+    compared: "in a plausible ranking drawn from what we know, these two are
+    next to each other".  Pairs already in the batch or in ``excluded`` are
+    skipped.  ``thompson_pairs_per_sample`` adjacencies may come from one
+    sample, at a random start and a stride of about ``n / m``.
+    """
+    n = mean.size
+    sd = np.sqrt(var)
+    uses = np.zeros(n, dtype=np.int64)
+    taken = excluded
+    picked: list[ProposedPair] = []
+    m = config.thompson_pairs_per_sample
+    failures = 0
+    while len(picked) < k and failures < 8:
+        allowed = np.flatnonzero(uses < config.max_pairs_per_item)
+        if allowed.size < 2:
+            break
+        sample = mean[allowed] + sd[allowed] * rng.standard_normal(allowed.size)
+        if config.thompson_pairs == "discordant":
+            pair = _sampled_discordant_pair(
+                mean[allowed], sample, allowed, taken, n, rng,
+                by_gap=config.thompson_weight == "gap",
+            )
+        if config.thompson_pairs == "discordant" and pair is not None:
+            lo, hi = pair
+            bits = float(_bald(mean[lo] - mean[hi], var[lo] + var[hi]))
+            picked.append(ProposedPair(lo, hi, bits))
+            uses[lo] += 1
+            uses[hi] += 1
+            taken = np.append(taken, np.int64(lo * n + hi))
+            failures = 0
+            continue
+        # "adjacent", or no discordant pair in this sample (e.g. tied means):
+        # neighbours in the sampled ranking
+        order = allowed[np.argsort(sample, kind="stable")]
+        a, b = order[:-1], order[1:]
+        keys = _pair_keys(a, b, n)
+        ok = ~np.isin(keys, taken)
+        if not ok.any():
+            failures += 1
+            continue
+        positions = np.flatnonzero(ok)
+        if config.thompson_weight == "bald":
+            pa, pb = a[positions], b[positions]
+            weight = _bald(mean[pa] - mean[pb], var[pa] + var[pb])
+            weight = weight + 1e-12
+            first = rng.choice(positions.size, p=weight / weight.sum())
+        else:
+            first = int(rng.integers(positions.size))
+        want = min(m, k - len(picked), positions.size)
+        stride = max(positions.size // want, 1)
+        chosen = positions[(first + stride * np.arange(want)) % positions.size]
+        added = 0
+        for p in chosen:
+            i, j = int(a[p]), int(b[p])
+            if max(uses[i], uses[j]) >= config.max_pairs_per_item:
+                continue  # an earlier adjacency of this sample used the item up
+            lo, hi = min(i, j), max(i, j)
+            key = np.int64(lo * n + hi)
+            if key in taken:
+                continue
+            bits = float(_bald(mean[lo] - mean[hi], var[lo] + var[hi]))
+            picked.append(ProposedPair(lo, hi, bits))
+            uses[lo] += 1
+            uses[hi] += 1
+            taken = np.append(taken, key)
+            added += 1
+        failures = 0 if added else failures + 1
+    return picked
+
+
+def _sampled_discordant_pair(mean, sample, items, taken, n, rng, by_gap=False):
+    """A pair that ``sample`` orders the other way round from ``mean``: ``(lo, hi)`` or None.
+
+    ``mean``, ``sample`` are over ``items`` (ids in ``0..n-1``); the first item is drawn
+    in proportion to how far the sample moved it in rank, its partner among the items it
+    swapped with (uniformly, or ``by_gap``: in proportion to their gap in the sample).
+    """
+    rank_mean = np.empty(mean.size, dtype=np.int64)
+    rank_mean[np.argsort(mean, kind="stable")] = np.arange(mean.size)
+    rank_sample = np.empty(mean.size, dtype=np.int64)
+    rank_sample[np.argsort(sample, kind="stable")] = np.arange(mean.size)
+    moved = np.abs(rank_sample - rank_mean).astype(np.float64)
+    for _ in range(4):
+        if moved.sum() == 0:
+            return None
+        i = int(rng.choice(mean.size, p=moved / moved.sum()))
+        swapped = np.flatnonzero((mean - mean[i]) * (sample - sample[i]) < 0)
+        if swapped.size:
+            a = items[i]
+            b = items[swapped]
+            keys = _pair_keys(np.full(b.size, a), b, n)
+            keep = ~np.isin(keys, taken)
+            b = b[keep]
+            if b.size:
+                if by_gap:
+                    gap = np.abs(sample[swapped[keep]] - sample[i]) + 1e-12
+                    j = int(b[rng.choice(b.size, p=gap / gap.sum())])
+                else:
+                    j = int(b[rng.integers(b.size)])
+                return (min(a, j), max(a, j))
+        moved[i] = 0.0
+    return None
 
 
 def _select_mst(first, second, gains, n, k, config) -> list[ProposedPair]:

@@ -227,6 +227,9 @@ def test_random_strategy_sparse_sampling_for_large_n():
         ({"n_random_partners": -1}, "n_random_partners"),
         ({"reuse_damping": 0.0}, "reuse_damping"),
         ({"max_pairs_per_item": 0}, "max_pairs_per_item"),
+        ({"thompson_pairs_per_sample": 0}, "thompson_pairs_per_sample"),
+        ({"thompson_weight": "density"}, "thompson_weight"),
+        ({"thompson_pairs": "far"}, "thompson_pairs"),
     ],
 )
 def test_selection_config_validates(kwargs, message):
@@ -263,9 +266,16 @@ ALL_MODES = [
     for s in ("eig", "mst")
     for o in ("ranking", "scores")
 ]
+THOMPSON_MODES = [
+    SelectionConfig(strategy="thompson"),
+    SelectionConfig(strategy="thompson", thompson_pairs_per_sample=4),
+    SelectionConfig(strategy="thompson", thompson_weight="bald"),
+    SelectionConfig(strategy="thompson", thompson_pairs="discordant"),
+    SelectionConfig(strategy="thompson", thompson_pairs="discordant", thompson_weight="gap"),
+]
 
 
-@pytest.mark.parametrize("config", ALL_MODES + [SelectionConfig(exhaustive_max_pairs=0)])
+@pytest.mark.parametrize("config", ALL_MODES + THOMPSON_MODES + [SelectionConfig(exhaustive_max_pairs=0)])
 def test_every_mode_gives_distinct_pairs_and_respects_exclude(config):
     """Every strategy/objective (exhaustive or pruned) proposes no pair twice and nothing excluded."""
     mean, var = _posterior(120, seed=5)
@@ -279,7 +289,7 @@ def test_every_mode_gives_distinct_pairs_and_respects_exclude(config):
     assert not set(keys) & {(min(a, b), max(a, b)) for a, b in exclude}
 
 
-@pytest.mark.parametrize("config", ALL_MODES)
+@pytest.mark.parametrize("config", ALL_MODES + THOMPSON_MODES)
 def test_every_mode_spreads_the_batch_over_items(config):
     """With k = n/2 no item exceeds max_pairs_per_item and most items are used."""
     mean, var = _posterior(100)
@@ -289,6 +299,36 @@ def test_every_mode_spreads_the_batch_over_items(config):
     assert len(batch) == 50
     assert max(uses.values()) <= config.max_pairs_per_item
     assert len(uses) >= (60 if config.strategy == "eig" else 50)
+
+
+def test_thompson_compares_neighbours_when_the_posterior_is_sure():
+    """With tiny variances the sampled ranking is the mean ranking: every pair is adjacent in it."""
+    mean = np.random.default_rng(1).permutation(np.arange(40.0))
+    for config in THOMPSON_MODES:
+        config = dataclasses.replace(config, max_pairs_per_item=40)  # no item leaves the sampled ranking
+        batch = select_pairs_batch(mean, np.full(40, 1e-6), 15, rng=np.random.default_rng(0), config=config)
+        assert len(batch) == 15
+        assert all(abs(mean[p.i] - mean[p.j]) == 1.0 for p in batch), config
+
+
+def test_thompson_discordant_pairs_the_uncertain_item():
+    """One very uncertain item among sure ones: the sampled swaps, hence the pairs, all involve it."""
+    mean = np.arange(30.0)
+    var = np.full(30, 1e-6)
+    var[10] = 100.0
+    config = SelectionConfig(strategy="thompson", thompson_pairs="discordant", max_pairs_per_item=30)
+    batch = select_pairs_batch(mean, var, 8, rng=np.random.default_rng(0), config=config)
+    assert len(batch) == 8 and sum(10 in (p.i, p.j) for p in batch) >= 7
+
+
+def test_thompson_batch_of_n_minus_1_and_candidates_refused():
+    """A batch of n - 1 fills (at most two pairs per item); explicit candidates are refused."""
+    mean, var = _posterior(50, seed=2)
+    batch = select_pairs_batch(mean, var, 49, rng=np.random.default_rng(0), config=THOMPSON_MODES[0])
+    uses = Counter([p.i for p in batch] + [p.j for p in batch])
+    assert len(batch) >= 45 and max(uses.values()) <= 2
+    with pytest.raises(ValueError, match="candidates"):
+        select_pairs_batch(mean, var, 3, rng=np.random.default_rng(0), candidates=[[0, 1]], config=THOMPSON_MODES[0])
 
 
 def test_mst_batch_without_cap_is_a_forest():
