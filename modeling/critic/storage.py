@@ -35,21 +35,18 @@ def version_path(version: CriticVersion) -> Path:
 def critic_tiny_base_ensure(directory: Path | None = None) -> tuple[Path, bool]:
     """Build the tiny random base critic if it is not there yet; (directory, built now).
 
-    Built with the demo's size (`DEMO_TINY_CRITIC`: 128 px input, 16 px patches); a base already there is
-    kept as it is, whatever its size (versions trained from it stay usable).
-
     Built in a temporary folder and renamed into place, so two processes starting at once never see
     half a checkpoint; the loser of the race throws its copy away.
     """
     directory = Path(directory or tiny_base_default())
     if (directory / TINY_MARKER).is_file():
         return directory, False
-    from modeling.critic.core.tiny import DEMO_TINY_CRITIC, build_tiny_critic
+    from modeling.critic.core.tiny import TinyCriticConfig, build_tiny_critic
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.parent / f".{directory.name}.{os.getpid()}.building"
     shutil.rmtree(staging, ignore_errors=True)
-    build_tiny_critic(staging, DEMO_TINY_CRITIC)
+    build_tiny_critic(staging, TinyCriticConfig())
     try:
         if directory.exists() and not any(directory.iterdir()):
             directory.rmdir()

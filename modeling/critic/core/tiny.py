@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["DEMO_TINY_CRITIC", "TINY_FAMILIES", "TinyCriticConfig", "build_tiny_critic", "build_tiny_tokenizer"]
+__all__ = ["TINY_FAMILIES", "TinyCriticConfig", "build_tiny_critic", "build_tiny_tokenizer"]
 
 TINY_FAMILIES = ("llava_onevision", "qwen2_vl")
 
@@ -117,13 +117,6 @@ class TinyCriticConfig:
             raise ValueError("qwen2_vl needs a text head size that is a multiple of 4 (M-RoPE)")
         if not -(self.vision_layers + 1) <= self.vision_feature_layer <= -1:
             raise ValueError("vision_feature_layer must be a negative index into the vision hidden states")
-
-
-#: The demo's tiny base (``critic_init``, a Retrain without LOUPE_CRITIC_BASE_DIR): a 128 px input through
-#: 16 px patches, so the vision tower sees blur, noise and JPEG that a 64 px input averages away, at the same
-#: 64 tokens a tile as the defaults (the language model's cost is unchanged). docs/benchmarks.md, "A 128 px
-#: input for the demo's critic".
-DEMO_TINY_CRITIC = TinyCriticConfig(image_size=128, patch_size=16)
 
 
 def _tokenizer_corpus() -> list[str]:

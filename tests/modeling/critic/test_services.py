@@ -35,19 +35,6 @@ def tiny_base(tmp_path_factory):
     return directory
 
 
-def test_demo_base_is_built_with_the_demo_size(tiny_base):
-    """critic_init's tiny base is DEMO_TINY_CRITIC (128 px through 16 px patches), and a built base is kept."""
-    import json
-    from dataclasses import asdict
-
-    from modeling.critic.core.tiny import DEMO_TINY_CRITIC
-
-    assert json.loads((tiny_base / storage.TINY_MARKER).read_text()) == asdict(DEMO_TINY_CRITIC)
-    assert (DEMO_TINY_CRITIC.image_size, DEMO_TINY_CRITIC.patch_size) == (128, 16)
-    assert json.loads((tiny_base / "config.json").read_text())["vision_config"]["image_size"] == 128
-    assert storage.critic_tiny_base_ensure(tiny_base) == (tiny_base, False)
-
-
 @pytest.fixture
 def critic_settings(settings, tmp_path, tiny_base):
     settings.LOUPE_CRITIC_BASE_DIR = str(tiny_base)
