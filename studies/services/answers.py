@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config.chunks import (
-    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_split, chunks_state, chunks_update, error_text, run_chunks_requeue,
+    chunk_began, chunk_ended, chunk_failure, chunks_split, chunks_state, chunks_update, error_text, run_chunks_requeue,
 )
 from config.egress import EgressRefused, endpoint_access
 from config.processes import worker_identity

@@ -17,7 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from config.chunks import (
-    chord_send, chunk_began, chunk_ended, chunk_failure, chunks_split, chunks_state, chunks_update, error_text, run_chunks_requeue,
+    chunk_began, chunk_ended, chunk_failure, chunks_split, chunks_state, chunks_update, error_text, run_chunks_requeue,
 )
 from config.processes import worker_identity
 from config.queues import Queue
