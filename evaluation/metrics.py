@@ -33,6 +33,7 @@ __all__ = [
     "plcc",
     "rmse",
     "srcc",
+    "srcc_interval",
 ]
 
 # A logistic has four parameters; least squares needs at least as many items.
@@ -96,6 +97,27 @@ def srcc(pred, target) -> float:
     _require_not_constant(pred, "pred")
     _require_not_constant(target, "target")
     return float(stats.spearmanr(pred, target).statistic)
+
+
+def srcc_interval(value: float, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of an SRCC from its value and item count alone (no scores needed).
+
+    Fisher's z with the standard error of Bonett and Wright (2000) for Spearman's rho,
+    ``sqrt((1 + rho^2 / 2) / (n - 3))``: at n = 37 and rho = 0.5 the 95 % interval is
+    about [0.19, 0.72], so two versions 0.05 apart on 37 held-out images are not told apart.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 4``, ``value`` is outside [-1, 1] or ``level`` outside (0, 1).
+    """
+    if n < 4:
+        raise ValueError("an SRCC interval needs at least 4 items")
+    if not -1.0 <= value <= 1.0 or not 0.0 < level < 1.0:
+        raise ValueError("value must be in [-1, 1] and level in (0, 1)")
+    rho = float(np.clip(value, -0.999999, 0.999999))
+    half = stats.norm.ppf(0.5 + level / 2) * np.sqrt((1 + rho**2 / 2) / (n - 3))
+    return float(np.tanh(np.arctanh(rho) - half)), float(np.tanh(np.arctanh(rho) + half))
 
 
 def krcc(pred, target) -> float:

@@ -17,3 +17,14 @@ def heldout(block, key: str) -> str:
     if not metric_block_judgeable(block):
         return TOO_FEW
     return floatformat(block[key], 3)
+
+
+@register.filter
+def heldout_interval(block) -> str:
+    """The 95 % interval of a judgeable block's SRCC (evaluation.metrics.srcc_interval), e.g. "95 % CI 0.19 to 0.72"; else ""."""
+    from evaluation.metrics import srcc_interval
+
+    if not metric_block_judgeable(block) or block.get("srcc") is None:
+        return ""
+    low, high = srcc_interval(float(block["srcc"]), block["n"])
+    return f"95 % CI {floatformat(low, 2)} to {floatformat(high, 2)}"

@@ -130,6 +130,18 @@ def test_metrics_on_too_few_images_read_too_few_to_judge(client, project, resear
     assert api["scaling"] == {"n": 7, "srcc": 0.91, "plcc": 0.7}
 
 
+def test_held_out_srcc_shows_its_interval(client, project, researcher):
+    """On enough images an SRCC carries its 95 % interval (evaluation.metrics.srcc_interval); on too few, none."""
+    version = _finished(project, 1, srcc=0.5, n=37)
+    client.force_login(researcher)
+    page = client.get(reverse("critic:version", kwargs={"project_id": project.pk, "version_id": version.pk})).content.decode()
+    table = page.split('data-testid="critic-metrics"', 1)[1].split("</table>", 1)[0]
+    assert table.count('data-testid="srcc-ci"') == 2 and "95 % CI 0.19 to 0.72" in table  # scaling and hidden severity; no MOS
+    few = _finished(project, 2, srcc=0.5, n=7)
+    page = client.get(reverse("critic:version", kwargs={"project_id": project.pk, "version_id": few.pk})).content.decode()
+    assert 'data-testid="srcc-ci"' not in page
+
+
 def test_promote_of_a_worse_version_asks_for_confirmation_on_the_page(client, project, researcher, no_enqueue):
     """Promoting a version worse than the active one (on enough held-out images) shows a confirm step naming the
     metric and changes nothing; "Promote anyway" (confirm=1) promotes it. A worse one on too few images needs no confirm."""
