@@ -207,10 +207,11 @@ def run_chunks_requeue(model, *, items, chunk_task: str, finish_task: str, fail,
     heartbeat is stale. `items(row)`: the queryset of the row's work items (a chunk is re-sent with the ids between
     its bounds); `fail(pk, message)` ends the run failed; `applies(row)`: whether this row is chunked at all.
     A row between chunks has no heartbeat of its own, so it is beaten here and the kernel's stale rule does not
-    fail it. Returns True when the row was handled (kept running or failed here), False to let the kernel fail it.
+    fail it. Returns True when the row changed (chunks re-sent, or failed here), config.runs.RUN_KEPT when it only
+    waits for its chunks (not counted as a change), False to let the kernel fail it.
     """
     from config.queues import Queue
-    from config.runs import run_heartbeat
+    from config.runs import RUN_KEPT, run_heartbeat
 
     def requeue(row) -> bool:
         if (applies is not None and not applies(row)) or not (row.chunks or {}).get("run"):
@@ -228,6 +229,6 @@ def run_chunks_requeue(model, *, items, chunk_task: str, finish_task: str, fail,
         )
         if what != "failed":
             run_heartbeat(model, row.pk)
-        return True
+        return True if what else RUN_KEPT
 
     return requeue

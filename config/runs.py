@@ -62,14 +62,18 @@ class RunRow(models.Model):
         rule = _RESUME_RULES.get(type(self))
         return rule[0](self) if rule else self.RUN_RESUMES
 
-    def run_requeue(self) -> bool:
-        """Put a stale row back in the queue, its task sent again, instead of failing it; True when it did.
+    def run_requeue(self) -> bool | str:
+        """Put a stale row back in the queue, its task sent again, instead of failing it; True when it did,
+        RUN_KEPT when the row is fine as it is (a chunked run waiting for its chunks: nothing changed but its beat).
 
         Only kinds that registered a rule (`run_resume_register`: a critic version with a checkpoint) ever do.
         """
         rule = _RESUME_RULES.get(type(self))
         return rule[1](self) if rule else False
 
+
+#: What a requeue rule returns for a stale-looking row that needs nothing (not failed, and not counted as changed).
+RUN_KEPT = "kept"
 
 #: kind -> (may a stale row be taken over, re-queue a stale row): registered by the app that owns the kind (its
 #: AppConfig.ready), so the kernel and the models never import the app's run code.
@@ -228,7 +232,7 @@ def runs_stale_fail(model: type[RunRow], *, queryset: models.QuerySet | None = N
             logger.exception("%s #%s: re-queueing the stale run failed", model.__name__, row.pk)
             continue
         if requeued:
-            failed += 1
+            failed += requeued != RUN_KEPT
             continue
         failed += model.objects.filter(pk=row.pk, status=row.status, heartbeat_at=row.heartbeat_at).update(
             **_with_updated_at(model, {"status": model.RUN_FAILED, "error": run_stale_error(row), "finished_at": now}, now),
