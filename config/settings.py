@@ -47,8 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.uploads.RequestBodyLimitMiddleware",  # config/uploads.py: too large a body is refused before it is read
     "config.csp.ContentSecurityPolicyMiddleware",  # config/csp.py: the policy every page passes
+    "config.uploads.RequestBodyLimitMiddleware",  # config/uploads.py: too large a body is refused before it is read
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

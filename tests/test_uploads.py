@@ -31,6 +31,7 @@ def test_a_general_upload_over_its_limit_is_refused_unread(settings, client, res
     response = _post_declaring(client, reverse("critic:general_upload", args=[project.pk]), 6 * MIB)
     assert response.status_code == 413
     assert response.content.decode() == "The upload is 6.0 MiB; this page accepts at most 2 MiB."
+    assert "Content-Security-Policy" in response.headers  # refused after the headers every response carries
     assert not GeneralDataUpload.objects.exists()
 
 
