@@ -2,6 +2,7 @@
 from django import template
 from django.template.defaultfilters import floatformat
 
+from evaluation.metrics import srcc_interval
 from modeling.critic.selectors import metric_block_judgeable
 
 register = template.Library()
@@ -22,8 +23,6 @@ def heldout(block, key: str) -> str:
 @register.filter
 def heldout_interval(block) -> str:
     """The 95 % interval of a judgeable block's SRCC (evaluation.metrics.srcc_interval), e.g. "95 % CI 0.19 to 0.72"; else ""."""
-    from evaluation.metrics import srcc_interval
-
     if not metric_block_judgeable(block) or block.get("srcc") is None:
         return ""
     low, high = srcc_interval(float(block["srcc"]), block["n"])
