@@ -15,7 +15,10 @@ lost its worker (a Celery time limit ends any chunk well before): the periodic s
 with the callback (:func:`chunks_requeue`), at most LOUPE_CHUNK_REQUEUES times per chunk, then fails the run with
 the reason. A run whose chunks are all done but which is still running after LOUPE_RUN_STALE_AFTER_S lost its
 callback: the sweep sends the callback alone. Chunks never begun are taken to be waiting in the queue (behind a
-training run, say) until LOUPE_CHUNK_QUEUED_LOST_AFTER_S (a day) after the run was planned; then they count as lost.
+training run, say), unless a later chunk of the same run (sent after it, so behind it in the queue) began over
+LOUPE_CHUNK_LOST_AFTER_S ago: a queue hands its messages out in order and a worker reserves one at a time
+(CELERY_WORKER_PREFETCH_MULTIPLIER = 1), so that chunk's message is gone. Failing that they count as lost
+LOUPE_CHUNK_QUEUED_LOST_AFTER_S (a day) after the run was planned.
 """
 from __future__ import annotations
 
@@ -101,15 +104,17 @@ def chunks_missing(state: dict) -> list[int]:
 
 def chunks_lost(state: dict, *, now: datetime | None = None) -> list[int]:
     """Chunks whose last attempt began over LOUPE_CHUNK_LOST_AFTER_S ago and did not end, and chunks never begun
-    LOUPE_CHUNK_QUEUED_LOST_AFTER_S after the run was planned (see the module docstring)."""
+    while a later chunk began over LOUPE_CHUNK_LOST_AFTER_S ago, or LOUPE_CHUNK_QUEUED_LOST_AFTER_S after the run was
+    planned (see the module docstring)."""
     now = now or timezone.now()
     limit = now - timedelta(seconds=settings.LOUPE_CHUNK_LOST_AFTER_S)
     queued_limit = now - timedelta(seconds=settings.LOUPE_CHUNK_QUEUED_LOST_AFTER_S)
     planned = datetime.fromisoformat(state["planned"]) if state.get("planned") else now
-    started = state.get("started", {})
+    began = {int(index): datetime.fromisoformat(at) for index, at in state.get("started", {}).items()}
+    passed = max((index for index, at in began.items() if at < limit), default=-1)  # the last chunk begun long ago
     return [
         index for index in chunks_missing(state)
-        if (datetime.fromisoformat(started[str(index)]) < limit if str(index) in started else planned < queued_limit)
+        if (began[index] < limit if index in began else index < passed or planned < queued_limit)
     ]
 
 
@@ -167,7 +172,8 @@ def chunks_requeue(model, pk: int, field: str, *, ids_between, send, fail, runni
                 return []  # the callback may still be on its way
             outcome.update(what="finished", send={})
             return []
-        worst = max(lost, key=lambda index: int(state.get("requeues", {}).get(str(index), 0)))
+        # The most re-sent; among equals one whose worker is known (its message says more than "never began").
+        worst = max(lost, key=lambda index: (int(state.get("requeues", {}).get(str(index), 0)), str(index) in state.get("workers", {})))
         if int(state.get("requeues", {}).get(str(worst), 0)) >= settings.LOUPE_CHUNK_REQUEUES:
             lost_times = settings.LOUPE_CHUNK_REQUEUES + 1
             worker = state.get("workers", {}).get(str(worst))

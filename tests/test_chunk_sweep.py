@@ -57,6 +57,20 @@ def test_chunks_never_begun_a_day_after_the_plan_count_as_lost(settings, chunked
     assert version.score_error.startswith("Chunk 1 of 2 was lost 1 time (it never began: its message is gone from the broker); 2 of 2")
 
 
+def test_a_chunk_never_begun_while_a_later_one_began_long_ago_counts_as_lost_before_the_day(settings, chunked):
+    version, _ = chunked
+    settings.LOUPE_CHUNK_REQUEUES = 0
+    run, chunks = pool_scoring.scoring_plan(version.pk)
+    pool_scoring.chunk_score(version.pk, run, 1, chunks[1], worker="w1")  # the second chunk ran; the first never began
+    settings.LOUPE_CHUNK_LOST_AFTER_S = 3600  # ... only just now: the first may still be on its way to a worker
+    assert runs_sweep()["critic_scoring_runs"] == 0
+    settings.LOUPE_CHUNK_LOST_AFTER_S = 0  # the second began "long ago": the first's message is gone
+    assert runs_sweep()["critic_scoring_runs"] == 1
+    version.refresh_from_db()
+    assert version.score_status == CriticVersion.ScoreStatus.FAILED
+    assert version.score_error.startswith("Chunk 1 of 2 was lost 1 time (it never began: its message is gone from the broker)")
+
+
 def test_a_chunk_lost_more_often_than_allowed_fails_the_scoring_run_with_the_reason(settings, chunked):
     version, _ = chunked
     settings.LOUPE_CHUNK_LOST_AFTER_S, settings.LOUPE_CHUNK_REQUEUES = 0, 0
