@@ -5,7 +5,8 @@ Run: ``OMP_NUM_THREADS=2 nice -n 10 .venv/bin/python benchmarks/bench_demo_loop.
 Per seed, on a fresh temporary var dir (SQLite, media, filesystem broker), exactly what ``make demo`` and the
 Retrain button do, in-process:
 
-1. ``manage.py migrate``, ``manage.py seed_demo``, ``manage.py refill_pairs demo`` (scripts/demo.sh's steps);
+1. ``manage.py migrate``, ``manage.py seed_demo``, ``manage.py refill_pairs demo --seed SEED`` (scripts/demo.sh's steps;
+   the seed makes the first batch, and so the whole simulated data set, the same on every run of a seed);
 2. ``manage.py simulate_annotators demo --seed SEED`` with the demo's own numbers (the command's defaults,
    ``evaluation.demo_observers.DEMO_SIMULATION``, which scripts/demo.sh uses too): simulated observers answer
    through the real queue (leases, overlap, gold, fatigue pauses, the selector's pair refills);
@@ -69,7 +70,7 @@ def run_seed(seed: int, *, train_seeds: bool, train: bool = True, smoke: bool = 
     started = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     call_command("seed_demo", stdout=quiet)
-    call_command("refill_pairs", "demo", stdout=quiet)
+    call_command("refill_pairs", "demo", "--seed", str(seed), stdout=quiet)
     seeded = time.perf_counter()
     call_command("simulate_annotators", "demo", "--seed", str(seed), stdout=quiet)
     simulated = time.perf_counter()

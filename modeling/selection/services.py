@@ -196,7 +196,7 @@ def pair_queue_refill(project: Project, *, rng: np.random.Generator | None = Non
     return pair_queue_refill_run(project, rng=rng).added
 
 
-def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None = None) -> RefillResult:
+def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None = None, seed: int | None = None) -> RefillResult:
     """Top up the project's comparison pairs when fewer than `pair_batch_size` are open.
 
     Pair source `proposed`: choose `pair_batch_size` pairs as `propose_pairs` does, on the posterior
@@ -205,12 +205,14 @@ def pair_queue_refill_run(project: Project, *, rng: np.random.Generator | None =
     uncertain, and never one every annotator has judged), and queue them with their strategy, information in bits and critic version (older unserved proposals are retired by `proposed_pairs_add`). A re-asked pair that every annotator has judged meanwhile is closed first (`reasks_close_exhausted`), so it does not count as open. Other sources:
     `pairs_generate` up to the batch size. Nothing happens when pairs are not an enabled task kind or a
     batch is already open, so running it twice adds nothing the second time. The project row is locked
-    for the whole refill, so two refills of one project never interleave.
+    for the whole refill, so two refills of one project never interleave. Without `rng` it draws from `seed`
+    (fresh entropy when None), and the result records the seed.
     """
-    seed = None
     if rng is None:
-        seed = int(np.random.SeedSequence().entropy)
+        seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
         rng = np.random.default_rng(seed)
+    else:
+        seed = None
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
         batch_size = int(project.pair_batch_size)

@@ -14,12 +14,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="the project's slug")
+        parser.add_argument("--seed", type=int, help="seed of the selector's random draws (default: fresh; the seed used is printed)")
 
-    def handle(self, *args, project, **options):
+    def handle(self, *args, project, seed=None, **options):
         target = Project.objects.filter(slug=project).first()
         if target is None:
             raise CommandError(f"no project with slug '{project}'")
-        result = pair_queue_refill_run(target)
+        if seed is not None and seed < 0:
+            raise CommandError("--seed must be >= 0")
+        result = pair_queue_refill_run(target, seed=seed)
         details = f"pair source {result.pair_source}"
         if result.strategy_used:
             details += f", strategy {result.strategy_used} (asked: {result.strategy_requested})"

@@ -271,6 +271,24 @@ def test_the_refill_command_reports_what_it_did(project):
     assert _proposals(project).count() == 5
 
 
+def test_the_refill_command_with_a_seed_queues_the_same_pairs_twice(project):
+    """`--seed` makes the selector's draws repeatable (and is reported); without it each refill draws fresh."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _configure(project)
+    images_make(project, 10)
+    chosen = []
+    for _ in range(2):
+        out = StringIO()
+        call_command("refill_pairs", project.slug, "--seed", "7", stdout=out)
+        assert "seed 7" in out.getvalue()
+        chosen.append(sorted(_proposals(project).values_list("image_id", "image_b_id")))
+        _proposals(project).delete()
+    assert chosen[0] == chosen[1] and len(chosen[0]) == 5
+
+
 def test_the_refill_command_rejects_an_unknown_project(db):
     """An unknown slug is a command error, not a traceback."""
     from django.core.management import CommandError, call_command
