@@ -181,11 +181,9 @@ def critic_version_train(version_id: int) -> CriticVersion | None:
         metrics["final_loss"] = float(np.mean(result.losses[-5:])) if result.losses else None
         metrics["first_loss"] = float(np.mean(result.losses[:5])) if result.losses else None
         if result.warmup_losses:
-            from modeling.critic.core.warmup import VISION_WARMUP_EMA
-
             metrics["vision_warmup"] = {
                 "steps": len(result.warmup_losses), "first_loss": float(np.mean(result.warmup_losses[:5])),
-                "final_loss": float(np.mean(result.warmup_losses[-5:])), "weights": f"moving average, decay {VISION_WARMUP_EMA}",
+                "final_loss": float(np.mean(result.warmup_losses[-5:])),
             }
         if training_set.answer_text:
             metrics["answer_text"] = training_set.answer_text

@@ -10,44 +10,10 @@ import torch
 from modeling.conversations import Conversation
 from modeling.critic.core.model import Critic
 
-__all__ = [
-    "VISION_WARMUP_BATCH", "VISION_WARMUP_EMA", "WeightAverage", "pooled_image_features", "scored_image_levels", "vision_parameters",
-    "vision_warmup",
-]
+__all__ = ["VISION_WARMUP_BATCH", "pooled_image_features", "scored_image_levels", "vision_parameters", "vision_warmup"]
 
 
 VISION_WARMUP_BATCH = 16
-#: The warm-up ends on this exponential moving average of its weights, not on its last step's: at a constant
-#: learning rate the last step's weights jitter, and the average generalises better (docs/benchmarks.md,
-#: "An averaged warm-up").
-VISION_WARMUP_EMA = 0.998
-
-
-class WeightAverage:
-    """A bias-corrected exponential moving average of some parameters (as Adam corrects its moments).
-
-    The average starts from zero and is divided by ``1 - decay ** updates``, so a short run averages its own
-    steps rather than leaning on the starting weights.
-    """
-
-    def __init__(self, parameters, decay: float):
-        self.parameters, self.decay, self.updates = list(parameters), decay, 0
-        self.sums = [torch.zeros_like(p, dtype=torch.float32) for p in self.parameters]
-
-    @torch.no_grad()
-    def update(self) -> None:
-        self.updates += 1
-        for total, parameter in zip(self.sums, self.parameters):
-            total.mul_(self.decay).add_(parameter.detach().float(), alpha=1 - self.decay)
-
-    @torch.no_grad()
-    def apply(self) -> None:
-        """Write the average into the parameters."""
-        if not self.updates:
-            return
-        correction = 1 - self.decay ** self.updates
-        for total, parameter in zip(self.sums, self.parameters):
-            parameter.copy_((total / correction).to(parameter.dtype))
 
 
 def scored_image_levels(conversations: Sequence[Conversation]) -> list[tuple[str, int]]:
@@ -105,9 +71,8 @@ def vision_warmup(
     words are learnt first and the image's gradient is lost (docs/benchmarks.md, "Critic on the demo").
     So, for ``config.vision_warmup_steps`` steps, the trainable vision and projector parameters learn the
     scoring conversations' levels (0-4) from :func:`pooled_image_features` through a throw-away linear
-    head, by mean squared error, and end on the moving average of their weights (:data:`VISION_WARMUP_EMA`;
-    ``on_step`` sees each step's own weights). Only the scoring labels of this run's training images are
-    used; the head is not saved. Returns the loss of each step (empty when there is nothing to warm up).
+    head, by mean squared error. Only the scoring labels of this run's training images are used; the head
+    is not saved. Returns the loss of each step (empty when there is nothing to warm up).
     """
     labelled = scored_image_levels(conversations)
     parameters = vision_parameters(critic)
@@ -116,7 +81,6 @@ def vision_warmup(
     hidden = pooled_image_features(critic, [image_loader(labelled[0][0])]).shape[-1]
     head = torch.nn.Linear(hidden, 1).to(device=critic.device, dtype=critic.dtype)
     optimizer = torch.optim.AdamW([*parameters, *head.parameters()], lr=config.learning_rate)
-    average = WeightAverage(parameters, VISION_WARMUP_EMA)
     losses = []
     for step in range(1, config.vision_warmup_steps + 1):
         chosen = [labelled[i] for i in rng.integers(0, len(labelled), VISION_WARMUP_BATCH)]
@@ -126,9 +90,7 @@ def vision_warmup(
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        average.update()
         losses.append(float(loss.detach()))
         if on_step is not None:
             on_step(step, losses[-1])
-    average.apply()
     return losses

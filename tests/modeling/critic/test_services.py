@@ -125,7 +125,6 @@ def test_version_trains_scores_and_feeds_the_selection_prior(critic_settings, pr
     assert version.status == CriticVersion.Status.READY, version.error
     assert (version.step, version.total_steps) == (4, 4) and version.loss is not None  # 2 warm-up + 2 steps
     assert version.metrics["vision_warmup"]["steps"] == 2
-    assert version.metrics["vision_warmup"]["weights"] == "moving average, decay 0.998"
     assert version.metrics["evaluated"] and version.metrics["n_heldout_images"] == len(heldout)
     assert version.metrics["pairwise"]["n"] == 2  # the two pairs inside the held-out split
     folder = storage.version_path(version)
