@@ -6,8 +6,8 @@ Per seed, on a fresh temporary var dir (SQLite, media, filesystem broker), exact
 Retrain button do, in-process:
 
 1. ``manage.py migrate``, ``manage.py seed_demo``, ``manage.py refill_pairs demo --seed SEED`` (scripts/demo.sh's steps;
-   the seed makes the first batch the same on every run; the simulation's clock starts from the real time, so
-   two runs of a seed still differ by a few labels);
+   the seed makes the first batch the same on every run, yet two runs of one seed still differ by a few labels:
+   some other draw in the simulation is not seeded yet, not traced);
 2. ``manage.py simulate_annotators demo --seed SEED`` with the demo's own numbers (the command's defaults,
    ``evaluation.demo_observers.DEMO_SIMULATION``, which scripts/demo.sh uses too): simulated observers answer
    through the real queue (leases, overlap, gold, fatigue pauses, the selector's pair refills);
