@@ -10,7 +10,10 @@ import torch
 from modeling.conversations import Conversation
 from modeling.critic.core.model import Critic
 
-__all__ = ["VISION_WARMUP_BATCH", "pooled_image_features", "scored_image_levels", "vision_parameters", "vision_warmup"]
+__all__ = [
+    "VISION_WARMUP_BATCH", "VISION_WARMUP_CACHE_IMAGES", "ImageInputCache", "image_inputs", "pooled_image_features", "scored_image_levels",
+    "vision_parameters", "vision_warmup",
+]
 
 
 VISION_WARMUP_BATCH = 16
@@ -30,21 +33,62 @@ def scored_image_levels(conversations: Sequence[Conversation]) -> list[tuple[str
     return out
 
 
-def pooled_image_features(critic: Critic, images: Sequence) -> torch.Tensor:
+IMAGE_INPUT_KEYS = ("pixel_values", "image_sizes", "image_grid_thw")
+#: The warm-up keeps the processor's output of at most this many images (64 px: about 100 KB each), so each
+#: image is resized and normalised once, not at every step (the processor took twice the tower's time).
+VISION_WARMUP_CACHE_IMAGES = 4096
+
+
+def image_inputs(critic: Critic, images: Sequence) -> dict[str, torch.Tensor]:
+    """The processor's image tensors for ``images`` (one image a row), as ``get_image_features`` takes them."""
+    placeholder = critic.render([{"role": "user", "content": [{"type": "image", "index": 0}]}])
+    batch = critic.encode([placeholder] * len(images), [[image] for image in images])
+    return {key: batch[key] for key in IMAGE_INPUT_KEYS if key in batch}
+
+
+def pooled_image_features(critic: Critic, images: Sequence | None = None, *, inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Each image's projector output averaged over its tokens: [n_images, text hidden size].
 
     Through the family's own ``get_image_features`` (LLaVA-OneVision and Qwen2-VL both return one
     tensor of tokens per image), so the features are exactly what the language model receives.
+    ``inputs`` (from :func:`image_inputs`) skips the processor.
     """
     from peft import PeftModel
 
     model = critic.model.get_base_model() if isinstance(critic.model, PeftModel) else critic.model
-    placeholder = critic.render([{"role": "user", "content": [{"type": "image", "index": 0}]}])
-    batch = critic.encode([placeholder] * len(images), [[image] for image in images])
-    inputs = {key: batch[key] for key in ("pixel_values", "image_sizes", "image_grid_thw") if key in batch}
-    output = model.model.get_image_features(**inputs)
+    output = model.model.get_image_features(**(inputs if inputs is not None else image_inputs(critic, images)))
     per_image = getattr(output, "pooler_output", output)
     return torch.stack([tokens.reshape(-1, tokens.shape[-1]).mean(dim=0) for tokens in per_image])
+
+
+class ImageInputCache:
+    """Each image's processor output, made once: a batch is the rows of its images joined.
+
+    Rows join along the first dimension for both families (LLaVA-OneVision: [1, tiles, 3, h, w] when
+    every image has the same tiles, as a tiny critic's single grid gives; Qwen2-VL: its patches and
+    grid rows). A batch whose rows do not join (tiles of different counts) goes through the processor.
+    A loader whose image changes from call to call (random crops: its ``random_crop`` is true) is never cached.
+    """
+
+    def __init__(self, critic: Critic, image_loader: Callable, limit: int = VISION_WARMUP_CACHE_IMAGES):
+        self.critic, self.image_loader = critic, image_loader
+        self.limit = 0 if getattr(image_loader, "random_crop", False) else limit
+        self.rows: dict[str, dict[str, torch.Tensor]] = {}
+
+    def row(self, key: str) -> dict[str, torch.Tensor]:
+        row = self.rows.get(key)
+        if row is None:
+            row = image_inputs(self.critic, [self.image_loader(key)])
+            if len(self.rows) < self.limit:
+                self.rows[key] = row
+        return row
+
+    def batch(self, keys: Sequence[str]) -> dict[str, torch.Tensor]:
+        rows = [self.row(key) for key in keys]
+        try:
+            return {name: torch.cat([row[name] for row in rows]) for name in rows[0]}
+        except RuntimeError:  # shapes that do not join: the processor pads them
+            return image_inputs(self.critic, [self.image_loader(key) for key in keys])
 
 
 def vision_parameters(critic: Critic) -> list[torch.nn.Parameter]:
@@ -78,13 +122,14 @@ def vision_warmup(
     parameters = vision_parameters(critic)
     if not labelled or not parameters or not config.vision_warmup_steps:
         return []
-    hidden = pooled_image_features(critic, [image_loader(labelled[0][0])]).shape[-1]
+    images = ImageInputCache(critic, image_loader)
+    hidden = pooled_image_features(critic, inputs=images.batch([labelled[0][0]])).shape[-1]
     head = torch.nn.Linear(hidden, 1).to(device=critic.device, dtype=critic.dtype)
     optimizer = torch.optim.AdamW([*parameters, *head.parameters()], lr=config.learning_rate)
     losses = []
     for step in range(1, config.vision_warmup_steps + 1):
         chosen = [labelled[i] for i in rng.integers(0, len(labelled), VISION_WARMUP_BATCH)]
-        features = pooled_image_features(critic, [image_loader(key) for key, _ in chosen])
+        features = pooled_image_features(critic, inputs=images.batch([key for key, _ in chosen]))
         targets = torch.tensor([level for _, level in chosen], dtype=features.dtype, device=features.device)
         loss = torch.nn.functional.mse_loss(head(features).squeeze(-1), targets)
         loss.backward()

@@ -16,6 +16,7 @@ from modeling.critic.core.training import (
     TrainingConfig,
     artifact_sha256,
     conversation_batch,
+    pooled_image_features,
     train_critic,
 )
 
@@ -231,7 +232,6 @@ def test_scored_image_levels_reads_the_answers(scoring_data):
 @pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
 def test_pooled_image_features_one_row_per_image(tiny_dirs, scoring_data, family):
     """The projector output the language model receives, averaged per image, for both families."""
-    from modeling.critic.core.training import pooled_image_features
 
     critic = load_critic(tiny_dirs[family])
     _, lookup = scoring_data
@@ -239,6 +239,50 @@ def test_pooled_image_features_one_row_per_image(tiny_dirs, scoring_data, family
     features = pooled_image_features(critic, images)
     assert features.shape == (3, critic.model.config.text_config.hidden_size)
     assert not np.allclose(features[0].detach().numpy(), features[1].detach().numpy())
+
+
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
+def test_the_warmups_cached_image_inputs_give_the_processors_features(tiny_dirs, scoring_data, family):
+    """A batch joined from each image's processor output, made once, gives exactly the features of the processor
+    run on the whole batch, repeats included; the processor runs once per image."""
+    import torch
+
+    from modeling.critic.core.warmup import ImageInputCache
+
+    critic = load_critic(tiny_dirs[family])
+    _, lookup = scoring_data
+    loads = []
+    cache = ImageInputCache(critic, lambda key: loads.append(key) or lookup[key])
+    keys = list(lookup)[:3]
+    batch = [keys[0], keys[2], keys[0], keys[1]]
+    with torch.no_grad():
+        cached = pooled_image_features(critic, inputs=cache.batch(batch))
+        cached_again = pooled_image_features(critic, inputs=cache.batch(batch))
+        direct = pooled_image_features(critic, [lookup[key] for key in batch])
+    torch.testing.assert_close(cached, direct)
+    torch.testing.assert_close(cached_again, direct)
+    assert sorted(loads) == sorted(keys)
+
+
+def test_a_random_crop_loader_is_never_cached(tiny_dirs, scoring_data):
+    """A loader that crops at a fresh place on every call must be asked every time (the warm-up sees new crops)."""
+    from modeling.critic.core.warmup import ImageInputCache
+
+    _, lookup = scoring_data
+    key = next(iter(lookup))
+    loads = []
+
+    class Cropping:
+        random_crop = True
+
+        def __call__(self, name):
+            loads.append(name)
+            return lookup[name]
+
+    cache = ImageInputCache(load_critic(tiny_dirs["qwen2_vl"]), Cropping())
+    cache.batch([key, key])
+    cache.batch([key])
+    assert loads == [key, key, key] and cache.rows == {}
 
 
 @pytest.mark.parametrize("family", ["llava_onevision", "qwen2_vl"])
