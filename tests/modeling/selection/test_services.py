@@ -289,6 +289,17 @@ def test_the_refill_command_with_a_seed_queues_the_same_pairs_twice(project):
     assert chosen[0] == chosen[1] and len(chosen[0]) == 5
 
 
+def test_the_refill_command_rejects_a_negative_seed_and_queues_nothing(project):
+    """`--seed -1` is a command error, and no pair is queued."""
+    from django.core.management import CommandError, call_command
+
+    _configure(project)
+    images_make(project, 10)
+    with pytest.raises(CommandError, match="--seed must be >= 0"):
+        call_command("refill_pairs", project.slug, "--seed", "-1")
+    assert _proposals(project).count() == 0
+
+
 def test_the_refill_command_rejects_an_unknown_project(db):
     """An unknown slug is a command error, not a traceback."""
     from django.core.management import CommandError, call_command
