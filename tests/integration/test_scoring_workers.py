@@ -69,7 +69,14 @@ def test_two_gpu_workers_score_every_image_exactly_once_and_retry_a_failed_chunk
     scored = list(CriticScore.objects.filter(version=version).values_list("image_id", flat=True))
     assert sorted(scored) == sorted(image.pk for image in images)
     # The workers' own logs: five chunks succeeded, one retry, one callback; nothing ran twice.
-    text = "".join(path.read_text(errors="replace") for path in logs)
+    # A task's "succeeded" line is written after it returned, so after the callback saved DONE: wait for that line.
+    finish_logged = re.compile(r"Task modeling\.critic_score_finish\[[^\]]+\] succeeded")
+    deadline = time.monotonic() + 30
+    while True:
+        text = "".join(path.read_text(errors="replace") for path in logs)
+        if finish_logged.search(text) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] succeeded", text)) == 5, two_workers.log()
     assert len(re.findall(r"Task modeling\.critic_score_chunk\[[^\]]+\] retry", text)) == 1, two_workers.log()
     assert len(re.findall(r"Task modeling\.critic_score_finish\[[^\]]+\] succeeded", text)) == 1, two_workers.log()
