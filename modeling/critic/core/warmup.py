@@ -11,7 +11,7 @@ from modeling.conversations import Conversation
 from modeling.critic.core.model import Critic
 
 __all__ = [
-    "VISION_WARMUP_BATCH", "VISION_WARMUP_CACHE_IMAGES", "ImageInputCache", "image_inputs", "pooled_image_features", "scored_image_levels",
+    "VISION_WARMUP_BATCH", "VISION_WARMUP_CACHE_BYTES", "ImageInputCache", "image_inputs", "pooled_image_features", "scored_image_levels",
     "vision_parameters", "vision_warmup",
 ]
 
@@ -34,9 +34,11 @@ def scored_image_levels(conversations: Sequence[Conversation]) -> list[tuple[str
 
 
 IMAGE_INPUT_KEYS = ("pixel_values", "image_sizes", "image_grid_thw")
-#: The warm-up keeps the processor's output of at most this many images (64 px: about 100 KB each), so each
-#: image is resized and normalised once, not at every step (the processor took twice the tower's time).
-VISION_WARMUP_CACHE_IMAGES = 4096
+#: The warm-up keeps the processor's output of as many images as fit in this many bytes (the demo's 384 px
+#: base: about 3.5 MB an image, so its 216 images take 760 MB), so each image is resized and normalised
+#: once, not at every step (the processor took twice the tower's time); images beyond it go through the
+#: processor at every step.
+VISION_WARMUP_CACHE_BYTES = 1 << 30
 
 
 def image_inputs(critic: Critic, images: Sequence) -> dict[str, torch.Tensor]:
@@ -64,31 +66,43 @@ def pooled_image_features(critic: Critic, images: Sequence | None = None, *, inp
 class ImageInputCache:
     """Each image's processor output, made once: a batch is the rows of its images joined.
 
-    Rows join along the first dimension for both families (LLaVA-OneVision: [1, tiles, 3, h, w] when
-    every image has the same tiles, as a tiny critic's single grid gives; Qwen2-VL: its patches and
-    grid rows). A batch whose rows do not join (tiles of different counts) goes through the processor.
-    A loader whose image changes from call to call (random crops: its ``random_crop`` is true) is never cached.
+    Rows join along the first dimension for both families: LLaVA-OneVision's tiles are kept as a 4-D
+    [tiles, 3, h, w] row (``get_image_features`` splits them again by ``image_sizes``, so images with
+    different tile counts join too), Qwen2-VL's patches and grid rows as they are. The joined tensors
+    are written into buffers reused from batch to batch (a 384 px batch is about 60 MB: a fresh one at
+    every step spent more time on page faults than the tower on its convolution), so a batch's tensors
+    are valid until the next call. A loader whose image changes from call to call (random crops: its
+    ``random_crop`` is true) is never cached.
     """
 
-    def __init__(self, critic: Critic, image_loader: Callable, limit: int = VISION_WARMUP_CACHE_IMAGES):
+    def __init__(self, critic: Critic, image_loader: Callable, limit_bytes: int = VISION_WARMUP_CACHE_BYTES):
         self.critic, self.image_loader = critic, image_loader
-        self.limit = 0 if getattr(image_loader, "random_crop", False) else limit
+        self.room = 0 if getattr(image_loader, "random_crop", False) else limit_bytes
         self.rows: dict[str, dict[str, torch.Tensor]] = {}
+        self.buffers: dict[str, torch.Tensor] = {}
 
     def row(self, key: str) -> dict[str, torch.Tensor]:
         row = self.rows.get(key)
         if row is None:
             row = image_inputs(self.critic, [self.image_loader(key)])
-            if len(self.rows) < self.limit:
-                self.rows[key] = row
+            if row["pixel_values"].dim() == 5:  # LLaVA-OneVision: [1, tiles, 3, h, w] -> its tiles
+                row["pixel_values"] = row["pixel_values"][0]
+            size = sum(tensor.nbytes for tensor in row.values())
+            if size <= self.room:
+                self.rows[key], self.room = row, self.room - size
         return row
 
     def batch(self, keys: Sequence[str]) -> dict[str, torch.Tensor]:
         rows = [self.row(key) for key in keys]
-        try:
-            return {name: torch.cat([row[name] for row in rows]) for name in rows[0]}
-        except RuntimeError:  # shapes that do not join: the processor pads them
-            return image_inputs(self.critic, [self.image_loader(key) for key in keys])
+        joined = {}
+        for name in rows[0]:
+            parts = [row[name] for row in rows]
+            shape = (sum(part.shape[0] for part in parts), *parts[0].shape[1:])
+            buffer = self.buffers.get(name)
+            if buffer is None or buffer.shape != shape or buffer.dtype != parts[0].dtype:
+                buffer = self.buffers[name] = torch.empty(shape, dtype=parts[0].dtype, device=parts[0].device)
+            joined[name] = torch.cat(parts, out=buffer)
+        return joined
 
 
 def vision_parameters(critic: Critic) -> list[torch.nn.Parameter]:

@@ -264,6 +264,24 @@ def test_the_warmups_cached_image_inputs_give_the_processors_features(tiny_dirs,
     assert sorted(loads) == sorted(keys)
 
 
+def test_the_warmups_cache_keeps_only_what_fits_its_byte_budget(tiny_dirs, scoring_data):
+    """Rows beyond the byte budget are made again at every call, and the batch is still the processor's."""
+    import torch
+
+    from modeling.critic.core.warmup import ImageInputCache
+
+    critic = load_critic(tiny_dirs["llava_onevision"])
+    _, lookup = scoring_data
+    keys = list(lookup)[:3]
+    one_row = ImageInputCache(critic, lookup.__getitem__).row(keys[0])
+    cache = ImageInputCache(critic, lookup.__getitem__, limit_bytes=sum(t.nbytes for t in one_row.values()) + 1)
+    with torch.no_grad():
+        cached = pooled_image_features(critic, inputs=cache.batch(keys))
+        direct = pooled_image_features(critic, [lookup[key] for key in keys])
+    torch.testing.assert_close(cached, direct)
+    assert list(cache.rows) == [keys[0]]
+
+
 def test_a_random_crop_loader_is_never_cached(tiny_dirs, scoring_data):
     """A loader that crops at a fresh place on every call must be asked every time (the warm-up sees new crops)."""
     from modeling.critic.core.warmup import ImageInputCache
