@@ -163,7 +163,7 @@ LOUPE_THUMBNAIL_SIZE = env.int("LOUPE_THUMBNAIL_SIZE", default=256)
 LOUPE_SCALE_EVERY = env.int("LOUPE_SCALE_EVERY", default=20)
 
 # The critic (issue 8). The base checkpoint is a local directory (never a hub download); empty: a tiny
-# random critic is built under $LOUPE_VAR_DIR/critic/tiny-base on first use (`manage.py critic_init`), which
+# random critic is built under $LOUPE_VAR_DIR/critic/tiny-base-384px on first use (`manage.py critic_init`), which
 # trains on CPU in minutes. Artifacts (adapters, judgement snapshots) go under LOUPE_CRITIC_DIR, which the
 # web app and the `gpu` workers must share, like MEDIA_ROOT.
 LOUPE_CRITIC_BASE_DIR = env.str("LOUPE_CRITIC_BASE_DIR", default="")

@@ -70,7 +70,7 @@ def training_settings_default(*, tiny: bool) -> dict:
                    "train_projector": True, "train_vision": True, "full_finetune": True, "vision_feature_layer": -2, "seed": 0}
         optimisation = {"epochs": 1, "max_steps": 300, "batch_size": 8, "learning_rate": 1e-3, "weight_decay": 0.0,
                         "warmup_fraction": 0.05, "schedule": "cosine", "min_lr_ratio": 0.1, "max_grad_norm": 1.0,
-                        "shuffle": True, "seed": 0, "scored_token_weight": 20.0, "vision_warmup_steps": 3000,
+                        "shuffle": True, "seed": 0, "scored_token_weight": 20.0, "vision_warmup_steps": 1500,
                         "gradient_accumulation_steps": 1, "mixed_precision": "auto", "checkpoint_every": 0, "num_workers": 0}
         data = CriticDataSettings(curriculum=False, mix={"scoring": 0.7, "relativity": 0.3})
     else:

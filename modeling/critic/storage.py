@@ -17,8 +17,13 @@ def critic_root() -> Path:
     return Path(settings.LOUPE_CRITIC_DIR)
 
 
+#: The tiny base's folder, named by its input size: a var dir from before DEMO_TINY_CRITIC keeps its 64 px
+#: base ("tiny-base") for the versions trained from it, and the next Retrain builds this one beside it.
+TINY_BASE_NAME = "tiny-base-384px"
+
+
 def tiny_base_default() -> Path:
-    return Path(settings.VAR_DIR) / "critic" / "tiny-base"
+    return Path(settings.VAR_DIR) / "critic" / TINY_BASE_NAME
 
 
 def critic_base_dir() -> Path:
@@ -33,7 +38,7 @@ def version_path(version: CriticVersion) -> Path:
 
 
 def critic_tiny_base_ensure(directory: Path | None = None) -> tuple[Path, bool]:
-    """Build the tiny random base critic if it is not there yet; (directory, built now).
+    """Build the tiny random base critic (`DEMO_TINY_CRITIC`) if it is not there yet; (directory, built now).
 
     Built in a temporary folder and renamed into place, so two processes starting at once never see
     half a checkpoint; the loser of the race throws its copy away.
@@ -41,12 +46,12 @@ def critic_tiny_base_ensure(directory: Path | None = None) -> tuple[Path, bool]:
     directory = Path(directory or tiny_base_default())
     if (directory / TINY_MARKER).is_file():
         return directory, False
-    from modeling.critic.core.tiny import TinyCriticConfig, build_tiny_critic
+    from modeling.critic.core.tiny import DEMO_TINY_CRITIC, build_tiny_critic
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.parent / f".{directory.name}.{os.getpid()}.building"
     shutil.rmtree(staging, ignore_errors=True)
-    build_tiny_critic(staging, TinyCriticConfig())
+    build_tiny_critic(staging, DEMO_TINY_CRITIC)
     try:
         if directory.exists() and not any(directory.iterdir()):
             directory.rmdir()

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["TINY_FAMILIES", "TinyCriticConfig", "build_tiny_critic", "build_tiny_tokenizer"]
+__all__ = ["DEMO_TINY_CRITIC", "TINY_FAMILIES", "TinyCriticConfig", "build_tiny_critic", "build_tiny_tokenizer"]
 
 TINY_FAMILIES = ("llava_onevision", "qwen2_vl")
 
@@ -117,6 +117,14 @@ class TinyCriticConfig:
             raise ValueError("qwen2_vl needs a text head size that is a multiple of 4 (M-RoPE)")
         if not -(self.vision_layers + 1) <= self.vision_feature_layer <= -1:
             raise ValueError("vision_feature_layer must be a negative index into the vision hidden states")
+
+
+#: The tiny base a Retrain trains from when no checkpoint is configured (``critic_init``, the demo): the
+#: demo's photographs at their own 384 px through 48 px patches, the same 64 tokens a tile as the 64 px
+#: defaults (the language model's cost is unchanged). A 64 px input averages away the mild blur, noise and
+#: JPEG that most demo images carry; at 384 px the vision tower sees them. docs/benchmarks.md, "The demo's
+#: critic at the photographs' own size".
+DEMO_TINY_CRITIC = TinyCriticConfig(image_size=384, patch_size=48)
 
 
 def _tokenizer_corpus() -> list[str]:

@@ -8,7 +8,7 @@ from modeling.critic.storage import critic_base_dir, critic_tiny_base_ensure, ti
 
 class Command(BaseCommand):
     help = (
-        "Build the tiny random base critic under $LOUPE_VAR_DIR/critic/tiny-base when LOUPE_CRITIC_BASE_DIR is empty "
+        "Build the tiny random base critic under $LOUPE_VAR_DIR/critic/tiny-base-384px when LOUPE_CRITIC_BASE_DIR is empty "
         "(idempotent), or check that the configured checkpoint directory is there."
     )
 

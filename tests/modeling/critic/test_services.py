@@ -35,6 +35,22 @@ def tiny_base(tmp_path_factory):
     return directory
 
 
+def test_the_default_base_is_the_demo_size_in_its_own_folder(tiny_base, settings, tmp_path):
+    """The tiny base is DEMO_TINY_CRITIC (384 px through 48 px patches: 64 tokens a tile), a built base is
+    kept, and the default folder is named by its size, so a var dir's older 64 px base ("tiny-base") stays
+    for the versions trained from it."""
+    import json
+    from dataclasses import asdict
+
+    from modeling.critic.core.tiny import DEMO_TINY_CRITIC
+
+    assert json.loads((tiny_base / storage.TINY_MARKER).read_text()) == asdict(DEMO_TINY_CRITIC)
+    assert json.loads((tiny_base / "config.json").read_text())["vision_config"]["image_size"] == 384
+    assert storage.critic_tiny_base_ensure(tiny_base) == (tiny_base, False)
+    settings.VAR_DIR, settings.LOUPE_CRITIC_BASE_DIR = str(tmp_path), ""
+    assert storage.critic_base_dir() == tmp_path / "critic" / "tiny-base-384px" != tmp_path / "critic" / "tiny-base"
+
+
 @pytest.fixture
 def critic_settings(settings, tmp_path, tiny_base):
     settings.LOUPE_CRITIC_BASE_DIR = str(tiny_base)
