@@ -137,8 +137,7 @@ def vision_warmup(
     if not labelled or not parameters or not config.vision_warmup_steps:
         return []
     images = ImageInputCache(critic, image_loader)
-    hidden = pooled_image_features(critic, inputs=images.batch([labelled[0][0]])).shape[-1]
-    head = torch.nn.Linear(hidden, 1).to(device=critic.device, dtype=critic.dtype)
+    head = torch.nn.Linear(critic.model.config.text_config.hidden_size, 1).to(device=critic.device, dtype=critic.dtype)
     optimizer = torch.optim.AdamW([*parameters, *head.parameters()], lr=config.learning_rate)
     losses = []
     for step in range(1, config.vision_warmup_steps + 1):

@@ -3,12 +3,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
-from modeling.critic.storage import critic_base_dir, critic_tiny_base_ensure, tiny_base_default
+from modeling.critic.storage import TINY_BASE_NAME, critic_base_dir, critic_tiny_base_ensure, tiny_base_default
 
 
 class Command(BaseCommand):
     help = (
-        "Build the tiny random base critic under $LOUPE_VAR_DIR/critic/tiny-base-384px when LOUPE_CRITIC_BASE_DIR is empty "
+        f"Build the tiny random base critic under $LOUPE_VAR_DIR/critic/{TINY_BASE_NAME} when LOUPE_CRITIC_BASE_DIR is empty "
         "(idempotent), or check that the configured checkpoint directory is there."
     )
 
